@@ -1,0 +1,1 @@
+"""graphmer graphmer_cli package."""

@@ -1,0 +1,81 @@
+"""`graphmer bench …`: benchmarks, thin over index.bench_search."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from index.bench_search import SYSTEMS, BenchError, BenchResult, run_benchmark
+
+
+@click.group()
+def bench() -> None:
+    """Measure graphmer's search against reference systems."""
+
+
+@bench.command("search")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hits asked per query.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON, per-query ranks included.")
+@click.option(
+    "--work-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the stripped copy goes (default: a temporary directory).",
+)
+@click.option("--keep", is_flag=True, help="Keep the stripped copy and its index afterwards.")
+@click.option(
+    "--system",
+    "systems",
+    multiple=True,
+    type=click.Choice(SYSTEMS),
+    help="Run only this system; repeatable (default: all).",
+)
+def search(path: Path, top_k: int, as_json: bool, work_dir: Path | None, keep: bool, systems: tuple[str, ...]) -> None:
+    """Docstring→code search benchmark on the Python package at PATH.
+
+    Every function whose docstring opens with a sentence of 3+ words gives one query;
+    search runs over a copy of PATH with all docstrings removed, and a query counts as
+    found at rank k when the k-th hit is that function.
+
+    \b
+    Example:
+        graphmer bench search .venv/lib/python3.11/site-packages/click
+        graphmer bench search src/mypkg --json --system bm25
+    """
+    try:
+        result = run_benchmark(path, top_k=top_k, work_dir=work_dir, keep=keep, systems=systems or SYSTEMS)
+    except BenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+    else:
+        Console().print(results_table(result))
+
+
+def results_table(result: BenchResult) -> Table:
+    """One row per system: MRR@k, R@1, R@k, queries, index seconds, query latency."""
+    k = result.top_k
+    caption = f"{result.package}: {result.files} files, {len(result.targets)} docstring queries"
+    if result.unparsed_files:
+        caption += f", {result.unparsed_files} files that do not parse"
+    if result.copy_root:
+        caption += f"\nstripped copy kept at {result.copy_root}"
+    table = Table(title="docstring → code search", caption=caption)
+    table.add_column("system")
+    for name in (f"MRR@{k}", "R@1", f"R@{k}", "queries", "index s", "query ms", "median ms"):
+        table.add_column(name, justify="right")
+    for s in result.systems:
+        table.add_row(
+            s.system,
+            f"{s.mrr:.3f}",
+            f"{s.recall_at_1:.3f}",
+            f"{s.recall_at_k:.3f}",
+            str(len(s.ranks)),
+            f"{s.index_s:.2f}",
+            f"{s.query_ms_mean:.2f}",
+            f"{s.query_ms_median:.2f}",
+        )
+    return table

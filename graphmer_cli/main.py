@@ -1,0 +1,262 @@
+"""The `graphmer` command: thin click wrappers over index/ (and later model/) functions."""
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+from index.languages import LANGUAGES
+from index.records import SYMBOL_KINDS
+from index.store import StoreError, find_index_dir
+
+repo_option = click.option(
+    "--repo",
+    "repo",
+    default=".",
+    envvar="GRAPHMER_REPO",
+    show_default=True,
+    type=click.Path(file_okay=False),
+    help="Folder inside the indexed repository; the nearest .graphmer/ at or above it is used.",
+)
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="graphmer")
+def cli() -> None:
+    """graphmer: code search and navigation over a code knowledge graph.
+
+    \b
+    graphmer index .                       # parse and store the repository
+    graphmer search "parse the config file"
+    graphmer graph Store.save              # callers, callees, bases, ...
+    graphmer status                        # index health and staleness
+    """
+
+
+def _open_store(repo: str):
+    from index.store import Store
+
+    index_dir = find_index_dir(repo)
+    if index_dir is None:
+        raise click.ClickException(f"no graphmer index at or above {repo!r}: run `graphmer index PATH` first")
+    try:
+        return Store(index_dir)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path())
+@click.option("--include", multiple=True, help="Only index files matching this gitignore-style glob (repeatable).")
+@click.option("--exclude", multiple=True, help="Leave out files matching this gitignore-style glob (repeatable).")
+@click.option("--max-bytes", default=1_000_000, show_default=True, type=click.IntRange(min=1), help="Skip files larger than this.")
+@click.option("--lang", "langs", multiple=True, type=click.Choice(LANGUAGES), help="Only these languages (repeatable).")
+@click.option("--jobs", default=0, type=click.IntRange(min=0), help="Parser processes (0: one per CPU).")
+@json_option
+def index(path, include, exclude, max_bytes, langs, jobs, as_json):
+    """Index the repository at PATH into PATH/.graphmer/ (incremental)."""
+    from graphmer_cli.render import progress_callback
+    from index.indexer import IndexConfig, build_index
+    from index.walk import WalkConfig
+
+    cfg = IndexConfig(walk=WalkConfig(tuple(include), tuple(exclude), max_bytes, tuple(langs)), jobs=jobs)
+    try:
+        with progress_callback(enabled=not as_json) as cb:
+            report = build_index(path, cfg, progress=cb)
+    except (OSError, StoreError) as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        from graphmer_cli.render import echo_json
+
+        echo_json(report.to_json())
+        return
+    _print_index_report(report)
+
+
+def _print_index_report(report) -> None:
+    from graphmer_cli.render import out_console, table
+
+    c = report.counts
+    out_console.print(
+        f"[bold]Indexed[/] {report.root}: {c['files']} files, {c['lines']} lines, {c['symbols']} symbols, "
+        f"{c['edges']} edges ({c['external_symbols']} external symbols)"
+    )
+    out_console.print(
+        f"This run: {report.files_parsed} parsed, {report.files_unchanged} unchanged, {report.files_deleted} removed, "
+        f"{report.lines_parsed} lines in {report.seconds:.2f} s ({report.lines_per_second:,.0f} lines/s)"
+    )
+    if c["edges_by_relation"]:
+        t = table("relation", "edges")
+        for rel, n in c["edges_by_relation"].items():
+            t.add_row(rel, str(n))
+        out_console.print(t)
+    if report.files_with_syntax_errors:
+        out_console.print(f"{report.files_with_syntax_errors} file(s) had syntax errors; their recoverable symbols were indexed")
+    if report.skipped:
+        t = table("skipped file", "reason", title=f"{len(report.skipped)} skipped")
+        for p, r in report.skipped:
+            t.add_row(p, r)
+        out_console.print(t)
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1))
+@click.option("--lang", "langs", multiple=True, type=click.Choice(LANGUAGES), help="Only these languages (repeatable).")
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(sorted(SYMBOL_KINDS - {"external"})), help="Only these kinds (repeatable).")
+@click.option("--path", "path_glob", help="Only paths matching this glob (a plain prefix also works).")
+@click.option("--queries", type=click.File("r"), help='Batch: a JSONL file of {"id": ..., "query": ...} lines ("-" for stdin).')
+@repo_option
+@json_option
+def search(query, top_k, langs, kinds, path_glob, queries, repo, as_json):
+    """Search the index for QUERY (words or identifiers)."""
+    from index.search import Searcher
+
+    if (query is None) == (queries is None):
+        raise click.UsageError("give either a QUERY or --queries FILE.jsonl")
+    try:
+        searcher = Searcher.open(repo)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+    opts = dict(top_k=top_k, kinds=kinds or None, languages=langs or None, path=path_glob)
+    try:
+        if queries is not None:
+            _batch_search(searcher, queries, opts)
+            return
+        hits = searcher.search(query, **opts)
+    finally:
+        searcher.close()
+    if as_json:
+        from graphmer_cli.render import echo_json
+
+        echo_json({"query": query, "hits": [h.to_json() for h in hits]})
+        return
+    _print_hits(query, hits)
+
+
+def _batch_search(searcher, lines, opts) -> None:
+    """One JSON line out per JSON line in: {"id", "hits"} (or {"id", "error"})."""
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        req = None
+        try:
+            req = json.loads(line)
+            q = req["query"]
+            if not isinstance(q, str):
+                raise TypeError("'query' must be a string")
+        except (ValueError, KeyError, TypeError) as e:
+            rid = req.get("id") if isinstance(req, dict) else None
+            click.echo(json.dumps({"id": rid, "error": f"line {n}: {e!s}"}))
+            continue
+        hits = searcher.search(q, **opts)
+        click.echo(json.dumps({"id": req.get("id"), "hits": [h.to_json() for h in hits]}, ensure_ascii=False))
+        sys.stdout.flush()
+
+
+def _print_hits(query: str, hits) -> None:
+    from graphmer_cli.render import highlight, out_console, table
+    from index.text import query_terms
+
+    if not hits:
+        out_console.print("no results")
+        return
+    terms = query_terms(query)
+    t = table("#", "location", "symbol", "kind", "score", "snippet")
+    for i, h in enumerate(hits, 1):
+        t.add_row(str(i), f"{h.path}:{h.start_line}", h.qualname, h.kind, f"{h.score:.2f}", highlight(h.snippet, terms))
+    out_console.print(t)
+
+
+@cli.command()
+@click.argument("symbol")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Neighbours per relation.")
+@repo_option
+@json_option
+def graph(symbol, limit, repo, as_json):
+    """Show SYMBOL's neighbours by relation (callers, callees, bases, subclasses, overrides, ...).
+
+    SYMBOL is a qualified name (pkg.mod.Class.method), a dotted suffix of one (Class.method)
+    or a plain name.
+    """
+    from index.neighbours import find_symbols, neighbourhood
+
+    store = _open_store(repo)
+    try:
+        found = find_symbols(store, symbol)
+        if not found:
+            raise click.ClickException(f"no symbol named {symbol!r} in the index; try `graphmer search {symbol}`")
+        views = [neighbourhood(store, s.id, limit) for s in found[:5]]
+    finally:
+        store.close()
+    if as_json:
+        from graphmer_cli.render import echo_json
+
+        echo_json({"matches": len(found), "symbols": [v.to_json() for v in views]})
+        return
+    from graphmer_cli.render import out_console
+
+    if len(found) > 1:
+        out_console.print(f"{len(found)} symbols match {symbol!r}; showing {len(views)}")
+    for v in views:
+        s = v.symbol
+        where = f"{s.path}:{s.start_line}-{s.end_line}" if s.path else "external"
+        out_console.print(f"\n[bold]{s.qualname}[/] ({s.kind}, {where})")
+        if s.signature:
+            out_console.print(f"  {s.signature}", markup=False)
+        for label, items in v.groups.items():
+            out_console.print(f"  [cyan]{label}[/] ({len(items)})")
+            for n, line in items:
+                loc = f"{n.path}:{n.start_line}" if n.path else "external"
+                out_console.print(f"    {n.qualname}  [dim]{loc}{f' (line {line})' if line else ''}[/]")
+
+
+@cli.command()
+@repo_option
+@json_option
+def status(repo, as_json):
+    """Show index health: counts, format, integrity, and files changed since indexing."""
+    from index.status import index_status
+
+    index_dir = find_index_dir(repo)
+    if index_dir is None:
+        raise click.ClickException(f"no graphmer index at or above {repo!r}: run `graphmer index PATH` first")
+    try:
+        st = index_status(index_dir)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+    if as_json:
+        from graphmer_cli.render import echo_json
+
+        echo_json(st)
+        return
+    from graphmer_cli.render import out_console
+
+    out_console.print(f"[bold]{st['root']}[/] (index format {st['format_version']}, indexed {st['indexed_at']})")
+    out_console.print(
+        f"{st['files']} files, {st['lines']} lines, {st['symbols']} symbols, {st['edges']} edges, "
+        f"{st['db_bytes'] / 1e6:.1f} MB; integrity {st['integrity']}"
+    )
+    if not st["complete"]:
+        out_console.print("[red]The last run was interrupted before the graph was rebuilt: run `graphmer index` again[/]")
+    if st["stale"]:
+        out_console.print(
+            f"[yellow]Stale:[/] {st['new_files']} new, {st['changed_files']} changed, {st['deleted_files']} deleted "
+            "file(s) since indexing; run `graphmer index` to update"
+        )
+        for p in st["stale_sample"]:
+            out_console.print(f"  {p}", markup=False)
+    else:
+        out_console.print("Up to date.")
+    if st["skipped"]:
+        out_console.print(f"{len(st['skipped'])} file(s) skipped by the last run (see --json for reasons)")
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,68 @@
+"""Rendering helpers for the CLI: progress (rich on a terminal, plain lines when piped), tables."""
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import sys
+import time
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+err_console = Console(stderr=True)
+out_console = Console()
+
+
+def echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+
+
+@contextlib.contextmanager
+def progress_callback(enabled: bool = True):
+    """Yields a (stage, done, total) callback drawing progress on stderr."""
+    if not enabled:
+        yield None
+        return
+    if sys.stderr.isatty():
+        with Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+            console=err_console, transient=True,
+        ) as prog:
+            tasks: dict[str, int] = {}
+
+            def cb(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = prog.add_task(stage, total=total)
+                prog.update(tasks[stage], completed=done, total=total)
+
+            yield cb
+        return
+    last = {"t": 0.0, "stage": None}
+
+    def plain(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage != last["stage"] or done == total or now - last["t"] >= 2.0:
+            click.echo(f"{stage}: {done}/{total}", err=True)
+            last.update(t=now, stage=stage)
+
+    yield plain
+
+
+def highlight(text: str, terms: list[str]) -> Text:
+    """Text with the words matching any query term (by its first letters) in bold yellow."""
+    out = Text(text)
+    for t in terms:
+        for m in re.finditer(re.escape(t[:6]), text, re.I):
+            out.stylize("bold yellow", m.start(), m.end())
+    return out
+
+
+def table(*columns: str, title: str | None = None) -> Table:
+    t = Table(title=title, show_lines=False, header_style="bold")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    return t

@@ -1,0 +1,1 @@
+"""graphmer index package."""

@@ -1,0 +1,281 @@
+"""Docstring→code search benchmark over any Python package.
+
+Each function or method whose docstring opens with a sentence of at least three words
+becomes one query (that sentence); the answer is the function itself. Search runs over a
+copy of the package with every docstring removed, so the answer has to be found from the
+code. Lines keep their numbers in the copy, so a hit's line range can be checked against
+the original `def` line. graphmer is measured next to a BM25 reference (bm25s) built over
+the same function-level chunks.
+"""
+from __future__ import annotations
+
+import ast
+import logging
+import shutil
+import statistics
+import tempfile
+import time
+import tokenize
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from index.bench_source import MIN_QUERY_WORDS, Target, def_lines, find_targets, functions, strip_docstrings
+
+log = logging.getLogger(__name__)
+
+SYSTEMS = ("graphmer", "bm25")
+SKIP_DIRS = frozenset({"tests", "test", "__pycache__"})  # and dot-directories
+
+
+class BenchError(Exception):
+    """A benchmark that cannot run as asked; the message says what to do."""
+
+
+class MissingDependencyError(BenchError, ImportError):
+    """An optional dependency of the benchmark is not installed."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A function-level document of the BM25 reference: lines def_line..end_line."""
+
+    path: str
+    start_line: int
+    end_line: int
+    text: str
+
+
+@dataclass(frozen=True)
+class SystemResult:
+    """Metrics of one system. ranks[i] is the 1-based rank of targets[i]; 0 means not found."""
+
+    system: str
+    mrr: float  # MRR@top_k
+    recall_at_1: float
+    recall_at_k: float
+    index_s: float
+    query_ms_mean: float
+    query_ms_median: float
+    ranks: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """Everything one benchmark run measured."""
+
+    package: str
+    top_k: int
+    files: int  # .py files copied
+    unparsed_files: int  # files that failed to parse, copied unchanged, no targets
+    targets: tuple[Target, ...]
+    systems: tuple[SystemResult, ...]
+    copy_root: str = ""  # the stripped copy when kept, else ""
+
+    def to_json(self) -> dict:
+        k, r = self.top_k, round
+        return {
+            "package": self.package, "top_k": k, "files": self.files, "unparsed_files": self.unparsed_files,
+            "queries": len(self.targets), "copy_root": self.copy_root,
+            "systems": {
+                s.system: {
+                    f"mrr@{k}": r(s.mrr, 4), "recall@1": r(s.recall_at_1, 4), f"recall@{k}": r(s.recall_at_k, 4),
+                    "index_s": r(s.index_s, 3), "query_ms_mean": r(s.query_ms_mean, 3),
+                    "query_ms_median": r(s.query_ms_median, 3),
+                }
+                for s in self.systems
+            },
+            "per_query": [
+                asdict(t) | {"ranks": {s.system: s.ranks[i] for s in self.systems}} for i, t in enumerate(self.targets)
+            ],
+        }
+
+
+def mrr(ranks: Iterable[int], k: int = 10) -> float:
+    """Mean reciprocal rank at k; a rank of 0 (not found) or above k counts 0.
+
+    >>> mrr([1, 2, 0, 4], k=10)  # (1 + 1/2 + 0 + 1/4) / 4
+    0.4375
+    """
+    ranks = list(ranks)
+    return sum(1.0 / r for r in ranks if 1 <= r <= k) / len(ranks) if ranks else 0.0
+
+
+def recall_at(ranks: Iterable[int], k: int) -> float:
+    """Fraction of queries found at rank 1..k.
+
+    >>> recall_at([1, 2, 0, 4], k=2)
+    0.5
+    """
+    ranks = list(ranks)
+    return sum(1 for r in ranks if 1 <= r <= k) / len(ranks) if ranks else 0.0
+
+
+def rank_of(hits: Iterable[tuple[str, int, int]], target: Target) -> int:
+    """1-based rank of the first (path, start_line, end_line) hit holding target's def line; 0 if none.
+
+    >>> rank_of([("a.py", 1, 9), ("b.py", 3, 5)], Target("b.py", "f", 4, "q"))
+    2
+    """
+    for rank, (path, start, end) in enumerate(hits, 1):
+        if path == target.path and start <= target.def_line <= end:
+            return rank
+    return 0
+
+
+@dataclass(frozen=True)
+class PreparedCopy:
+    """A docstring-free copy of a package and what the benchmark needs from it."""
+
+    root: Path
+    targets: tuple[Target, ...]
+    chunks: tuple[Chunk, ...]
+    files: int
+    unparsed_files: int
+
+
+def _is_test_or_hidden(rel: Path) -> bool:
+    name = rel.name
+    return (
+        any(p in SKIP_DIRS or p.startswith(".") for p in rel.parts[:-1])
+        or name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
+    )
+
+
+def prepare_copy(package: Path, dest: Path) -> PreparedCopy:
+    """Write `package`'s .py files, docstrings stripped, under `dest` (created; must not exist)."""
+    if not package.is_dir():
+        raise BenchError(f"{package} is not a directory; give the path of a Python package")
+    dest.mkdir(parents=True, exist_ok=False)
+    targets: list[Target] = []
+    chunks: list[Chunk] = []
+    files = [p for p in sorted(package.rglob("*.py")) if not _is_test_or_hidden(p.relative_to(package))]
+    unparsed = 0
+    for src in files:
+        rel = src.relative_to(package).as_posix()
+        out = dest / rel
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with tokenize.open(src) as f:  # honours PEP 263 coding cookies; newlines become "\n"
+                source, encoding = f.read(), f.encoding
+            tree = ast.parse(source)
+        except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
+            log.info("copying %s unchanged: it does not parse (%s)", rel, exc)
+            shutil.copyfile(src, out)
+            unparsed += 1
+            continue
+        stripped = strip_docstrings(source)
+        stripped_tree = ast.parse(stripped)
+        if def_lines(stripped_tree) != def_lines(tree) or stripped.count("\n") != source.count("\n"):
+            raise AssertionError(f"stripping docstrings moved code in {rel}")
+        out.write_text(stripped, encoding=encoding)
+        targets += find_targets(source, rel)
+        kept = stripped.split("\n")
+        for _, fn in functions(stripped_tree):
+            chunks.append(Chunk(rel, fn.lineno, fn.end_lineno, "\n".join(kept[fn.lineno - 1 : fn.end_lineno])))
+    return PreparedCopy(dest, tuple(targets), tuple(chunks), len(files), unparsed)
+
+
+def _result(system: str, ranks: list[int], top_k: int, index_s: float, times_s: Sequence[float]) -> SystemResult:
+    ms = [t * 1000 for t in times_s] or [0.0]
+    return SystemResult(
+        system, mrr(ranks, top_k), recall_at(ranks, 1), recall_at(ranks, top_k),
+        index_s, statistics.fmean(ms), statistics.median(ms), tuple(ranks),
+    )
+
+
+def _import_bm25s():
+    try:
+        import bm25s
+    except ImportError as exc:
+        raise MissingDependencyError("the BM25 reference needs the bm25s package: pip install graphmer[bench]") from exc
+    return bm25s
+
+
+def run_bm25(chunks: Sequence[Chunk], targets: Sequence[Target], top_k: int = 10) -> SystemResult:
+    """BM25 reference: bm25s over function chunks, bm25s's own tokenizer with English stopwords."""
+    bm25s = _import_bm25s()
+    t0 = time.perf_counter()
+    retriever = bm25s.BM25()
+    if chunks:
+        retriever.index(bm25s.tokenize([c.text for c in chunks], stopwords="en", show_progress=False), show_progress=False)
+    index_s = time.perf_counter() - t0
+    k = min(top_k, len(chunks))
+    ranks, times = [], []
+    for target in targets:
+        t0 = time.perf_counter()
+        hits: list[tuple[str, int, int]] = []
+        if k:
+            tokens = bm25s.tokenize([target.query], stopwords="en", return_ids=False, show_progress=False)
+            docs, scores = retriever.retrieve(tokens, k=k, show_progress=False)
+            # A zero score matched no query term: it is filler, not a retrieval.
+            hits = [(chunks[d].path, chunks[d].start_line, chunks[d].end_line)
+                    for d, s in zip(docs[0].tolist(), scores[0].tolist()) if s > 0]
+        times.append(time.perf_counter() - t0)
+        ranks.append(rank_of(hits, target))
+    return _result("bm25", ranks, top_k, index_s, times)
+
+
+def run_graphmer(root: Path, targets: Sequence[Target], top_k: int = 10) -> SystemResult:
+    """graphmer: index `root`, then search each query over functions and methods only."""
+    from index.indexer import build_index
+    from index.search import Searcher
+
+    t0 = time.perf_counter()
+    report = build_index(root)
+    index_s = time.perf_counter() - t0
+    log.info("graphmer index of %s: %s", root, report)
+    searcher = Searcher.open(root)
+    ranks, times = [], []
+    for target in targets:
+        t0 = time.perf_counter()
+        hits = searcher.search(target.query, top_k=top_k, kinds=("function", "method"))
+        times.append(time.perf_counter() - t0)
+        ranks.append(rank_of(((h.path, h.start_line, h.end_line) for h in hits[:top_k]), target))
+    return _result("graphmer", ranks, top_k, index_s, times)
+
+
+def run_benchmark(
+    package: Path,
+    *,
+    top_k: int = 10,
+    work_dir: Path | None = None,
+    keep: bool = False,
+    systems: Sequence[str] = SYSTEMS,
+) -> BenchResult:
+    """Strip a copy of `package`, ask every docstring query of each system, and score the answers.
+
+    The copy goes to `work_dir/<package name>` (a fresh temporary directory when work_dir
+    is None) and is removed afterwards unless `keep`.
+    """
+    package = Path(package).resolve()
+    unknown = set(systems) - set(SYSTEMS)
+    if unknown or not systems:
+        raise BenchError(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
+    if top_k < 1:
+        raise BenchError("top_k must be at least 1")
+    if "bm25" in systems:
+        _import_bm25s()  # fail before the slow part, not after it
+    if work_dir is not None:
+        base = Path(work_dir).resolve()
+        if (base / package.name).exists():
+            raise BenchError(f"{base / package.name} already exists; remove it or choose another work dir")
+        if base.is_relative_to(package):
+            raise BenchError(f"the work dir {base} is inside {package}; choose one outside it")
+    made_tmp = work_dir is None
+    base = Path(tempfile.mkdtemp(prefix="graphmer-bench-")) if made_tmp else base
+    dest = base / package.name
+    try:
+        copy = prepare_copy(package, dest)
+        if not copy.targets:
+            raise BenchError(f"no function in {package} has a docstring of {MIN_QUERY_WORDS}+ words to query")
+        results = tuple(
+            run_graphmer(copy.root, copy.targets, top_k) if system == "graphmer"
+            else run_bm25(copy.chunks, copy.targets, top_k)
+            for system in systems
+        )
+    finally:
+        if not keep:
+            shutil.rmtree(base if made_tmp else dest, ignore_errors=True)
+    kept = str(copy.root) if keep else ""
+    return BenchResult(package.name, top_k, copy.files, copy.unparsed_files, copy.targets, results, kept)

@@ -1,0 +1,223 @@
+"""Index a repository: walk, parse in parallel, store in batches, resolve the graph.
+
+Incremental: a file whose size and mtime match the store is not read; one whose content
+hash matches is not parsed; deleted files are removed. Each batch of files is one
+transaction, and the edges are rebuilt in one more, so a run stopped at any point leaves
+a consistent index that the next run completes.
+"""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from index.graph import Resolver
+from index.parse import parse_source
+from index.store import INDEX_DIRNAME, FileRecord, Store
+from index.walk import WalkConfig, walk
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexConfig:
+    walk: WalkConfig = WalkConfig()
+    jobs: int = 0  # parser processes; 0 = one per CPU
+    batch_files: int = 256  # files per store transaction
+    index_dir: str | None = None  # default: <root>/.graphmer
+
+
+@dataclass(slots=True)
+class IndexReport:
+    root: str
+    files_seen: int = 0
+    files_parsed: int = 0
+    files_unchanged: int = 0
+    files_deleted: int = 0
+    lines_parsed: int = 0
+    files_with_syntax_errors: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    edges_rebuilt: bool = False
+    counts: dict = field(default_factory=dict)
+    seconds: float = 0.0
+    timings: dict = field(default_factory=dict)
+
+    @property
+    def lines_per_second(self) -> float:
+        return self.lines_parsed / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict:
+        return {
+            "root": self.root,
+            "files_seen": self.files_seen,
+            "files_parsed": self.files_parsed,
+            "files_unchanged": self.files_unchanged,
+            "files_deleted": self.files_deleted,
+            "lines_parsed": self.lines_parsed,
+            "files_with_syntax_errors": self.files_with_syntax_errors,
+            "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+            "edges_rebuilt": self.edges_rebuilt,
+            "seconds": round(self.seconds, 3),
+            "lines_per_second": round(self.lines_per_second, 1),
+            "timings": {k: round(v, 3) for k, v in self.timings.items()},
+            **self.counts,
+        }
+
+
+def module_names(paths: list[str], root_name: str) -> dict[str, tuple[str, bool]]:
+    """Module name and is-package flag for each path.
+
+    Python modules are named from the outermost folder of their chain of packages
+    (folders with an __init__.py), so `src/click/core.py` is `click.core`.
+    module_names(["p/__init__.py", "p/m.py", "s.py"], "r") ->
+        {"p/__init__.py": ("p", True), "p/m.py": ("p.m", False), "s.py": ("s", False)}
+    """
+    pkg_dirs = {str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name in ("__init__.py", "__init__.pyi")}
+    out: dict[str, tuple[str, bool]] = {}
+    for p in paths:
+        pp = PurePosixPath(p)
+        stem = pp.name.split(".", 1)[0] if pp.suffix in (".py", ".pyi") else pp.stem.replace(".", "_")
+        dirs = list(pp.parent.parts)
+        if pp.suffix in (".py", ".pyi"):
+            start = len(dirs)
+            while start > 0 and "/".join(dirs[:start]) in pkg_dirs:
+                start -= 1
+            dirs = dirs[start:]
+        is_pkg = stem == "__init__"
+        parts = dirs if is_pkg else [*dirs, stem]
+        out[p] = (".".join(parts) or root_name, is_pkg)
+    return out
+
+
+def _parse_task(task: tuple[str, str, str, str, bool, str | None]):
+    """Worker: read, check, hash and parse one file. Never raises."""
+    abspath, rel, language, module, is_pkg, known_hash = task
+    try:
+        with open(abspath, "rb") as fh:
+            data = fh.read()
+        st = os.stat(abspath)
+    except OSError as e:
+        return ("skip", rel, f"unreadable: {e.strerror or e}")
+    if b"\0" in data[:8192]:
+        return ("skip", rel, "binary file")
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return ("skip", rel, f"not valid UTF-8 (byte {e.start})")
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if digest == known_hash:
+        return ("same", rel, st.st_size, st.st_mtime_ns)
+    try:
+        parsed = parse_source(data, rel, language, module)
+    except Exception as e:  # a parser bug must not stop the run; report the file
+        return ("skip", rel, f"parse failed: {type(e).__name__}: {e}")
+    return ("ok", FileRecord(rel, language, digest, st.st_size, st.st_mtime_ns, parsed, module, is_pkg))
+
+
+def _results(tasks: list, jobs: int):
+    if jobs <= 1 or len(tasks) < 16:
+        yield from map(_parse_task, tasks)
+        return
+    ctx = mp.get_context("fork") if "fork" in mp.get_all_start_methods() else mp.get_context()
+    with ctx.Pool(jobs) as pool:
+        yield from pool.imap(_parse_task, tasks, chunksize=4)
+
+
+def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progress: Progress | None = None) -> IndexReport:
+    """Index (or update the index of) the repository at root; returns what was done."""
+    t0 = time.perf_counter()
+    root_path = Path(root)
+    if not root_path.exists():
+        raise FileNotFoundError(f"{root} does not exist: give the path of a repository folder")
+    if not root_path.is_dir():
+        raise NotADirectoryError(f"{root} is not a folder: give the path of a repository folder")
+    root_path = root_path.resolve()
+    report = IndexReport(root=str(root_path))
+    store = Store(cfg.index_dir or root_path / INDEX_DIRNAME, create=True)
+    try:
+        found = walk(str(root_path), cfg.walk)
+        report.timings["walk"] = time.perf_counter() - t0
+        report.files_seen = len(found.files)
+        skipped = [(s.path, s.reason) for s in found.skipped]
+        old = store.file_states()
+        names = module_names([f.path for f in found.files], root_path.name)
+        tasks = []
+        for f in found.files:
+            st = old.get(f.path)
+            if st is not None and st.size == f.size and st.mtime_ns == f.mtime_ns:
+                report.files_unchanged += 1
+                continue
+            module, is_pkg = names[f.path]
+            tasks.append((f.abspath, f.path, f.language, module, is_pkg, st.hash if st else None))
+
+        t1 = time.perf_counter()
+        batch: list[FileRecord] = []
+        touched: list[tuple[str, int, int]] = []
+        drop: list[str] = []
+        jobs = cfg.jobs or os.cpu_count() or 1
+        for done, res in enumerate(_results(tasks, jobs), 1):
+            if res[0] == "ok":
+                rec = res[1]
+                batch.append(rec)
+                report.lines_parsed += rec.parsed.lines
+                report.files_with_syntax_errors += rec.parsed.syntax_errors > 0
+                if len(batch) >= cfg.batch_files:
+                    store.replace_files(batch)
+                    report.files_parsed += len(batch)
+                    batch = []
+            elif res[0] == "same":
+                report.files_unchanged += 1
+                touched.append(res[1:])
+            else:
+                skipped.append((res[1], res[2]))
+                if not res[2].startswith("unreadable"):
+                    drop.append(res[1])  # its old entry no longer describes the file
+            if progress:
+                progress("parse", done, len(tasks))
+        if batch:
+            store.replace_files(batch)
+            report.files_parsed += len(batch)
+        if touched:
+            store.touch_files(touched)
+        report.timings["parse_store"] = time.perf_counter() - t1
+
+        present = {f.path for f in found.files}
+        kept_unreadable = {p for p, r in skipped if r.startswith("unreadable")}
+        gone = [p for p in old if (p not in present and p not in kept_unreadable) or p in drop]
+        if gone:
+            store.delete_files(gone)
+            report.files_deleted = len(gone)
+        store.set_skipped(sorted(set(skipped)))
+        report.skipped = sorted(set(skipped))
+
+        if store.get_state("edges_dirty", "0") == "1":
+            t2 = time.perf_counter()
+            if progress:
+                progress("graph", 0, 1)
+            edges = Resolver(store.graph_inputs()).edges()
+            store.replace_edges(edges)
+            report.edges_rebuilt = True
+            report.timings["graph"] = time.perf_counter() - t2
+            if progress:
+                progress("graph", 1, 1)
+        report.counts = store.counts()
+        report.seconds = time.perf_counter() - t0
+        w = cfg.walk
+        store.update_meta(
+            root=str(root_path),
+            indexed_at=_now(),
+            walk={"include": list(w.include), "exclude": list(w.exclude), "max_bytes": w.max_bytes, "languages": list(w.languages)},
+        )
+    finally:
+        store.close()
+    return report
+
+
+def _now() -> str:
+    import datetime as dt
+
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,103 @@
+"""Symbol lookup and graph neighbourhoods (what `graphmer graph SYMBOL` shows)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from index.store import Store
+
+# Names for each relation seen from its source (outgoing) and from its target (incoming).
+OUTGOING = {
+    "calls": "callees",
+    "instantiates": "instantiates",
+    "inherits_from": "bases",
+    "implements": "implements",
+    "overrides": "overrides",
+    "contains": "members",
+    "imports": "imports",
+    "decorated_by": "decorators",
+    "raises": "raises",
+    "param_type": "parameter types",
+    "returns": "return types",
+}
+INCOMING = {
+    "calls": "callers",
+    "instantiates": "instantiated by",
+    "inherits_from": "subclasses",
+    "implements": "implemented by",
+    "overrides": "overridden by",
+    "contains": "container",
+    "imports": "imported by",
+    "decorated_by": "decorates",
+    "raises": "raised by",
+    "param_type": "parameter of",
+    "returns": "returned by",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SymbolInfo:
+    id: int
+    name: str
+    qualname: str
+    kind: str
+    language: str
+    path: str | None  # None for external symbols
+    start_line: int
+    end_line: int
+    signature: str = ""
+    doc: str = ""
+
+    def to_json(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+@dataclass(slots=True)
+class Neighbourhood:
+    symbol: SymbolInfo
+    groups: dict[str, list[tuple[SymbolInfo, int]]] = field(default_factory=dict)  # label -> (symbol, line)
+
+    def to_json(self) -> dict:
+        return {
+            "symbol": self.symbol.to_json(),
+            "neighbours": {
+                label: [{**s.to_json(), "edge_line": line} for s, line in items] for label, items in self.groups.items()
+            },
+        }
+
+
+_COLS = "s.id, s.name, s.qualname, s.kind, s.language, f.path, s.start_line, s.end_line, s.signature, s.doc"
+_FROM = "FROM symbols s LEFT JOIN files f ON f.id = s.file_id"
+
+
+def find_symbols(store: Store, name: str, limit: int = 20) -> list[SymbolInfo]:
+    """Symbols called `name`: an exact qualified name first, else a qualname suffix, else a name."""
+    c = store.conn
+    for where, arg in (("s.qualname = ?", name), ("s.qualname LIKE ? ESCAPE '\\'", "%." + _like(name)), ("s.name = ?", name)):
+        rows = c.execute(f"SELECT {_COLS} {_FROM} WHERE {where} ORDER BY s.file_id IS NULL, s.id LIMIT ?", (arg, limit)).fetchall()
+        if rows:
+            return [SymbolInfo(*r) for r in rows]
+    return []
+
+
+def neighbourhood(store: Store, symbol_id: int, limit: int = 50) -> Neighbourhood:
+    """The symbol's neighbours grouped by relation, in both directions."""
+    c = store.conn
+    row = c.execute(f"SELECT {_COLS} {_FROM} WHERE s.id = ?", (symbol_id,)).fetchone()
+    if row is None:
+        raise KeyError(symbol_id)
+    out = Neighbourhood(SymbolInfo(*row))
+    for direction, labels, key, other in (("out", OUTGOING, "src", "dst"), ("in", INCOMING, "dst", "src")):
+        for rel, label in labels.items():
+            rows = c.execute(
+                f"SELECT {_COLS}, e.line FROM edges e JOIN symbols s ON s.id = e.{other} "
+                f"LEFT JOIN files f ON f.id = s.file_id WHERE e.{key} = ? AND e.relation = ? "
+                f"ORDER BY s.qualname, e.line LIMIT ?",
+                (symbol_id, rel, limit),
+            ).fetchall()
+            if rows:
+                out.groups[label] = [(SymbolInfo(*r[:-1]), r[-1]) for r in rows]
+    return out
+
+
+def _like(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

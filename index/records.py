@@ -1,0 +1,118 @@
+"""Plain records that cross module boundaries: what parsing yields and what search returns."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Symbol kinds. "module" is one per file; "external" marks a symbol outside the index
+# (a library API, or a name that could not be resolved).
+CLASS_KINDS = frozenset({"class", "interface", "struct", "trait", "enum"})
+CALLABLE_KINDS = frozenset({"function", "method"})
+SYMBOL_KINDS = frozenset({"module", *CLASS_KINDS, *CALLABLE_KINDS, "external"})
+
+# Relations of the code graph (DESIGN.md §3).
+RELATIONS = (
+    "contains",
+    "calls",
+    "imports",
+    "inherits_from",
+    "implements",
+    "overrides",
+    "instantiates",
+    "decorated_by",
+    "raises",
+    "param_type",
+    "returns",
+)
+
+# Raw reference kinds a parser emits; graph.py turns them into relations.
+REF_KINDS = frozenset(
+    {"call", "import", "base", "implements", "decorator", "raise", "instantiate", "param_type", "returns"}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Symbol:
+    """A definition found in a file. Lines are 1-based and inclusive."""
+
+    name: str
+    qualname: str
+    kind: str
+    start_line: int
+    end_line: int
+    parent: int  # index of the enclosing symbol in ParsedFile.symbols; -1 for the module
+    signature: str = ""
+    doc: str = ""
+    body: str = ""  # source text of the symbol, for lexical search
+
+
+@dataclass(frozen=True, slots=True)
+class Ref:
+    """A reference made by symbol `source` (an index into ParsedFile.symbols).
+
+    `target` is the name as written, dotted ("self.save", "os.path.join"); for imports it
+    is the imported path (relative imports keep their leading dots) and `alias` the
+    local name it is bound to ("" means: bound to the first component of `target`).
+    """
+
+    source: int
+    kind: str
+    target: str
+    line: int
+    alias: str = ""
+
+
+@dataclass(slots=True)
+class ParsedFile:
+    """Everything parsing one file yields. symbols[0] is the file's module symbol."""
+
+    path: str  # relative to the indexed root, forward slashes
+    language: str
+    symbols: list[Symbol] = field(default_factory=list)
+    refs: list[Ref] = field(default_factory=list)
+    lines: int = 0
+    syntax_errors: int = 0  # count of ERROR/MISSING nodes tree-sitter recovered from
+
+
+@dataclass(frozen=True, slots=True)
+class Edge:
+    """A resolved, typed edge between two symbols, named by qualified name."""
+
+    src: str
+    relation: str
+    dst: str
+    line: int = 0
+    dst_external: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result. `path` is relative to the indexed root; lines 1-based inclusive."""
+
+    path: str
+    start_line: int
+    end_line: int
+    name: str
+    qualname: str
+    kind: str
+    language: str
+    score: float
+    snippet: str = ""
+    symbol_id: int = 0
+    why: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        d = {
+            "path": self.path,
+            "start_line": self.start_line,
+            "end_line": self.end_line,
+            "name": self.name,
+            "qualname": self.qualname,
+            "kind": self.kind,
+            "language": self.language,
+            "score": round(self.score, 6),
+            "snippet": self.snippet,
+            "symbol_id": self.symbol_id,
+        }
+        if self.why:
+            d["why"] = self.why
+        return d

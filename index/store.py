@@ -1,0 +1,341 @@
+"""The index store: SQLite (through sqlite-utils) under <root>/.graphmer/, plus meta.json.
+
+Schema changes are numbered migrations. Every write that must stay consistent runs in
+one transaction, so an interrupted run (Ctrl-C, kill -9) leaves the last committed state;
+`state.edges_dirty` records that files changed since the edges were last rebuilt.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from index.graph import FileGraph
+from index.records import Edge, ParsedFile, Ref
+from index.text import identifier_terms, split_code
+
+INDEX_DIRNAME = ".graphmer"
+DB_NAME = "index.db"
+META_NAME = "meta.json"
+FORMAT_NAME = "graphmer-index"
+FORMAT_VERSION = 1
+
+migrations = Migrations("graphmer-index")
+
+
+class StoreError(Exception):
+    """An index that cannot be used as it is: missing, foreign, newer, or corrupt."""
+
+
+@migrations()
+def m001_create_tables(db: sqlite_utils.Database) -> None:
+    for statement in _SCHEMA_V1.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+_SCHEMA_V1 = """
+        CREATE TABLE files (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            language TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            lines INTEGER NOT NULL,
+            syntax_errors INTEGER NOT NULL DEFAULT 0,
+            graph TEXT NOT NULL
+        );
+        CREATE TABLE symbols (
+            id INTEGER PRIMARY KEY,
+            file_id INTEGER REFERENCES files(id),  -- NULL for external symbols
+            name TEXT NOT NULL,
+            qualname TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            language TEXT NOT NULL,
+            start_line INTEGER NOT NULL,
+            end_line INTEGER NOT NULL,
+            parent_id INTEGER,
+            signature TEXT NOT NULL DEFAULT '',
+            doc TEXT NOT NULL DEFAULT ''
+        );
+        CREATE INDEX symbols_file ON symbols(file_id);
+        CREATE INDEX symbols_qualname ON symbols(qualname);
+        CREATE INDEX symbols_name ON symbols(name);
+        CREATE TABLE edges (
+            src INTEGER NOT NULL,
+            dst INTEGER NOT NULL,
+            relation TEXT NOT NULL,
+            line INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX edges_src ON edges(src, relation);
+        CREATE INDEX edges_dst ON edges(dst, relation);
+        CREATE VIRTUAL TABLE symbols_fts USING fts5(
+            names, signature, doc, body, tokenize = 'porter unicode61'
+        );
+        CREATE TABLE skipped (path TEXT PRIMARY KEY, reason TEXT NOT NULL);
+        CREATE TABLE state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    id: int
+    hash: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """One parsed file ready to store."""
+
+    path: str
+    language: str
+    hash: str
+    size: int
+    mtime_ns: int
+    parsed: ParsedFile
+    module: str
+    is_package: bool
+
+
+def find_index_dir(start: str | os.PathLike) -> Path | None:
+    """The nearest `.graphmer/` at or above `start`, as git finds `.git/`."""
+    p = Path(start).resolve()
+    for d in (p, *p.parents):
+        if (d / INDEX_DIRNAME / META_NAME).is_file():
+            return d / INDEX_DIRNAME
+    return None
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def read_meta(index_dir: Path) -> dict:
+    """meta.json, checked: refuses foreign or newer indexes with a message saying what to do."""
+    path = index_dir / META_NAME
+    try:
+        meta = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StoreError(f"no index at {index_dir.parent}: run `graphmer index {index_dir.parent}` first") from None
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{path} is unreadable or corrupt ({e}); delete {index_dir} and re-index") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+        raise StoreError(f"{index_dir} is not a graphmer index (no '{FORMAT_NAME}' format in meta.json); move it away or delete it, then re-index")
+    version = meta.get("version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise StoreError(
+            f"{index_dir} was written by a newer graphmer (index format {version}, this graphmer reads up to "
+            f"{FORMAT_VERSION}): upgrade graphmer, or delete {index_dir} and re-index"
+        )
+    return meta
+
+
+class Store:
+    """Open (or create) the index under index_dir."""
+
+    def __init__(self, index_dir: str | os.PathLike, create: bool = False) -> None:
+        self.dir = Path(index_dir)
+        if create and not (self.dir / META_NAME).exists():
+            self.dir.mkdir(parents=True, exist_ok=True)
+            _write_json_atomic(
+                self.dir / META_NAME,
+                {"format": FORMAT_NAME, "version": FORMAT_VERSION, "created": _now(), "model": None},
+            )
+        self.meta = read_meta(self.dir)
+        db_path = self.dir / DB_NAME
+        if not create and not db_path.exists():
+            raise StoreError(f"{db_path} is missing: run `graphmer index {self.dir.parent}` to rebuild the index")
+        try:
+            conn = sqlite3.connect(str(db_path), isolation_level=None, check_same_thread=False)
+            self.db = sqlite_utils.Database(conn)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            if migrations.pending(self.db):
+                migrations.apply(self.db)
+        except sqlite3.DatabaseError as e:
+            raise StoreError(f"{db_path} is corrupt or not a graphmer index ({e}); delete {self.dir} and re-index") from None
+        self.conn = conn
+
+    # -- meta --------------------------------------------------------------------------
+    def update_meta(self, **fields) -> None:
+        self.meta.update(fields)
+        _write_json_atomic(self.dir / META_NAME, self.meta)
+
+    def get_state(self, key: str, default: str | None = None) -> str | None:
+        row = self.conn.execute("SELECT value FROM state WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def _set_state(self, key: str, value: str) -> None:
+        self.conn.execute("INSERT OR REPLACE INTO state(key, value) VALUES (?, ?)", (key, value))
+
+    # -- files -------------------------------------------------------------------------
+    def file_states(self) -> dict[str, FileState]:
+        rows = self.conn.execute("SELECT path, id, hash, size, mtime_ns FROM files")
+        return {p: FileState(i, h, s, m) for p, i, h, s, m in rows}
+
+    def _next_id(self, table: str) -> int:
+        return (self.conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0) + 1
+
+    def _delete_file_ids(self, ids: list[int]) -> None:
+        c = self.conn
+        for i in ids:
+            c.execute("DELETE FROM symbols_fts WHERE rowid IN (SELECT id FROM symbols WHERE file_id = ?)", (i,))
+            c.execute("DELETE FROM symbols WHERE file_id = ?", (i,))
+            c.execute("DELETE FROM files WHERE id = ?", (i,))
+
+    def replace_files(self, records: list[FileRecord]) -> None:
+        """Store a batch of parsed files, replacing earlier versions, in one transaction."""
+        c = self.conn
+        c.execute("BEGIN IMMEDIATE")
+        try:
+            old = self.file_states()
+            self._delete_file_ids([old[r.path].id for r in records if r.path in old])
+            fid = self._next_id("files")
+            sid = self._next_id("symbols")
+            file_rows, sym_rows, fts_rows = [], [], []
+            for r in records:
+                pf = r.parsed
+                graph = {
+                    "module": r.module,
+                    "is_package": r.is_package,
+                    "symbols": [[s.name, s.qualname, s.kind, s.parent] for s in pf.symbols],
+                    "refs": [[x.source, x.kind, x.target, x.line, x.alias] for x in pf.refs],
+                }
+                file_rows.append((fid, r.path, r.language, r.hash, r.size, r.mtime_ns, pf.lines, pf.syntax_errors, json.dumps(graph, separators=(",", ":"))))
+                base = sid
+                for s in pf.symbols:
+                    parent = base + s.parent if s.parent >= 0 else None
+                    sym_rows.append((sid, fid, s.name, s.qualname, s.kind, pf.language, s.start_line, s.end_line, parent, s.signature, s.doc))
+                    fts_rows.append((sid, identifier_terms(s.qualname), split_code(s.signature), s.doc, split_code(s.body)))
+                    sid += 1
+                fid += 1
+            c.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?)", file_rows)
+            c.executemany("INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?)", sym_rows)
+            c.executemany("INSERT INTO symbols_fts(rowid, names, signature, doc, body) VALUES (?,?,?,?,?)", fts_rows)
+            self._set_state("edges_dirty", "1")
+            c.execute("COMMIT")
+        except BaseException:
+            c.execute("ROLLBACK")
+            raise
+
+    def touch_files(self, updates: list[tuple[str, int, int]]) -> None:
+        """Record new (size, mtime) for files whose content hash did not change."""
+        with_tx(self.conn, lambda c: c.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", [(s, m, p) for p, s, m in updates]))
+
+    def delete_files(self, paths: Iterable[str]) -> None:
+        old = self.file_states()
+        ids = [old[p].id for p in paths if p in old]
+        if ids:
+            def run(c):
+                self._delete_file_ids(ids)
+                self._set_state("edges_dirty", "1")
+
+            with_tx(self.conn, run)
+
+    # -- graph -------------------------------------------------------------------------
+    def graph_inputs(self) -> list[FileGraph]:
+        out = []
+        for language, graph in self.conn.execute("SELECT language, graph FROM files ORDER BY id"):
+            g = json.loads(graph)
+            out.append(
+                FileGraph(
+                    module=g["module"],
+                    language=language,
+                    symbols=[tuple(s) for s in g["symbols"]],
+                    refs=[Ref(*r) for r in g["refs"]],
+                    is_package=g["is_package"],
+                )
+            )
+        return out
+
+    def set_skipped(self, skipped: list[tuple[str, str]]) -> None:
+        """Record the files the last run skipped, with reasons."""
+
+        def run(c: sqlite3.Connection) -> None:
+            c.execute("DELETE FROM skipped")
+            c.executemany("INSERT OR REPLACE INTO skipped(path, reason) VALUES (?,?)", skipped)
+
+        with_tx(self.conn, run)
+
+    def replace_edges(self, edges: list[Edge]) -> None:
+        """Replace all edges (and the external symbols they need) in one transaction."""
+        c = self.conn
+
+        def run(c: sqlite3.Connection) -> None:
+            ids: dict[str, int] = {}
+            for i, q in c.execute("SELECT id, qualname FROM symbols WHERE file_id IS NOT NULL ORDER BY id DESC"):
+                ids[q] = i  # the first definition of a name wins
+            externals = dict(c.execute("SELECT qualname, id FROM symbols WHERE file_id IS NULL"))
+            needed = {e.dst for e in edges if e.dst not in ids}
+            gone = [i for q, i in externals.items() if q not in needed]
+            c.executemany("DELETE FROM symbols WHERE id = ?", [(i,) for i in gone])
+            c.executemany("DELETE FROM symbols_fts WHERE rowid = ?", [(i,) for i in gone])
+            sid = self._next_id("symbols")
+            new_rows = []
+            for q in sorted(needed - externals.keys()):
+                name = q.rsplit(".", 1)[-1].lstrip("?")
+                new_rows.append((sid, None, name, q, "external", "", 0, 0, None, "", ""))
+                externals[q] = sid
+                sid += 1
+            c.executemany("INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?)", new_rows)
+            ids.update({q: externals[q] for q in needed})
+            c.execute("DELETE FROM edges")
+            c.executemany(
+                "INSERT INTO edges(src, dst, relation, line) VALUES (?,?,?,?)",
+                [(ids[e.src], ids[e.dst], e.relation, e.line) for e in edges if e.src in ids],
+            )
+            self._set_state("edges_dirty", "0")
+
+        with_tx(c, run)
+
+    # -- reading -----------------------------------------------------------------------
+    def counts(self) -> dict:
+        c = self.conn
+        rel = dict(c.execute("SELECT relation, count(*) FROM edges GROUP BY relation ORDER BY relation"))
+        return {
+            "files": c.execute("SELECT count(*) FROM files").fetchone()[0],
+            "lines": c.execute("SELECT coalesce(sum(lines), 0) FROM files").fetchone()[0],
+            "symbols": c.execute("SELECT count(*) FROM symbols WHERE file_id IS NOT NULL").fetchone()[0],
+            "external_symbols": c.execute("SELECT count(*) FROM symbols WHERE file_id IS NULL").fetchone()[0],
+            "edges": sum(rel.values()),
+            "edges_by_relation": rel,
+        }
+
+    def skipped(self) -> list[tuple[str, str]]:
+        return list(self.conn.execute("SELECT path, reason FROM skipped ORDER BY path"))
+
+    def rows(self, sql: str, params: Iterable = ()) -> Iterator[sqlite3.Row]:
+        cur = self.conn.execute(sql, tuple(params))
+        names = [d[0] for d in cur.description]
+        for row in cur:
+            yield dict(zip(names, row))
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def with_tx(conn: sqlite3.Connection, fn) -> None:
+    """Run fn(conn) inside one IMMEDIATE transaction; roll back on any exception."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        fn(conn)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

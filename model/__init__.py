@@ -1,0 +1,1 @@
+"""graphmer model package."""
