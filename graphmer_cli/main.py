@@ -54,14 +54,15 @@ def _open_store(repo: str):
 @click.option("--max-bytes", default=1_000_000, show_default=True, type=click.IntRange(min=1), help="Skip files larger than this.")
 @click.option("--lang", "langs", multiple=True, type=click.Choice(LANGUAGES), help="Only these languages (repeatable).")
 @click.option("--jobs", default=0, type=click.IntRange(min=0), help="Parser processes (0: one per CPU).")
+@click.option("--batch-files", default=256, hidden=True, type=click.IntRange(min=1), help="Files per transaction.")
 @json_option
-def index(path, include, exclude, max_bytes, langs, jobs, as_json):
+def index(path, include, exclude, max_bytes, langs, jobs, batch_files, as_json):
     """Index the repository at PATH into PATH/.graphmer/ (incremental)."""
     from graphmer_cli.render import progress_callback
     from index.indexer import IndexConfig, build_index
     from index.walk import WalkConfig
 
-    cfg = IndexConfig(walk=WalkConfig(tuple(include), tuple(exclude), max_bytes, tuple(langs)), jobs=jobs)
+    cfg = IndexConfig(walk=WalkConfig(tuple(include), tuple(exclude), max_bytes, tuple(langs)), jobs=jobs, batch_files=batch_files)
     try:
         with progress_callback(enabled=not as_json) as cb:
             report = build_index(path, cfg, progress=cb)

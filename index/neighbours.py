@@ -72,7 +72,7 @@ _FROM = "FROM symbols s LEFT JOIN files f ON f.id = s.file_id"
 def find_symbols(store: Store, name: str, limit: int = 20) -> list[SymbolInfo]:
     """Symbols called `name`: an exact qualified name first, else a qualname suffix, else a name."""
     c = store.conn
-    for where, arg in (("s.qualname = ?", name), ("s.qualname LIKE ? ESCAPE '\\'", "%." + _like(name)), ("s.name = ?", name)):
+    for where, arg in (("s.qualname = ?", name), ("s.qualname GLOB ?", "*." + _glob_escape(name)), ("s.name = ?", name)):
         rows = c.execute(f"SELECT {_COLS} {_FROM} WHERE {where} ORDER BY s.file_id IS NULL, s.id LIMIT ?", (arg, limit)).fetchall()
         if rows:
             return [SymbolInfo(*r) for r in rows]
@@ -99,5 +99,6 @@ def neighbourhood(store: Store, symbol_id: int, limit: int = 50) -> Neighbourhoo
     return out
 
 
-def _like(s: str) -> str:
-    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _glob_escape(s: str) -> str:
+    """A literal for SQLite GLOB (case-sensitive, unlike LIKE): _glob_escape("a*") -> "a[*]"."""
+    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in s)

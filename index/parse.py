@@ -16,12 +16,23 @@ from index import languages
 from index.records import CALLABLE_KINDS, CLASS_KINDS, ParsedFile, Ref, Symbol
 
 _DOTTED = re.compile(r"(?:super\(\)\.)?[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*")
-_TYPE_NAMES = re.compile(r"[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*")
+_TYPE_NAMES = re.compile(r"[A-Za-z_][\w]*(?:(?:\.|::)[A-Za-z_]\w*)*")  # `::`: Rust paths
 _WS = re.compile(r"\s+")
 _NOT_TYPES = frozenset({"None", "True", "False"})
 _SIG_MAX = 300
 # Wrappers a definition can sit in; its leading comment is the wrapper's.
-_DOC_WRAPPERS = frozenset({"export_statement", "decorated_definition", "declaration_list"})
+_DOC_WRAPPERS = frozenset(
+    {
+        "export_statement",
+        "decorated_definition",
+        "declaration_list",
+        "type_declaration",  # Go: `type Foo struct` (the definition is its type_spec)
+        "lexical_declaration",  # JS/TS: `const f = () => ...` (the definition is its declarator)
+        "variable_declaration",
+    }
+)
+# Siblings that may stand between a definition and its leading comment (TS, Rust).
+_DOC_SKIP = frozenset({"decorator", "attribute_item"})
 
 
 def _text(node: ts.Node) -> str:
@@ -32,6 +43,13 @@ def _signature(node: ts.Node, data: bytes) -> str:
     """Header of a definition: its text up to the body, whitespace collapsed."""
     body = node.child_by_field_name("body")
     end = body.start_byte if body is not None else min(node.end_byte, node.start_byte + _SIG_MAX * 2)
+    if body is not None:  # stop before comments that sit between the header and the body
+        for child in node.children:
+            if child.start_byte >= end:
+                break
+            if "comment" in child.type:
+                end = child.start_byte
+                break
     sig = _WS.sub(" ", data[node.start_byte : end].decode("utf-8", "replace")).strip()
     return sig.rstrip(":{ ").strip()[:_SIG_MAX]
 
@@ -53,21 +71,31 @@ def _python_docstring(block: ts.Node | None) -> str:
 _COMMENT_MARKS = re.compile(r"^\s*(?:/\*\*?|\*/|\*|///?|//!|#)\s?", re.M)
 
 
-def _leading_comment(node: ts.Node) -> str:
-    """Comments directly above a definition (JSDoc, Javadoc, // and /// lines)."""
-    while node.parent is not None and node.parent.type in _DOC_WRAPPERS and node.prev_named_sibling is None:
-        node = node.parent
-    lines: list[str] = []
+def _prev_skipping(node: ts.Node) -> tuple[ts.Node | None, int]:
+    """The named sibling before node, past adjacent decorators/attributes, and the row it
+    must end on (or after) to be adjacent."""
     row = node.start_point.row
     sib = node.prev_named_sibling
+    while sib is not None and sib.type in _DOC_SKIP and sib.end_point.row >= row - 1:
+        row = sib.start_point.row
+        sib = sib.prev_named_sibling
+    return sib, row
+
+
+def _leading_comment(node: ts.Node) -> str:
+    """Comments directly above a definition (JSDoc, Javadoc, // and /// lines)."""
+    while node.parent is not None and node.parent.type in _DOC_WRAPPERS and _prev_skipping(node)[0] is None:
+        node = node.parent
+    lines: list[str] = []
+    sib, row = _prev_skipping(node)
     while sib is not None and "comment" in sib.type and sib.end_point.row >= row - 1:
-        lines.insert(0, _text(sib))
+        lines.insert(0, _text(sib).rstrip())  # Rust line comments end with their newline
         row = sib.start_point.row
         sib = sib.prev_named_sibling
     if not lines:
         return ""
     text = _COMMENT_MARKS.sub("", "\n".join(lines)).replace("*/", "")
-    return inspect.cleandoc(text)
+    return inspect.cleandoc(text).strip()  # `/** x */` leaves a trailing space
 
 
 def _python_imports(node: ts.Node) -> list[tuple[str, str]]:
@@ -127,7 +155,9 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
         pf.syntax_errors = sum(len(v) for v in caps.values()) or 1
 
     defs: list[tuple[ts.Node, str, ts.Node, ts.Node | None]] = []
-    refs: list[tuple[ts.Node, str, list[ts.Node]]] = []
+    # (node, kind, names, scope, receiver): see _ref_targets for scope; a receiver makes the
+    # same-file class-like symbol of that name the source (Rust `impl Trait for Foo`).
+    refs: list[tuple[ts.Node, str, list[ts.Node], ts.Node | None, ts.Node | None]] = []
     query = languages.query(language)
     for _, caps in ts.QueryCursor(query).matches(root):
         role = next(k for k in caps if k.startswith(("definition.", "reference.")))
@@ -139,7 +169,8 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
                 rec = caps.get("receiver")
                 defs.append((node, kind, names[0], rec[0] if rec else None))
         else:
-            refs.append((node, kind, caps.get("name", [])))
+            scope, rec = caps.get("scope"), caps.get("receiver")
+            refs.append((node, kind, caps.get("name", []), scope[0] if scope else None, rec[0] if rec else None))
 
     mod_doc = _python_docstring(root) if language == "python" else _leading_first_comment(root)
     mod_name = module.rsplit(".", 1)[-1]
@@ -190,17 +221,26 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
         index.parent.append(parent)
 
     seen_refs: set[tuple[int, str, str]] = set()
-    for node, kind, names in refs:
+    for node, kind, names, scope, receiver in refs:
         pos = node.start_byte
         if kind == "decorator" and node.parent is not None and node.parent.type == "decorated_definition":
             target_def = node.parent.child_by_field_name("definition")
             if target_def is not None:
                 pos = target_def.start_byte
+        elif kind == "decorator" and node.type == "decorator":
+            # TS: decorators are siblings before the class member / exported class they decorate.
+            nxt = node.next_named_sibling
+            while nxt is not None and nxt.type == "decorator":
+                nxt = nxt.next_named_sibling
+            if nxt is not None:
+                pos = nxt.start_byte
         if kind == "call" and node.parent is not None and node.parent.type == "decorator":
             continue  # `@deco(args)` is recorded as a decorator reference
         source = index.enclosing(pos)
+        if receiver is not None:
+            source = by_name.get(_text(receiver), source)
         line = node.start_point.row + 1
-        for target, alias in _ref_targets(language, node, kind, names):
+        for target, alias in _ref_targets(language, node, kind, names, scope):
             k = (source, kind, target + "=" + alias)
             if k in seen_refs:
                 continue
@@ -214,15 +254,24 @@ def _leading_first_comment(root: ts.Node) -> str:
     first = root.named_children[0] if root.named_child_count else None
     if first is None or "comment" not in first.type:
         return ""
-    return inspect.cleandoc(_COMMENT_MARKS.sub("", _text(first)).replace("*/", ""))
+    return inspect.cleandoc(_COMMENT_MARKS.sub("", _text(first)).replace("*/", "")).strip()
 
 
-def _ref_targets(language: str, node: ts.Node, kind: str, names: list[ts.Node]) -> list[tuple[str, str]]:
-    """(target, alias) pairs a reference match stands for."""
+def _ref_targets(
+    language: str, node: ts.Node, kind: str, names: list[ts.Node], scope: ts.Node | None = None
+) -> list[tuple[str, str]]:
+    """(target, alias) pairs a reference match stands for.
+
+    A `@scope` capture is prefixed to the name, for targets no single node spells:
+    Java `db.query(x)` (scope `db`, name `query`), Rust `use a::{b, c}` (scope `a`).
+    """
+    prefix = ""
+    if scope is not None:
+        prefix = _WS.sub("", _text(scope)) + ("::" if language == "rust" else ".")
     if kind == "import":
         if language == "python":
             return _python_imports(node)
-        return [(_text(n).strip("\"'`"), "") for n in names]
+        return [(prefix + _text(n).strip("\"'`"), "") for n in names]
     out: list[tuple[str, str]] = []
     for n in names:
         if kind in ("param_type", "returns"):
@@ -232,7 +281,9 @@ def _ref_targets(language: str, node: ts.Node, kind: str, names: list[ts.Node]) 
             continue
         if kind == "raise" and n.parent is not None and n.parent.child_by_field_name("cause") == n:
             continue
-        t = _WS.sub("", _text(n))
+        t = prefix + _WS.sub("", _text(n))
+        if kind == "call" and t == "super":
+            continue  # `super().m()` is recorded as a call of the base's m
         if _DOTTED.fullmatch(t):
             out.append((t, ""))
     return out
