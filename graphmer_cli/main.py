@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import sys
 
 import click
@@ -22,7 +23,22 @@ repo_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Turns the library's expected failures into one-line errors with a non-zero exit."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except StoreError as e:
+            raise click.ClickException(str(e)) from None
+        except sqlite3.OperationalError as e:
+            hint = "another graphmer process is writing the index; wait for it" if "locked" in str(e) else "re-run `graphmer index`"
+            raise click.ClickException(f"index database error: {e} ({hint})") from None
+        except OSError as e:
+            raise click.ClickException(str(e)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="graphmer")
 def cli() -> None:
     """graphmer: code search and navigation over a code knowledge graph.
@@ -41,10 +57,7 @@ def _open_store(repo: str):
     index_dir = find_index_dir(repo)
     if index_dir is None:
         raise click.ClickException(f"no graphmer index at or above {repo!r}: run `graphmer index PATH` first")
-    try:
-        return Store(index_dir)
-    except StoreError as e:
-        raise click.ClickException(str(e)) from None
+    return Store(index_dir)
 
 
 @cli.command()
@@ -63,11 +76,8 @@ def index(path, include, exclude, max_bytes, langs, jobs, batch_files, as_json):
     from index.walk import WalkConfig
 
     cfg = IndexConfig(walk=WalkConfig(tuple(include), tuple(exclude), max_bytes, tuple(langs)), jobs=jobs, batch_files=batch_files)
-    try:
-        with progress_callback(enabled=not as_json) as cb:
-            report = build_index(path, cfg, progress=cb)
-    except (OSError, StoreError) as e:
-        raise click.ClickException(str(e)) from None
+    with progress_callback(enabled=not as_json) as cb:
+        report = build_index(path, cfg, progress=cb)
     if as_json:
         from graphmer_cli.render import echo_json
 
@@ -117,10 +127,7 @@ def search(query, top_k, langs, kinds, path_glob, queries, repo, as_json):
 
     if (query is None) == (queries is None):
         raise click.UsageError("give either a QUERY or --queries FILE.jsonl")
-    try:
-        searcher = Searcher.open(repo)
-    except StoreError as e:
-        raise click.ClickException(str(e)) from None
+    searcher = Searcher.open(repo)
     opts = dict(top_k=top_k, kinds=kinds or None, languages=langs or None, path=path_glob)
     try:
         if queries is not None:
@@ -224,10 +231,7 @@ def status(repo, as_json):
     index_dir = find_index_dir(repo)
     if index_dir is None:
         raise click.ClickException(f"no graphmer index at or above {repo!r}: run `graphmer index PATH` first")
-    try:
-        st = index_status(index_dir)
-    except StoreError as e:
-        raise click.ClickException(str(e)) from None
+    st = index_status(index_dir)
     if as_json:
         from graphmer_cli.render import echo_json
 

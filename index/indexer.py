@@ -17,7 +17,7 @@ from pathlib import Path, PurePosixPath
 
 from index.graph import Resolver
 from index.parse import parse_source
-from index.store import INDEX_DIRNAME, FileRecord, Store
+from index.store import INDEX_DIRNAME, FileRecord, Store, file_graph, fts_rows, graph_json
 from index.walk import WalkConfig, walk
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -115,7 +115,9 @@ def _parse_task(task: tuple[str, str, str, str, bool, str | None]):
         parsed = parse_source(data, rel, language, module)
     except Exception as e:  # a parser bug must not stop the run; report the file
         return ("skip", rel, f"parse failed: {type(e).__name__}: {e}")
-    return ("ok", FileRecord(rel, language, digest, st.st_size, st.st_mtime_ns, parsed, module, is_pkg))
+    # Text prepared here, in the worker, to keep the storing process light.
+    rec = FileRecord(rel, language, digest, st.st_size, st.st_mtime_ns, parsed, module, is_pkg, fts_rows(parsed), graph_json(parsed, module, is_pkg))
+    return ("ok", rec)
 
 
 def _results(tasks: list, jobs: int):
@@ -158,11 +160,13 @@ def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progr
         batch: list[FileRecord] = []
         touched: list[tuple[str, int, int]] = []
         drop: list[str] = []
+        fresh = {}  # path -> FileGraph of files parsed in this run
         jobs = cfg.jobs or os.cpu_count() or 1
         for done, res in enumerate(_results(tasks, jobs), 1):
             if res[0] == "ok":
                 rec = res[1]
                 batch.append(rec)
+                fresh[rec.path] = file_graph(rec.parsed, rec.module, rec.is_package)
                 report.lines_parsed += rec.parsed.lines
                 report.files_with_syntax_errors += rec.parsed.syntax_errors > 0
                 if len(batch) >= cfg.batch_files:
@@ -198,7 +202,7 @@ def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progr
             t2 = time.perf_counter()
             if progress:
                 progress("graph", 0, 1)
-            edges = Resolver(store.graph_inputs()).edges()
+            edges = Resolver(store.graph_inputs(fresh)).edges()
             store.replace_edges(edges)
             report.edges_rebuilt = True
             report.timings["graph"] = time.perf_counter() - t2

@@ -105,6 +105,31 @@ class FileRecord:
     parsed: ParsedFile
     module: str
     is_package: bool
+    fts: list[tuple[str, str, str, str]]  # per symbol: name words, signature, doc, body (see fts_rows)
+    graph_json: str  # the resolver's view of the file (see graph_json)
+
+
+def fts_rows(pf: ParsedFile) -> list[tuple[str, str, str, str]]:
+    """The text each symbol contributes to full-text search, identifiers opened up."""
+    return [(identifier_terms(s.qualname), split_code(s.signature), s.doc, split_code(s.body)) for s in pf.symbols]
+
+
+def graph_json(pf: ParsedFile, module: str, is_package: bool) -> str:
+    """What resolution needs of a file, as stored in files.graph."""
+    return json.dumps(
+        {
+            "module": module,
+            "is_package": is_package,
+            "symbols": [[s.name, s.qualname, s.kind, s.parent] for s in pf.symbols],
+            "refs": [[x.source, x.kind, x.target, x.line, x.alias] for x in pf.refs],
+        },
+        separators=(",", ":"),
+    )
+
+
+def file_graph(pf: ParsedFile, module: str, is_package: bool) -> FileGraph:
+    """The resolver's view of a freshly parsed file (same content as graph_json)."""
+    return FileGraph(module, pf.language, [(s.name, s.qualname, s.kind, s.parent) for s in pf.symbols], pf.refs, is_package)
 
 
 def find_index_dir(start: str | os.PathLike) -> Path | None:
@@ -207,18 +232,12 @@ class Store:
             file_rows, sym_rows, fts_rows = [], [], []
             for r in records:
                 pf = r.parsed
-                graph = {
-                    "module": r.module,
-                    "is_package": r.is_package,
-                    "symbols": [[s.name, s.qualname, s.kind, s.parent] for s in pf.symbols],
-                    "refs": [[x.source, x.kind, x.target, x.line, x.alias] for x in pf.refs],
-                }
-                file_rows.append((fid, r.path, r.language, r.hash, r.size, r.mtime_ns, pf.lines, pf.syntax_errors, json.dumps(graph, separators=(",", ":"))))
+                file_rows.append((fid, r.path, r.language, r.hash, r.size, r.mtime_ns, pf.lines, pf.syntax_errors, r.graph_json))
                 base = sid
-                for s in pf.symbols:
+                for s, text in zip(pf.symbols, r.fts):
                     parent = base + s.parent if s.parent >= 0 else None
                     sym_rows.append((sid, fid, s.name, s.qualname, s.kind, pf.language, s.start_line, s.end_line, parent, s.signature, s.doc))
-                    fts_rows.append((sid, identifier_terms(s.qualname), split_code(s.signature), s.doc, split_code(s.body)))
+                    fts_rows.append((sid, *text))
                     sid += 1
                 fid += 1
             c.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?)", file_rows)
@@ -245,9 +264,15 @@ class Store:
             with_tx(self.conn, run)
 
     # -- graph -------------------------------------------------------------------------
-    def graph_inputs(self) -> list[FileGraph]:
+    def graph_inputs(self, known: dict[str, FileGraph] | None = None) -> list[FileGraph]:
+        """Every stored file's FileGraph, in id order; `known` ones (by path) are not re-read."""
+        known = known or {}
         out = []
-        for language, graph in self.conn.execute("SELECT language, graph FROM files ORDER BY id"):
+        rows = self.conn.execute("SELECT path, language, CASE WHEN path IN (SELECT value FROM json_each(?)) THEN NULL ELSE graph END FROM files ORDER BY id", (json.dumps(list(known)),))
+        for path, language, graph in rows:
+            if graph is None:
+                out.append(known[path])
+                continue
             g = json.loads(graph)
             out.append(
                 FileGraph(
