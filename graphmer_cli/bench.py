@@ -13,7 +13,7 @@ from index.bench_search import SYSTEMS, BenchError, BenchResult, run_benchmark
 
 @click.group()
 def bench() -> None:
-    """Measure graphmer's search against reference systems."""
+    """Benchmarks: search quality against references, and indexing speed."""
 
 
 @bench.command("search")
@@ -79,3 +79,36 @@ def results_table(result: BenchResult) -> Table:
             f"{s.query_ms_median:.2f}",
         )
     return table
+
+
+@bench.command("index")
+@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--jobs", default=0, type=click.IntRange(min=0), help="Parser processes (0: one per CPU).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def index_bench(path: Path, jobs: int, as_json: bool) -> None:
+    """Indexing speed on a scratch copy of PATH: a full run, a re-run with nothing
+    changed, and a re-run after appending a newline to one file.
+
+    \b
+    Example:
+        graphmer bench index /usr/lib/python3.11
+    """
+    from index.bench_index import run_index_bench
+    from index.indexer import IndexConfig
+
+    r = run_index_bench(path, IndexConfig(jobs=jobs))
+    if as_json:
+        click.echo(json.dumps(r.to_json(), indent=2))
+        return
+    table = Table(title=f"indexing {r.source} ({r.cpus} CPUs)")
+    table.add_column("run")
+    for name in ("seconds", "lines/s", "files parsed", "× full run"):
+        table.add_column(name, justify="right")
+    table.add_row("full", f"{r.full_seconds:.2f}", f"{r.full_lines_per_second:,.0f}", str(r.files), "1.000")
+    table.add_row("nothing changed", f"{r.noop_seconds:.3f}", "", "0", f"{r.noop_ratio:.3f}")
+    table.add_row("one file touched", f"{r.touch_seconds:.3f}", "", str(r.touch_files_parsed), f"{r.touch_ratio:.3f}")
+    console = Console()
+    console.print(table)
+    console.print(f"{r.files} files, {r.lines:,} lines, {r.symbols:,} symbols, {r.edges:,} edges; skipped {r.skipped}")
+    console.print("edges: " + ", ".join(f"{k} {v:,}" for k, v in r.edges_by_relation.items()))
+    console.print("full-run phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in r.full_timings.items()))

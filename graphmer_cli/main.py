@@ -259,6 +259,11 @@ def status(repo, as_json):
         out_console.print(f"{len(st['skipped'])} file(s) skipped by the last run (see --json for reasons)")
 
 
+from graphmer_cli.bench import bench  # noqa: E402  (registered after the core commands)
+
+cli.add_command(bench)
+
+
 def main() -> None:
     cli()
 

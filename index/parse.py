@@ -68,7 +68,7 @@ def _python_docstring(block: ts.Node | None) -> str:
     return inspect.cleandoc("".join(parts)) if parts else ""
 
 
-_COMMENT_MARKS = re.compile(r"^\s*(?:/\*\*?|\*/|\*|///?|//!|#)\s?", re.M)
+_COMMENT_MARKS = re.compile(r"^\s*(?:/\*\*?|\*/|\*|//!|///?|#)\s?", re.M)
 
 
 def _prev_skipping(node: ts.Node) -> tuple[ts.Node | None, int]:
@@ -156,7 +156,8 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
 
     defs: list[tuple[ts.Node, str, ts.Node, ts.Node | None]] = []
     # (node, kind, names, scope, receiver): see _ref_targets for scope; a receiver makes the
-    # same-file class-like symbol of that name the source (Rust `impl Trait for Foo`).
+    # same-file class-like symbol of that name the source (Rust `impl Trait for Foo`), and
+    # without one the reference is dropped.
     refs: list[tuple[ts.Node, str, list[ts.Node], ts.Node | None, ts.Node | None]] = []
     query = languages.query(language)
     for _, caps in ts.QueryCursor(query).matches(root):
@@ -227,10 +228,10 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
             target_def = node.parent.child_by_field_name("definition")
             if target_def is not None:
                 pos = target_def.start_byte
-        elif kind == "decorator" and node.type == "decorator":
-            # TS: decorators are siblings before the class member / exported class they decorate.
+        elif node.type in _DOC_SKIP:
+            # TS decorators, Rust attributes: siblings before the definition they belong to.
             nxt = node.next_named_sibling
-            while nxt is not None and nxt.type == "decorator":
+            while nxt is not None and (nxt.type in _DOC_SKIP or "comment" in nxt.type):
                 nxt = nxt.next_named_sibling
             if nxt is not None:
                 pos = nxt.start_byte
@@ -238,7 +239,9 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
             continue  # `@deco(args)` is recorded as a decorator reference
         source = index.enclosing(pos)
         if receiver is not None:
-            source = by_name.get(_text(receiver), source)
+            if _text(receiver) not in by_name:
+                continue  # the type is defined elsewhere; the module is not the source
+            source = by_name[_text(receiver)]
         line = node.start_point.row + 1
         for target, alias in _ref_targets(language, node, kind, names, scope):
             k = (source, kind, target + "=" + alias)

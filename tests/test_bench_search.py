@@ -372,3 +372,19 @@ def test_docstring_examples(module):
     """The worked examples in the docstrings are tests too."""
     failed, attempted = doctest.testmod(module)
     assert attempted > 0 and failed == 0
+
+
+# ---------------------------------------------------------------- graphmer end to end
+
+
+def test_graphmer_end_to_end(tmp_path):
+    pkg = write_package(tmp_path)
+    result = run_benchmark(pkg, work_dir=tmp_path / "work", keep=True)
+    assert [s.system for s in result.systems] == ["graphmer", "bm25"]
+    graphmer, bm25 = result.systems
+    # frobnicate's query words are only in its docstring: found, it would mean the docstring leaked.
+    assert graphmer.ranks == (0, 1, 1, 1)
+    assert graphmer.mrr == pytest.approx(3 / 4)
+    assert graphmer.index_s > 0 and graphmer.query_ms_mean > 0
+    assert (tmp_path / "work" / "tinypkg" / ".graphmer").is_dir()  # the index lives in the copy
+    assert not (pkg / ".graphmer").exists()  # and never in the package measured

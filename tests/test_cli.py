@@ -110,3 +110,13 @@ def test_newer_index_refused_by_cli(sample_repo):
     for args in (("index", sample_repo), ("search", "x", "--repo", sample_repo), ("status", "--repo", sample_repo)):
         r = run(*args)
         assert r.exit_code == 1 and "newer graphmer" in r.output, args
+
+
+def test_bench_index_json(sample_repo):
+    r = run("bench", "index", sample_repo, "--jobs", "1", "--json")
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.output)
+    assert (rep["files"], rep["touch_files_parsed"]) == (4, 1)
+    assert rep["edges_by_relation"]["overrides"] == 1
+    assert 0 < rep["noop_ratio"] < 1
+    assert not (sample_repo / ".graphmer").exists()  # it measures a scratch copy
