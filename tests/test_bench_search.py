@@ -380,8 +380,9 @@ def test_docstring_examples(module):
 def test_graphmer_end_to_end(tmp_path):
     pkg = write_package(tmp_path)
     result = run_benchmark(pkg, work_dir=tmp_path / "work", keep=True)
-    assert [s.system for s in result.systems] == ["graphmer", "bm25"]
-    graphmer, bm25 = result.systems
+    assert [s.system for s in result.systems] == ["graphmer", "bm25", "bm25-split"]
+    graphmer, bm25, bm25_split = result.systems
+    assert bm25_split.ranks[1:] == (1, 1, 1)
     # frobnicate's query words are only in its docstring: found, it would mean the docstring leaked.
     assert graphmer.ranks == (0, 1, 1, 1)
     assert graphmer.mrr == pytest.approx(3 / 4)
