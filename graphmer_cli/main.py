@@ -165,17 +165,24 @@ def _batch_search(searcher, lines, opts) -> None:
 
 
 def _print_hits(query: str, hits) -> None:
-    from graphmer_cli.render import highlight, out_console, table
+    """Two lines a hit (location, symbol, kind, score; then the best line), fine at any width."""
+    from rich.text import Text
+
+    from graphmer_cli.render import highlight, out_console
     from index.text import query_terms
 
     if not hits:
         out_console.print("no results")
         return
     terms = query_terms(query)
-    t = table("#", "location", "symbol", "kind", "score", "snippet")
     for i, h in enumerate(hits, 1):
-        t.add_row(str(i), f"{h.path}:{h.start_line}", h.qualname, h.kind, f"{h.score:.2f}", highlight(h.snippet, terms))
-    out_console.print(t)
+        head = Text(f"{i:>2}  ")
+        head.append(f"{h.path}:{h.start_line}", style="bold cyan")
+        head.append(f"  {h.qualname}", style="bold")
+        head.append(f"  {h.kind}  {h.score:.2f}", style="dim")
+        out_console.print(head)
+        if h.snippet:
+            out_console.print(Text("    ") + highlight(h.snippet, terms), overflow="ellipsis", no_wrap=True)
 
 
 @cli.command()
