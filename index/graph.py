@@ -132,12 +132,7 @@ class Resolver:
                 continue
             head, rest = parts[i], parts[i + 1 :]
             if kind == "module":
-                target = self.bindings.get(prefix, {}).get(head)
-                if target is None:
-                    for starmod in self.star.get(prefix, []):
-                        if f"{starmod}.{head}" in self.kind or starmod not in self.kind:
-                            target = f"{starmod}.{head}"
-                            break
+                target = self.bindings.get(prefix, {}).get(head) or self._star_lookup(prefix, head, depth)
             elif kind in CLASS_KINDS:
                 target = self.member(prefix, head)
             else:
@@ -173,11 +168,7 @@ class Resolver:
             if base is None:
                 base = self.bindings.get(scope, {}).get(head)
             if base is None and self.kind.get(scope) == "module":
-                for starmod in self.star.get(scope, []):
-                    cand = f"{starmod}.{head}"
-                    if self.canonical(cand) not in (None, cand) or cand in self.kind:
-                        base = cand
-                        break
+                base = self._star_lookup(scope, head)
             if base is not None:
                 return self.canonical(base + ("." + rest if rest else ""))
         if head in _BUILTIN_NAMES:
@@ -214,6 +205,16 @@ class Resolver:
                 out.append(Edge(src, rel, dst, r.line, external))
         return out
 
+    def _star_lookup(self, module: str, name: str, depth: int = 0) -> str | None:
+        """`name` brought into `module` by a `from m import *` of an indexed module m.
+
+        A star import of a module outside the index binds nothing we can know of.
+        """
+        for starmod in self.star.get(module, []):
+            cand = f"{starmod}.{name}"
+            if cand in self.kind or (depth < _MAX_DEPTH and self.canonical(cand, depth + 1) in self.kind):
+                return cand
+        return None
 
     def _import_target(self, f: FileGraph, r: Ref) -> str | None:
         if f.language != "python":

@@ -114,3 +114,9 @@ def test_module_names_follow_package_chains():
         "setup.py": ("setup", False),
         "docs/conf.py": ("conf", False),
     }
+
+
+def test_star_import_cycle_terminates():
+    r = _resolver({"p/__init__.py": "", "p/a.py": "from .b import *\nb_thing()\n", "p/b.py": "from .a import *\nimport p.a\np.a.nothing()\n"})
+    calls = {(e.src, e.dst) for e in r.edges() if e.relation == "calls"}
+    assert calls == {("p.a", "?b_thing"), ("p.b", "?p.a.nothing")}
