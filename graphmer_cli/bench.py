@@ -112,3 +112,28 @@ def index_bench(path: Path, jobs: int, as_json: bool) -> None:
     console.print(f"{r.files} files, {r.lines:,} lines, {r.symbols:,} symbols, {r.edges:,} edges; skipped {r.skipped}")
     console.print("edges: " + ", ".join(f"{k} {v:,}" for k, v in r.edges_by_relation.items()))
     console.print("full-run phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in r.full_timings.items()))
+
+
+@bench.command("train")
+@click.option("--preset", default="cpu-s", show_default=True, type=click.Choice(["cpu-s", "cpu-m", "gpu-b", "minilm-ws"]))
+@click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))
+@click.option("--steps", default=10, show_default=True, type=click.IntRange(min=1), help="Timed steps of each model.")
+@click.option("--decay-mode", type=click.Choice(["multiply", "additive"]), help="Override the preset's decay mode.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def train_bench(preset: str, batch_size: int, steps: int, decay_mode: str | None, as_json: bool) -> None:
+    """Training throughput of GraphMER beside a plain nn.TransformerEncoder of the same
+    width, depth, heads, FFN and sequence length, timed alternately in one process."""
+    from model.bench_train import run_train_bench
+
+    r = run_train_bench(preset, batch_size, steps, decay_mode=decay_mode)
+    if as_json:
+        click.echo(json.dumps(r.to_json(), indent=2))
+        return
+    table = Table(title=f"training step, preset {r.preset}, batch {r.batch_size} × {r.nodes} nodes, {r.threads} threads")
+    for name in ("model", "s/step (median)", "tokens/s", "parameters"):
+        table.add_column(name, justify="right")
+    table.add_row(f"graphmer ({r.decay_mode})", f"{r.graphmer_step_s:.3f}", f"{r.graphmer_tokens_per_s:,.0f}", f"{r.graphmer_parameters:,}")
+    table.add_row("plain TransformerEncoder", f"{r.plain_step_s:.3f}", f"{r.plain_tokens_per_s:,.0f}", f"{r.plain_parameters:,}")
+    console = Console()
+    console.print(table)
+    console.print(f"graphmer / plain throughput: {r.ratio:.2f}×")

@@ -267,8 +267,11 @@ def status(repo, as_json):
 
 
 from graphmer_cli.bench import bench  # noqa: E402  (registered after the core commands)
+from graphmer_cli.model_cmds import eval_cmd, train  # noqa: E402
 
 cli.add_command(bench)
+cli.add_command(train)
+cli.add_command(eval_cmd)
 
 
 def main() -> None:

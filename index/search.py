@@ -27,7 +27,7 @@ class Searcher:
 
     def __init__(self, store: Store, cfg: LexicalConfig = LexicalConfig()) -> None:
         self.store = store
-        self.root = store.dir.parent
+        self.root = store.root
         self.cfg = cfg
 
     @classmethod

@@ -193,6 +193,11 @@ class Store:
             raise StoreError(f"{db_path} is corrupt or not a graphmer index ({e}); delete {self.dir} and re-index") from None
         self.conn = conn
 
+    @property
+    def root(self) -> Path:
+        """The indexed source folder (recorded at index time; an index may live elsewhere)."""
+        return Path(self.meta["root"]) if self.meta.get("root") else self.dir.parent
+
     # -- meta --------------------------------------------------------------------------
     def update_meta(self, **fields) -> None:
         self.meta.update(fields)

@@ -1,0 +1,118 @@
+"""A trained model on disk: model.safetensors + config.json + tokenizer.json, no pickle.
+
+config.json is {"format": "graphmer-model", "version": 1, "encoder": EncoderConfig fields,
+"parameters": n}. The LM and SBO decoders use the token embedding itself (tied), so every
+tensor is stored once and nothing needs retying. `load_model` is the only loader.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from model.config import EncoderConfig
+from model.encoder import GraphMER
+
+if TYPE_CHECKING:
+    from model.tokenizer import Tokenizer
+
+FORMAT = "graphmer-model"
+FORMAT_VERSION = 1
+_FILES = ("config.json", "model.safetensors", "tokenizer.json")
+
+
+class CheckpointError(Exception):
+    """A model folder that cannot be loaded; the one-line message says what to do."""
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(f"{type(e).__name__}: {e}".split())[:300]
+
+
+def save_model(out_dir: str | os.PathLike, model: GraphMER, tokenizer: Tokenizer) -> Path:
+    """Write the model folder atomically (temporary sibling, then rename); returns its path.
+
+    The folder is replaced as a whole: an interrupted save leaves the previous model.
+    """
+    from safetensors.torch import save_file
+
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
+    doc = {"format": FORMAT, "version": FORMAT_VERSION, "encoder": model.cfg.to_dict(),
+           "parameters": model.num_parameters()}
+    (tmp / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
+    tokenizer.save(tmp / "tokenizer.json")
+    if out.exists():
+        os.replace(out, old)  # from here to the next rename the previous model is at `old`
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+def _read_config(path: Path) -> EncoderConfig:
+    try:
+        doc = json.loads((path / "config.json").read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise CheckpointError(f"{path} is not a graphmer model (config.json is not JSON); point to a folder written by `graphmer train`") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a graphmer model (config.json has no format {FORMAT!r}); point to a folder written by `graphmer train`")
+    version = doc.get("version")
+    if not isinstance(version, int) or version < 1:
+        raise CheckpointError(f"{path}/config.json has an invalid version {version!r}; retrain or re-save the model")
+    if version > FORMAT_VERSION:
+        raise CheckpointError(f"{path} was written by a newer graphmer (model format {version}, this one reads {FORMAT_VERSION}); upgrade graphmer")
+    if not isinstance(doc.get("encoder"), dict):
+        raise CheckpointError(f"{path}/config.json has no encoder settings; retrain or re-save the model")
+    try:
+        return EncoderConfig.from_dict(doc["encoder"])
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}/config.json does not fit this graphmer ({_one_line(e)}); upgrade graphmer or retrain") from None
+
+
+def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[GraphMER, Tokenizer]:
+    """(GraphMER in eval mode on map_location, model.tokenizer.Tokenizer) from a saved folder."""
+    from safetensors.torch import load_file
+
+    from model.tokenizer import Tokenizer
+
+    path = Path(path)
+    if not path.is_dir():
+        raise CheckpointError(f"no model folder at {path}; train one with `graphmer train` or pass the right path")
+    for name in _FILES:
+        if not (path / name).is_file():
+            raise CheckpointError(f"{path} lacks {name}: the model folder is incomplete; save or train it again")
+    cfg = _read_config(path)
+    try:
+        tensors = load_file(str(path / "model.safetensors"))
+    except Exception as e:  # safetensors raises its own error types for corrupt or truncated files
+        raise CheckpointError(f"{path}/model.safetensors is corrupt ({_one_line(e)}); save or train the model again") from None
+    model = GraphMER(cfg)
+    own = model.state_dict()
+    missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
+    if missing or unexpected:
+        raise CheckpointError(f"{path}/model.safetensors does not match its config.json (missing {missing[:3]}, "
+                              f"unexpected {unexpected[:3]}); save or train the model again")
+    for k, v in tensors.items():
+        if v.shape != own[k].shape:
+            raise CheckpointError(f"{path}/model.safetensors: {k} has shape {tuple(v.shape)}, the config needs "
+                                  f"{tuple(own[k].shape)}; save or train the model again")
+    model.load_state_dict(tensors, strict=True)
+    try:
+        tokenizer = Tokenizer.load(path / "tokenizer.json")
+    except Exception as e:  # the tokenizer library's own errors for a damaged file
+        raise CheckpointError(f"{path}/tokenizer.json cannot be read ({_one_line(e)}); save or train the model again") from None
+    got = (tokenizer.vocab_size, tokenizer.pad_id, tokenizer.mask_id)
+    if got != (cfg.vocab_size, cfg.pad_id, cfg.mask_id):
+        raise CheckpointError(f"{path}/tokenizer.json (vocabulary, pad, mask = {got}) does not belong to this model "
+                              f"{(cfg.vocab_size, cfg.pad_id, cfg.mask_id)}; save or train the model again")
+    return model.to(map_location).eval(), tokenizer
