@@ -157,3 +157,11 @@ def test_eval_reports_link_prediction_beside_baselines(corpus, tmp_path):
     assert r.exit_code == 0 and "most_frequent" in r.output
     r = CliRunner().invoke(cli, ["eval", str(tmp_path / "a"), "--ablation", "oops"])
     assert r.exit_code == 2
+
+
+def test_corrupt_training_checkpoint_is_refused(corpus, tmp_path):
+    cfg = replace(BASE, steps=4, checkpoint_every=2, eval_every=100)
+    train(cfg, tmp_path / "run", corpus=[str(corpus)])
+    (tmp_path / "run" / "checkpoints" / "step-4" / "model.safetensors").write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(RunStateError, match="step-4 is corrupt .*delete it to resume from an earlier one"):
+        train(replace(cfg, steps=4), tmp_path / "run", corpus=[str(corpus)], resume=True)
