@@ -29,14 +29,16 @@ PRESET_NAMES = ("tiny", "cpu-s", "cpu-m", "gpu-b", "minilm-ws")
 @click.option("--no-hgat", is_flag=True, help="Ablation: leaves keep plain token embeddings.")
 @click.option("--layout", default="compact", show_default=True, type=click.Choice(["compact", "fixed"]))
 @click.option("--exclude", multiple=True, help="Glob left out of the corpus folders (repeatable), e.g. 'test/'.")
+@click.option("--vocab-size", default=8192, show_default=True, type=click.IntRange(min=64), help="BPE vocabulary trained for the run.")
+@click.option("--valid-fraction", default=0.05, show_default=True, type=click.FloatRange(0, 1, min_open=True, max_open=True), help="Share of files held out.")
 @click.option("--max-samples", default=0, type=click.IntRange(min=0), help="Cap on training samples (0: all).")
 @click.option("--device", default="auto", show_default=True, type=click.Choice(["auto", "cpu", "cuda"]))
 @click.option("--threads", default=0, type=click.IntRange(min=0), help="CPU threads (0: torch's default).")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON at the end.")
 def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, warmup, schedule, mu, mu_ramp,
-          eval_every, eval_samples, checkpoint_every, keep_checkpoints, seed, no_hgat, layout, exclude, max_samples,
-          device, threads, resume, as_json):
+          eval_every, eval_samples, checkpoint_every, keep_checkpoints, seed, no_hgat, layout, exclude, vocab_size, valid_fraction,
+          max_samples, device, threads, resume, as_json):
     """Train a GraphMER model on the code in PATHS (indexed on the fly) or an --index.
 
     \b
@@ -56,7 +58,7 @@ def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, 
         preset=preset, steps=steps, batch_size=batch_size, lr=lr, encoder_lr=encoder_lr, warmup_steps=warmup,
         schedule=schedule, mu=mu, mu_ramp_steps=mu_ramp, eval_every=eval_every, eval_samples=eval_samples,
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, seed=seed, use_hgat=not no_hgat,
-        layout=layout, exclude=tuple(exclude), max_samples=max_samples, device=device, threads=threads,
+        layout=layout, exclude=tuple(exclude), vocab_size=vocab_size, valid_fraction=valid_fraction, max_samples=max_samples, device=device, threads=threads,
     )
     try:
         with train_view(steps, enabled=True) as view:
