@@ -217,10 +217,11 @@ def train(
     model.to(device)
     opt = torch.optim.AdamW(_param_groups(model, cfg, enc), betas=(cfg.beta1, cfg.beta2))
     start_step, skipped = 0, 0
-    if resume and (cks := list_checkpoints(run_dir)):
-        state = load_checkpoint(cks[-1], model, opt)
-        start_step, skipped = state["step"], state["skipped_steps"]
-        if ctx.is_main:
+    if resume:
+        if cks := list_checkpoints(run_dir):
+            state = load_checkpoint(cks[-1], model, opt)
+            start_step, skipped = state["step"], state["skipped_steps"]
+        if ctx.is_main:  # records written after that checkpoint are written again
             _truncate_metrics(run_dir / "metrics.jsonl", start_step)
     elif ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
