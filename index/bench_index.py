@@ -53,7 +53,8 @@ def run_index_bench(source: str | os.PathLike, cfg: IndexConfig = IndexConfig(),
         _copy_sources(src, root)
         full: IndexReport = build_index(root, cfg)
         noop = build_index(root, cfg)
-        target = _first_source_file(root, full)
+        target = _largest_file(root)
+        time.sleep(0.01)  # a distinct mtime even on coarse clocks
         if target is not None:
             with open(target, "a", encoding="utf-8") as fh:
                 fh.write("\n")
@@ -81,13 +82,13 @@ def run_index_bench(source: str | os.PathLike, cfg: IndexConfig = IndexConfig(),
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def _first_source_file(root: Path, report: IndexReport) -> Path | None:
-    import sqlite3
+def _largest_file(root: Path) -> Path | None:
+    """The indexed file with the most lines (the one the benchmark touches)."""
+    from index.store import Store
 
-    c = sqlite3.connect(root / INDEX_DIRNAME / "index.db")
+    store = Store(root / INDEX_DIRNAME)
     try:
-        row = c.execute("SELECT path FROM files ORDER BY lines DESC LIMIT 1").fetchone()
+        row = store.conn.execute("SELECT path FROM files ORDER BY lines DESC LIMIT 1").fetchone()
     finally:
-        c.close()
-    time.sleep(0.01)  # a distinct mtime even on coarse clocks
+        store.close()
     return root / row[0] if row else None

@@ -215,6 +215,11 @@ class Store:
         rows = self.conn.execute("SELECT path, id, hash, size, mtime_ns FROM files")
         return {p: FileState(i, h, s, m) for p, i, h, s, m in rows}
 
+    def _file_ids(self, paths: list[str]) -> list[int]:
+        """Ids of the stored files among `paths` (only those rows are read)."""
+        rows = self.conn.execute("SELECT id FROM files WHERE path IN (SELECT value FROM json_each(?))", (json.dumps(paths),))
+        return [i for (i,) in rows]
+
     def _next_id(self, table: str) -> int:
         return (self.conn.execute(f"SELECT max(id) FROM {table}").fetchone()[0] or 0) + 1
 
@@ -230,8 +235,7 @@ class Store:
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
         try:
-            old = self.file_states()
-            self._delete_file_ids([old[r.path].id for r in records if r.path in old])
+            self._delete_file_ids(self._file_ids([r.path for r in records]))
             fid = self._next_id("files")
             sid = self._next_id("symbols")
             file_rows, sym_rows, fts_rows = [], [], []
@@ -259,8 +263,7 @@ class Store:
         with_tx(self.conn, lambda c: c.executemany("UPDATE files SET size = ?, mtime_ns = ? WHERE path = ?", [(s, m, p) for p, s, m in updates]))
 
     def delete_files(self, paths: Iterable[str]) -> None:
-        old = self.file_states()
-        ids = [old[p].id for p in paths if p in old]
+        ids = self._file_ids(list(paths))
         if ids:
             def run(c):
                 self._delete_file_ids(ids)

@@ -19,6 +19,7 @@ import torch
 
 from model.batch import Batch
 from model.config import RELATIONS
+from model.kg_samples import tail_tables
 
 
 @dataclass(frozen=True)
@@ -31,16 +32,6 @@ class LinkQuery:
 
 def _cat(batches: list[Batch]) -> Batch:
     return Batch(**{f.name: torch.cat([getattr(b, f.name) for b in batches]) for f in fields(Batch)})
-
-
-def tail_tables(samples) -> dict[int, Counter]:
-    """relation -> Counter of tail token tuples, over every head's triples."""
-    out: dict[int, Counter] = defaultdict(Counter)
-    for s in samples:
-        for h in s.heads:
-            for r, tail in h.triples:
-                out[r][tuple(tail)] += 1
-    return out
 
 
 def link_queries(valid, train_tails: dict[int, Counter], max_queries: int, seed: int) -> list[LinkQuery]:

@@ -100,6 +100,16 @@ def is_valid_file(path: str, valid_fraction: float, seed: int = 0) -> bool:
     return int.from_bytes(h[:8], "big") / 2**64 < valid_fraction
 
 
+def tail_tables(samples) -> dict[int, Counter]:
+    """relation id -> Counter of tail token tuples, over every head's candidate triples."""
+    out: dict[int, Counter] = defaultdict(Counter)
+    for s in samples:
+        for h in s.heads:
+            for r, tail in h.triples:
+                out[r][tuple(tail)] += 1
+    return dict(out)
+
+
 def short_name(qualname: str) -> str:
     """The tail text: the last two dotted components ("app.store.Store.save" -> "Store.save")."""
     return ".".join(qualname.split(".")[-2:])
@@ -344,13 +354,8 @@ def extract_corpus(store: Store, tokenizer: Tokenizer, cfg: EncoderConfig, valid
                 symbol_id=sn.symbol_id,
                 path=sn.path,
             ))
-    counts = [0] * len(RELATIONS)
-    tail_freq: dict[int, Counter] = defaultdict(Counter)
-    for s in train:
-        for h in s.heads:
-            for r, tl in h.triples:
-                counts[r] += 1
-                tail_freq[r][tl] += 1
+    tail_freq = tail_tables(train)
+    counts = [sum(tail_freq[r].values()) if r in tail_freq else 0 for r in range(len(RELATIONS))]
     stats = {"functions": len(snippets), "dropped_triples": dict(dropped), "seconds": round(time.perf_counter() - t0, 2)}
     corpus = KGCorpus(train, valid, tuple(counts), dict(tail_freq), tuple(sorted(valid_files)), tokenizer.sha256(), stats)
     log.info("extracted %s", corpus.summary())
