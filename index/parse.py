@@ -94,8 +94,7 @@ def _leading_comment(node: ts.Node) -> str:
         sib = sib.prev_named_sibling
     if not lines:
         return ""
-    text = _COMMENT_MARKS.sub("", "\n".join(lines)).replace("*/", "")
-    return inspect.cleandoc(text).strip()  # `/** x */` leaves a trailing space
+    return _clean_comment("\n".join(lines))
 
 
 def _python_imports(node: ts.Node) -> list[tuple[str, str]]:
@@ -257,7 +256,12 @@ def _leading_first_comment(root: ts.Node) -> str:
     first = root.named_children[0] if root.named_child_count else None
     if first is None or "comment" not in first.type:
         return ""
-    return inspect.cleandoc(_COMMENT_MARKS.sub("", _text(first)).replace("*/", "")).strip()
+    return _clean_comment(_text(first))
+
+
+def _clean_comment(text: str) -> str:
+    """Comment text without its markers: _clean_comment("/** Load it. */") -> "Load it."."""
+    return inspect.cleandoc(_COMMENT_MARKS.sub("", text).replace("*/", "")).strip()  # `/** x */` leaves a space
 
 
 def _ref_targets(
