@@ -27,6 +27,11 @@ PRESET_NAMES = ("tiny", "cpu-s", "cpu-m", "gpu-b", "minilm-ws")
 @click.option("--keep", "keep_checkpoints", default=3, show_default=True, type=click.IntRange(min=1), help="Checkpoints kept.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--no-hgat", is_flag=True, help="Ablation: leaves keep plain token embeddings.")
+@click.option("--mlm-prob", default=0.15, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Share of roots MLM-masked.")
+@click.option("--mnm-prob", default=0.3, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Share of injected leaf groups MNM-masked.")
+@click.option("--inject-prob", default=0.7, show_default=True, type=click.FloatRange(0, 1), help="Chance that a head gets one of its triples injected.")
+@click.option("--copy-cap", default=0.1, show_default=True, type=click.FloatRange(0, 1),
+              help="Most share of injections whose tail is verbatim in the roots (0: no cap).")
 @click.option("--layout", default="compact", show_default=True, type=click.Choice(["compact", "fixed"]))
 @click.option("--exclude", multiple=True, help="Glob left out of the corpus folders (repeatable), e.g. 'test/'.")
 @click.option("--vocab-size", default=8192, show_default=True, type=click.IntRange(min=64), help="BPE vocabulary trained for the run.")
@@ -37,8 +42,8 @@ PRESET_NAMES = ("tiny", "cpu-s", "cpu-m", "gpu-b", "minilm-ws")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON at the end.")
 def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, warmup, schedule, mu, mu_ramp,
-          eval_every, eval_samples, checkpoint_every, keep_checkpoints, seed, no_hgat, layout, exclude, vocab_size, valid_fraction,
-          max_samples, device, threads, resume, as_json):
+          eval_every, eval_samples, checkpoint_every, keep_checkpoints, seed, no_hgat, mlm_prob, mnm_prob, inject_prob, copy_cap, layout, exclude, vocab_size,
+          valid_fraction, max_samples, device, threads, resume, as_json):
     """Train a GraphMER model on the code in PATHS (indexed on the fly) or an --index.
 
     \b
@@ -58,7 +63,7 @@ def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, 
         preset=preset, steps=steps, batch_size=batch_size, lr=lr, encoder_lr=encoder_lr, warmup_steps=warmup,
         schedule=schedule, mu=mu, mu_ramp_steps=mu_ramp, eval_every=eval_every, eval_samples=eval_samples,
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, seed=seed, use_hgat=not no_hgat,
-        layout=layout, exclude=tuple(exclude), vocab_size=vocab_size, valid_fraction=valid_fraction, max_samples=max_samples, device=device, threads=threads,
+        mlm_prob=mlm_prob, mnm_prob=mnm_prob, inject_prob=inject_prob, copy_cap=copy_cap, layout=layout, exclude=tuple(exclude), vocab_size=vocab_size, valid_fraction=valid_fraction, max_samples=max_samples, device=device, threads=threads,
     )
     try:
         with train_view(steps, enabled=True) as view:
@@ -78,7 +83,8 @@ def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, 
 @click.option("--ablation", "ablations", multiple=True, metavar="NAME=RUN",
               help="Another run on the same corpus and tokenizer to rank beside this one (repeatable), e.g. no-hgat=runs/x.")
 @click.option("--queries", default=500, show_default=True, type=click.IntRange(min=1), help="Held-out link-prediction queries.")
-@click.option("--candidates", default=200, show_default=True, type=click.IntRange(min=2), help="Candidate tails per query.")
+@click.option("--candidates", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Candidate tails per query: the relation's N most frequent tails in the corpus (0: all of them).")
 @click.option("--device", default="cpu", show_default=True, type=click.Choice(["cpu", "cuda"]))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (per-query ranks included).")
 def eval_cmd(run, ablations, queries, candidates, device, as_json):
@@ -109,7 +115,8 @@ def eval_cmd(run, ablations, queries, candidates, device, as_json):
     console.print(f"held-out MLM accuracy {h['mlm_acc']:.4f} ({h['mlm_correct']}/{h['mlm_count']} masked roots), "
                   f"MNM accuracy {h['mnm_acc']:.4f} ({h['mnm_correct']}/{h['mnm_count']} masked leaves)")
     lp = res["link_prediction"]
-    t = Table(title=f"link prediction, held-out files ({lp['max_candidates']} candidates max per query)")
+    c = lp["candidates"]
+    t = Table(title=f"link prediction, held-out files (candidates per query: median {c['median']:.0f}, {c['min']}–{c['max']})")
     for c in ("system", "MRR", "Hits@1", "Hits@10", "queries"):
         t.add_column(c, justify="right")
     for name, m in lp["systems"].items():

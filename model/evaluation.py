@@ -1,11 +1,15 @@
 """Held-out evaluation of a trained run: MLM/MNM accuracy and link prediction.
 
 Link prediction (spec §8.8–8.9): for a held-out (head, relation) whose true tail is known,
-the model scores every candidate tail of the relation (tails seen in training, plus the
-true one) by the mean log-probability of its tokens in the head's masked leaf slots; one
-forward pass per candidate length. Reported next to two baselines scored on the same
-queries and candidates: the most frequent tail of the relation, and the tail sharing the
-most sub-tokens with the head (frequency breaking ties).
+the model scores every candidate tail by the mean log-probability of its tokens in the
+head's masked leaf slots; one forward pass per candidate length. The candidates are the
+relation's range: every tail the relation has anywhere in the corpus (training and
+held-out files), so the true tail is never the one candidate that stands out by coming
+from elsewhere (with candidates = "training tails + the true one", a held-out tail that
+training never saw is the odd one out, and a name-matching baseline finds it for free).
+Reported next to two baselines scored on the same queries and candidates: the most
+frequent tail of the relation in training, and the tail sharing the most sub-tokens with
+the head (training frequency breaking ties).
 """
 from __future__ import annotations
 
@@ -88,23 +92,37 @@ def model_scores(model, enc, q: LinkQuery, candidates: list[tuple], layout: str,
     return out
 
 
-def link_prediction(models: dict, enc, tokenizer, train, valid, *, max_queries: int = 500, max_candidates: int = 200,
+def candidate_pools(train, valid, max_candidates: int = 0) -> dict[int, list[tuple]]:
+    """Each relation's range: its distinct tails over training and held-out samples, most
+    frequent first (all of them, or the `max_candidates` most frequent when that is > 0)."""
+    pool = tail_tables(list(train) + list(valid))
+    return {r: [t for t, _ in c.most_common(max_candidates or None)] for r, c in pool.items()}
+
+
+def link_prediction(models: dict, enc, tokenizer, train, valid, *, max_queries: int = 500, max_candidates: int = 0,
                     seed: int = 0, layout: str = "compact", device="cpu") -> dict:
     """MRR / Hits@1 / Hits@10 of each model and both baselines on the same held-out queries."""
     tails = tail_tables(train)
+    pools = candidate_pools(train, valid, max_candidates)
     queries = link_queries(valid, tails, max_queries, seed)
     for m in models.values():
         m.eval()
+    words: dict[tuple, set[str]] = {}
     ranks: dict[str, list[float]] = {name: [] for name in models} | {"most_frequent": [], "subtoken_overlap": []}
     per_rel: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    sizes = []
     for q in queries:
-        cands = [t for t, _ in tails[q.relation].most_common(max_candidates)]
-        if q.tail not in cands:
+        cands = list(pools[q.relation])
+        if q.tail not in cands:  # only when max_candidates cut it off
             cands.append(q.tail)
+        sizes.append(len(cands))
         freq = {c: float(tails[q.relation].get(c, 0)) for c in cands}
         top = max(freq.values()) + 1
         head_words = _words(tokenizer, q.sample.ids[q.head.pos : q.head.pos + q.head.length])
-        overlap = {c: len(head_words & _words(tokenizer, c)) + freq[c] / top for c in cands}
+        for c in cands:
+            if c not in words:
+                words[c] = _words(tokenizer, c)
+        overlap = {c: len(head_words & words[c]) + freq[c] / top for c in cands}
         scored = {name: model_scores(m, enc, q, cands, layout, device) for name, m in models.items()}
         scored |= {"most_frequent": freq, "subtoken_overlap": overlap}
         for name, sc in scored.items():
@@ -115,6 +133,7 @@ def link_prediction(models: dict, enc, tokenizer, train, valid, *, max_queries: 
         "systems": {name: _metrics(r) for name, r in ranks.items()},
         "per_relation": {rel: {n: _metrics(r) for n, r in d.items()} for rel, d in sorted(per_rel.items())},
         "max_candidates": max_candidates,
+        "candidates": {"median": float(np.median(sizes)) if sizes else 0.0, "min": min(sizes, default=0), "max": max(sizes, default=0)},
         "ranks": ranks,
     }
 
@@ -133,7 +152,7 @@ def load_run(run_dir: str | Path):
 
 
 def evaluate_run(run_dir: str | Path, ablations: dict[str, str] | None = None, *, max_queries: int = 500,
-                 max_candidates: int = 200, device: str = "cpu") -> dict:
+                 max_candidates: int = 0, device: str = "cpu") -> dict:
     """Held-out accuracies of a run, and link prediction beside the baselines and any
     ablation runs (trained on the same corpus with the same tokenizer)."""
     from model.distributed import DistContext

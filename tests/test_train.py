@@ -165,3 +165,18 @@ def test_corrupt_training_checkpoint_is_refused(corpus, tmp_path):
     (tmp_path / "run" / "checkpoints" / "step-4" / "model.safetensors").write_bytes(b"\x00garbage" * 10)
     with pytest.raises(RunStateError, match="step-4 is corrupt .*delete it to resume from an earlier one"):
         train(replace(cfg, steps=4), tmp_path / "run", corpus=[str(corpus)], resume=True)
+
+
+def test_link_candidates_are_the_relations_range_over_train_and_held_out():
+    from model.evaluation import candidate_pools
+    from model.kg_samples import Head, Sample
+
+    def sample(*triples):
+        return Sample(ids=(1, 5, 2), word_start=(True, True, True), heads=(Head(1, 1, triples),), symbol_id=0, path="x.py")
+
+    train_s = [sample((3, (7, 8)), (3, (7, 8)), (4, (9,))), sample((3, (10,)))]
+    valid_s = [sample((3, (11, 12)))]  # a tail only the held-out files have
+    pools = candidate_pools(train_s, valid_s)
+    assert pools[3] == [(7, 8), (10,), (11, 12)]  # most frequent first, held-out tails included
+    assert pools[4] == [(9,)]
+    assert candidate_pools(train_s, valid_s, max_candidates=1)[3] == [(7, 8)]
