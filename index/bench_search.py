@@ -145,14 +145,18 @@ def _is_test_or_hidden(rel: Path) -> bool:
     )
 
 
-def prepare_copy(package: Path, dest: Path) -> PreparedCopy:
-    """Write `package`'s .py files, docstrings stripped, under `dest` (created; must not exist)."""
+def prepare_copy(package: Path, dest: Path, skip=None) -> PreparedCopy:
+    """Write `package`'s .py files, docstrings stripped, under `dest` (created; must not exist).
+
+    skip: a predicate on a file's relative path (forward slashes) that leaves it out.
+    """
     if not package.is_dir():
         raise BenchError(f"{package} is not a directory; give the path of a Python package")
     dest.mkdir(parents=True, exist_ok=False)
     targets: list[Target] = []
     chunks: list[Chunk] = []
-    files = [p for p in sorted(package.rglob("*.py")) if not _is_test_or_hidden(p.relative_to(package))]
+    files = [p for p in sorted(package.rglob("*.py")) if not _is_test_or_hidden(p.relative_to(package))
+             and not (skip and skip(p.relative_to(package).as_posix()))]
     unparsed = 0
     for src in files:
         rel = src.relative_to(package).as_posix()

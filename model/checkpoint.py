@@ -33,10 +33,14 @@ def _one_line(e: BaseException) -> str:
     return " ".join(f"{type(e).__name__}: {e}".split())[:300]
 
 
-def save_model(out_dir: str | os.PathLike, model: GraphMER, tokenizer: Tokenizer) -> Path:
+def save_model(out_dir: str | os.PathLike, model: GraphMER, tokenizer: Tokenizer,
+               extra_files: dict[str, bytes] | None = None, dtype: torch.dtype | None = None) -> Path:
     """Write the model folder atomically (temporary sibling, then rename); returns its path.
 
     The folder is replaced as a whole: an interrupted save leaves the previous model.
+    extra_files: more files (name -> bytes) written into the folder, e.g. a retrieval head.
+    dtype: store floating-point weights in this dtype (e.g. float16 to halve a shipped
+    model); loading casts them back to the model's float32.
     """
     from safetensors.torch import save_file
 
@@ -47,11 +51,15 @@ def save_model(out_dir: str | os.PathLike, model: GraphMER, tokenizer: Tokenizer
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    if dtype is not None:
+        tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in tensors.items()}
     save_file(tensors, str(tmp / "model.safetensors"), metadata={"format": FORMAT})
     doc = {"format": FORMAT, "version": FORMAT_VERSION, "encoder": model.cfg.to_dict(),
            "parameters": model.num_parameters()}
     (tmp / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
     tokenizer.save(tmp / "tokenizer.json")
+    for name, data in (extra_files or {}).items():
+        (tmp / name).write_bytes(data)
     if out.exists():
         os.replace(out, old)  # from here to the next rename the previous model is at `old`
     os.replace(tmp, out)

@@ -38,6 +38,7 @@ LINE_RELATIONS = {
 # Index relation -> model relation, for edges whose head is the def name.
 DEF_RELATIONS = {"overrides": REL["overrides"], "returns": REL["returns_type"]}
 MAX_HEAD = 7  # m: longest head span in tokens (spec §8.2)
+CLASS_LINES = 40  # a class is sampled (for retrieval) from its first lines only
 MAX_CALLERS = 8  # called_by tails kept per function (one is drawn per batch)
 _WORD = re.compile(r"\w+|[^\w\s]+")  # a code word: an identifier/number run or a punctuation run
 _IDENT = re.compile(r"(\w+)")
@@ -177,14 +178,27 @@ def _class_header(file_lines: list[str], comments: dict[int, int], start: int) -
     return out
 
 
-def _load(store: Store, limit: int | None):
-    """Symbols by id, the functions to sample, resolved edges by source, and callers by callee."""
+def _load(store: Store, limit: int | None, only=None, graph=None):
+    """Symbols by id, the functions to sample, resolved edges by source, and callers by callee.
+
+    only: sample exactly these symbol ids (functions, methods and classes) instead.
+    graph: a load_graph(store) result to reuse (it is read again when None).
+    """
+    syms, edges, callers = graph if graph is not None else load_graph(store)
+    if only is not None:
+        funcs = [syms[i] for i in only if i in syms and syms[i][3] in ("function", "method", "class")]
+    else:
+        funcs = [r for r in syms.values() if r[3] in ("function", "method")]
+    if limit is not None:
+        funcs = funcs[:limit]
+    return syms, funcs, edges, callers
+
+
+def load_graph(store: Store):
+    """(symbols by id, resolved edges by source, callers by callee): what sampling reads."""
     syms = {r[0]: r for r in store.conn.execute(
         "SELECT s.id, s.name, s.qualname, s.kind, s.start_line, s.end_line, s.parent_id, f.path "
         "FROM symbols s JOIN files f ON f.id = s.file_id ORDER BY s.id")}
-    funcs = [r for r in syms.values() if r[3] in ("function", "method")]
-    if limit is not None:
-        funcs = funcs[:limit]
     edges: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
     callers: dict[int, list[int]] = defaultdict(list)
     rels = tuple(LINE_RELATIONS) + tuple(DEF_RELATIONS)
@@ -194,7 +208,7 @@ def _load(store: Store, limit: int | None):
         edges[src].append((rel, line, dst))
         if rel == "calls" and src in syms and dst_id != src:
             callers[dst_id].append(src)
-    return syms, funcs, edges, callers
+    return syms, edges, callers
 
 
 def _snippets(store: Store, syms, funcs) -> Iterator[_Snippet]:
@@ -216,6 +230,8 @@ def _snippets(store: Store, syms, funcs) -> Iterator[_Snippet]:
                 first -= 1  # the index's def starts after its decorators; keep them
             p = syms.get(parent)
             header = _class_header(file_lines, comments, p[4]) if kind == "method" and p and p[3] == "class" else []
+            if kind == "class":
+                end = min(end, start + CLASS_LINES)
             yield _snippet(sid, path, file_lines, comments, first, end, start, header)
 
 
@@ -263,16 +279,18 @@ def _anchor(sn: _Snippet, line: int, word: str, def_name: bool = False) -> tuple
 
 
 def extract_corpus(store: Store, tokenizer: Tokenizer, cfg: EncoderConfig, valid_fraction: float = 0.05,
-                   seed: int = 0, max_windows: int = 4, limit: int | None = None) -> KGCorpus:
+                   seed: int = 0, max_windows: int = 4, limit: int | None = None, only=None,
+                   graph=None) -> KGCorpus:
     """Samples and anchored triples for every function/method in the index, split by file.
 
     Source is read from the indexed root (store.root). A body longer than R-2 tokens
     becomes up to max_windows windows with stride R/2 (the rest is not sampled). `limit`
-    keeps the first `limit` functions in symbol-id order (for quick runs). Tails keep
-    their rightmost cfg.leaves tokens; relation_counts/tail_freq count the train split.
+    keeps the first `limit` functions in symbol-id order (for quick runs); `only` samples
+    exactly those symbol ids (classes too: their first lines). Tails keep their rightmost
+    cfg.leaves tokens; relation_counts/tail_freq count the train split.
     """
     t0 = time.perf_counter()
-    syms, funcs, edges, callers = _load(store, limit)
+    syms, funcs, edges, callers = _load(store, limit, only, graph)
     children: dict[int, list[int]] = defaultdict(list)
     for r in syms.values():
         if r[6] is not None:
@@ -321,7 +339,8 @@ def extract_corpus(store: Store, tokenizer: Tokenizer, cfg: EncoderConfig, valid
         if sym[3] == "method" and parent and parent[3] == "class":
             def_triples.append((REL["member_of"], tail(parent[2])))
         cs = sorted(set(callers.get(sn.symbol_id, ())))
-        for c in rng.sample(cs, MAX_CALLERS) if len(cs) > MAX_CALLERS else cs:
+        pick = rng if only is None else random.Random(f"{seed}:{sn.symbol_id}")  # `only`: the same per symbol
+        for c in pick.sample(cs, MAX_CALLERS) if len(cs) > MAX_CALLERS else cs:
             def_triples.append((REL["called_by"], tail(syms[c][2])))
         for rel, tl in def_triples:
             add(name_span, rel, tl, "no_def_name")

@@ -1,0 +1,119 @@
+"""The embedder the index and search use (index/embedder.py's protocol), over a retrieval
+model folder: encoder + tokenizer (model/checkpoint.py), pooler, retrieval.json.
+
+`load_embedder(None)` opens the default model shipped in the package (model/default/).
+Symbols are read from the store (their code windows and resolved edges, as training
+reads them), sorted by length and embedded in batches; int8 dynamic quantization of the
+Linear layers is on by default on CPU (its effect on quality and speed is measured by
+`graphmer bench search`).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.retrieval import POOLER_FILE, RETRIEVAL_FILE, Pooler, RetrievalSpec, embed, graph_batch, query_batch
+
+DEFAULT_MODEL = Path(__file__).resolve().parent / "default"
+
+
+def _digest(path: Path, quantize: bool, leaves: bool) -> str:
+    h = hashlib.sha256()
+    for name in ("config.json", "model.safetensors", "tokenizer.json", POOLER_FILE, RETRIEVAL_FILE):
+        h.update(name.encode())
+        h.update((path / name).read_bytes())
+    h.update(f"quantize={quantize};leaves={leaves}".encode())
+    return h.hexdigest()
+
+
+class GraphEmbedder:
+    """Embeds symbols (leafy chain graphs) and queries (roots) with one retrieval model."""
+
+    def __init__(self, path: str | os.PathLike, quantize: bool = True, leaves: bool | None = None,
+                 batch_size: int = 32, threads: int = 0) -> None:
+        from model.checkpoint import CheckpointError, load_model
+        from safetensors.torch import load_file
+
+        path = Path(path)
+        if not (path / RETRIEVAL_FILE).is_file():
+            raise CheckpointError(f"{path} is not a graphmer search model (no {RETRIEVAL_FILE}); "
+                                  "train one with `graphmer train-retrieval` or leave out --model")
+        try:
+            self.spec = RetrievalSpec.from_json((path / RETRIEVAL_FILE).read_text())
+        except (ValueError, KeyError, TypeError) as e:
+            raise CheckpointError(f"{path}/{RETRIEVAL_FILE} cannot be read ({e}); train the model again") from None
+        self.model, self.tokenizer = load_model(path)
+        self.cfg = self.model.cfg
+        self.pooler = Pooler(self.cfg.hidden)
+        try:
+            self.pooler.load_state_dict(load_file(str(path / POOLER_FILE)))
+        except Exception as e:  # safetensors' own errors, or missing keys
+            raise CheckpointError(f"{path}/{POOLER_FILE} is missing or corrupt ({str(e).splitlines()[0]}); "
+                                  "train the model again") from None
+        self.pooler.float().eval()
+        self.model.float().eval()
+        if threads:
+            torch.set_num_threads(threads)
+        if quantize:
+            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+        self.leaves = self.spec.leaves if leaves is None else leaves
+        self.batch_size = batch_size
+        self.path = path
+        self.model_id = self.spec.model_id + ("" if self.leaves else "-noleaves") + ("-int8" if quantize else "")
+        self.model_hash = _digest(path, quantize, self.leaves)
+        self.dim = self.cfg.hidden
+        self._graph = None  # (store, load_graph(store)) of the last store seen
+
+    def _graph_of(self, store):
+        from model.kg_samples import load_graph
+
+        if self._graph is None or self._graph[0] is not store:
+            self._graph = (store, load_graph(store))
+        return self._graph[1]
+
+    @torch.no_grad()
+    def _run(self, items: list, make) -> np.ndarray:
+        out = np.zeros((len(items), self.dim), dtype=np.float32)
+        order = sorted(range(len(items)), key=lambda i: items[i][0])  # by length: less padding
+        for a in range(0, len(order), self.batch_size):
+            idx = order[a : a + self.batch_size]
+            out[idx] = embed(self.model, self.pooler, make([items[i][1] for i in idx])).float().numpy()
+        return out
+
+    def embed_symbols(self, store, symbol_ids: list[int]) -> np.ndarray:
+        """(n, dim) float32 unit vectors, row i for symbol_ids[i]."""
+        from model.kg_samples import Sample, extract_corpus
+
+        graph = self._graph_of(store)
+        corpus = extract_corpus(store, self.tokenizer, self.cfg, valid_fraction=0.0, max_windows=1,
+                                only=list(symbol_ids), graph=graph)
+        by_id = {s.symbol_id: s for s in corpus.train}
+        syms = graph[0]
+        items = []
+        for sid in symbol_ids:
+            s = by_id.get(sid)
+            if s is None:  # unreadable source or an empty body: its qualified name stands in
+                name = syms[sid][2] if sid in syms else ""
+                ids = self.tokenizer.encode(name)[0][: self.cfg.roots - 2]
+                s = Sample((self.tokenizer.cls_id, *ids, self.tokenizer.sep_id), (False,) * (len(ids) + 2), (), sid, "")
+            items.append((len(s.ids) + len(s.heads) * self.cfg.leaves, s))
+        return self._run(items, lambda ss: graph_batch(ss, self.cfg, self.leaves))
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        items = [(len(t), t) for t in texts]
+        return self._run(items, lambda ts: query_batch(ts, self.tokenizer, self.cfg, self.spec.max_query_tokens))
+
+
+def load_embedder(path: str | os.PathLike | None = None, **kw) -> GraphEmbedder:
+    """The embedder of a retrieval model folder; None: the default model shipped with graphmer."""
+    if path is None:
+        if not (DEFAULT_MODEL / RETRIEVAL_FILE).is_file():
+            from model.checkpoint import CheckpointError
+
+            raise CheckpointError(f"the default model is missing from {DEFAULT_MODEL}: reinstall graphmer")
+        path = DEFAULT_MODEL
+    return GraphEmbedder(path, **kw)
