@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 CLASS_KINDS = frozenset({"class", "interface", "struct", "trait", "enum"})
 CALLABLE_KINDS = frozenset({"function", "method"})
 SYMBOL_KINDS = frozenset({"module", *CLASS_KINDS, *CALLABLE_KINDS, "external"})
+# Kinds that get a dense vector: definitions with a body of their own (not modules, not externals).
+EMBED_KINDS = CLASS_KINDS | CALLABLE_KINDS
 
 # Relations of the code graph (DESIGN.md §3).
 RELATIONS = (

@@ -3,6 +3,7 @@
 Schema changes are numbered migrations. Every write that must stay consistent runs in
 one transaction, so an interrupted run (Ctrl-C, kill -9) leaves the last committed state;
 `state.edges_dirty` records that files changed since the edges were last rebuilt.
+Dense vectors: see index/store_vectors.py.
 """
 from __future__ import annotations
 
@@ -19,13 +20,16 @@ from sqlite_utils.migrations import Migrations
 
 from index.graph import FileGraph
 from index.records import Edge, ParsedFile, Ref
+from index.store_vectors import VectorTable
 from index.text import identifier_terms, split_code
 
 INDEX_DIRNAME = ".graphmer"
 DB_NAME = "index.db"
 META_NAME = "meta.json"
 FORMAT_NAME = "graphmer-index"
-FORMAT_VERSION = 1
+# 2: the vectors table (m002). An older graphmer would delete symbols and leave their
+# vectors behind, so it must refuse a version-2 index; this one upgrades version 1.
+FORMAT_VERSION = 2
 
 migrations = Migrations("graphmer-index")
 
@@ -39,6 +43,12 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
     for statement in _SCHEMA_V1.split(";"):
         if statement.strip():
             db.execute(statement)
+
+
+@migrations()
+def m002_vectors(db: sqlite_utils.Database) -> None:
+    # One float32 vector per embeddable symbol (little-endian, meta.json's `dim` long).
+    db.execute("CREATE TABLE vectors (symbol_id INTEGER PRIMARY KEY, vector BLOB NOT NULL)")
 
 
 _SCHEMA_V1 = """
@@ -167,7 +177,7 @@ def read_meta(index_dir: Path) -> dict:
     return meta
 
 
-class Store:
+class Store(VectorTable):
     """Open (or create) the index under index_dir."""
 
     def __init__(self, index_dir: str | os.PathLike, create: bool = False) -> None:
@@ -176,7 +186,7 @@ class Store:
             self.dir.mkdir(parents=True, exist_ok=True)
             _write_json_atomic(
                 self.dir / META_NAME,
-                {"format": FORMAT_NAME, "version": FORMAT_VERSION, "created": _now(), "model": None},
+                {"format": FORMAT_NAME, "version": FORMAT_VERSION, "created": _now()},
             )
         self.meta = read_meta(self.dir)
         db_path = self.dir / DB_NAME
@@ -189,6 +199,8 @@ class Store:
             self.db.execute("PRAGMA synchronous=NORMAL")
             if migrations.pending(self.db):
                 migrations.apply(self.db)
+            if self.meta["version"] < FORMAT_VERSION:
+                self.update_meta(version=FORMAT_VERSION)
         except sqlite3.DatabaseError as e:
             raise StoreError(f"{db_path} is corrupt or not a graphmer index ({e}); delete {self.dir} and re-index") from None
         self.conn = conn
@@ -225,10 +237,14 @@ class Store:
 
     def _delete_file_ids(self, ids: list[int]) -> None:
         c = self.conn
+        vectors_gone = 0
         for i in ids:
             c.execute("DELETE FROM symbols_fts WHERE rowid IN (SELECT id FROM symbols WHERE file_id = ?)", (i,))
+            vectors_gone += c.execute("DELETE FROM vectors WHERE symbol_id IN (SELECT id FROM symbols WHERE file_id = ?)", (i,)).rowcount
             c.execute("DELETE FROM symbols WHERE file_id = ?", (i,))
             c.execute("DELETE FROM files WHERE id = ?", (i,))
+        if vectors_gone:
+            self._bump_vectors_gen()
 
     def replace_files(self, records: list[FileRecord]) -> None:
         """Store a batch of parsed files, replacing earlier versions, in one transaction."""
@@ -343,6 +359,7 @@ class Store:
             "symbols": c.execute("SELECT count(*) FROM symbols WHERE file_id IS NOT NULL").fetchone()[0],
             "external_symbols": c.execute("SELECT count(*) FROM symbols WHERE file_id IS NULL").fetchone()[0],
             "edges": sum(rel.values()),
+            "vectors": self.vector_count(),
             "edges_by_relation": rel,
         }
 
