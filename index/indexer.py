@@ -4,6 +4,10 @@ Incremental: a file whose size and mtime match the store is not read; one whose 
 hash matches is not parsed; deleted files are removed. Each batch of files is one
 transaction, and the edges are rebuilt in one more, so a run stopped at any point leaves
 a consistent index that the next run completes.
+
+With an embedder, symbols without a vector are then embedded in batches (one transaction
+each, so an interrupted run keeps what it finished), and vectors.faiss is rebuilt from the
+store when the vectors changed. Unchanged files keep their symbol ids, hence their vectors.
 """
 from __future__ import annotations
 
@@ -15,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from index.embedder import EmbedError, Embedder, checked_vectors
 from index.graph import Resolver
 from index.parse import parse_source
 from index.store import INDEX_DIRNAME, FileRecord, Store, file_graph, fts_rows, graph_json
+from index.vectors import VectorConfig, file_is_current, load_vectors
 from index.walk import WalkConfig, walk
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -29,6 +35,9 @@ class IndexConfig:
     jobs: int = 0  # parser processes; 0 = one per CPU
     batch_files: int = 256  # files per store transaction
     index_dir: str | None = None  # default: <root>/.graphmer
+    embedder: object | None = None  # an index.embedder.Embedder; None: lexical + graph only (--no-dense), vectors kept as they are
+    embed_batch: int = 256  # symbol ids per embed_symbols call, and per vectors transaction
+    vectors: VectorConfig = VectorConfig()  # vectors.faiss layout (flat or HNSW by size)
 
 
 @dataclass(slots=True)
@@ -45,6 +54,10 @@ class IndexReport:
     counts: dict = field(default_factory=dict)
     seconds: float = 0.0
     timings: dict = field(default_factory=dict)
+    symbols_embedded: int = 0
+    embed_s: float = 0.0
+    model_id: str | None = None  # the model whose vectors the index holds (None: no vectors)
+    notes: list[str] = field(default_factory=list)  # things to tell the user (e.g. a rebuilt vectors.faiss)
 
     @property
     def lines_per_second(self) -> float:
@@ -61,6 +74,10 @@ class IndexReport:
             "files_with_syntax_errors": self.files_with_syntax_errors,
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "edges_rebuilt": self.edges_rebuilt,
+            "symbols_embedded": self.symbols_embedded,
+            "embed_s": round(self.embed_s, 3),
+            "model_id": self.model_id,
+            "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
             "lines_per_second": round(self.lines_per_second, 1),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
@@ -208,17 +225,57 @@ def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progr
             report.timings["graph"] = time.perf_counter() - t2
             if progress:
                 progress("graph", 1, 1)
-        report.counts = store.counts()
-        report.seconds = time.perf_counter() - t0
         w = cfg.walk
-        store.update_meta(
+        store.update_meta(  # the lexical index is complete: record it before the (long) embedding
             root=str(root_path),
             indexed_at=_now(),
             walk={"include": list(w.include), "exclude": list(w.exclude), "max_bytes": w.max_bytes, "languages": list(w.languages)},
         )
+        t3 = time.perf_counter()
+        if cfg.embedder is not None:
+            _embed(store, cfg.embedder, cfg.embed_batch, report, progress)
+        if not file_is_current(store):  # the vectors changed (or the file is gone): rebuild it
+            loaded = load_vectors(store, cfg.vectors)
+            if loaded.reason not in ("", "out of date"):  # out of date is this run's own doing
+                report.notes.append(loaded.note)
+        report.embed_s = time.perf_counter() - t3
+        report.timings["embed"] = report.embed_s
+        report.model_id = store.meta.get("model_id") if store.vector_count() else None
+        report.counts = store.counts()
+        report.seconds = time.perf_counter() - t0
     finally:
         store.close()
     return report
+
+
+def _embed(store: Store, emb: Embedder, batch: int, report: IndexReport, progress: Progress | None) -> None:
+    """Give every embeddable symbol without a vector one from `emb`, a batch per transaction."""
+    meta = store.meta
+    if (meta.get("model_hash"), meta.get("dim")) != (emb.model_hash, emb.dim):
+        # A model switch re-embeds everything, never mixes. Clear first, then record the new
+        # model: a run stopped in between leaves no vectors under the old name, never old
+        # vectors under the new one.
+        if store.vector_count():
+            store.clear_vectors()
+        store.update_meta(model_id=emb.model_id, model_hash=emb.model_hash, dim=emb.dim)
+    elif meta.get("model_id") != emb.model_id:
+        store.update_meta(model_id=emb.model_id)
+    todo = store.symbols_without_vectors()  # shortest first: a batch holds similar lengths
+    if progress:
+        progress("embed", 0, len(todo))
+    for start in range(0, len(todo), batch):
+        ids = todo[start : start + batch]
+        try:
+            vectors = checked_vectors(emb.embed_symbols(store, ids), len(ids), emb.dim, "symbol vectors")
+        except Exception as e:  # the model's failure: say what is kept and how to finish
+            raise EmbedError(
+                f"embedding with {emb.model_id!r} failed ({type(e).__name__}: {e}); the {start} vectors this run made "
+                "before are kept and the lexical index is complete: run `graphmer index` again to finish, or use --no-dense"
+            ) from e
+        store.put_vectors(ids, vectors)
+        report.symbols_embedded += len(ids)
+        if progress:
+            progress("embed", start + len(ids), len(todo))
 
 
 def _now() -> str:
