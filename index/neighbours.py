@@ -1,6 +1,7 @@
 """Symbol lookup and graph neighbourhoods (what `graphmer graph SYMBOL` shows)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 from index.store import Store
@@ -96,6 +97,25 @@ def neighbourhood(store: Store, symbol_id: int, limit: int = 50) -> Neighbourhoo
             ).fetchall()
             if rows:
                 out.groups[label] = [(SymbolInfo(*r[:-1]), r[-1]) for r in rows]
+    return out
+
+
+def adjacent(store: Store, ids: list[int], relations: tuple[str, ...]) -> dict[int, set[int]]:
+    """Each of `ids`' neighbours along `relations`, edges taken in both directions."""
+    out: dict[int, set[int]] = {i: set() for i in ids}
+    if not ids or not relations:
+        return out
+    rels = ",".join("?" * len(relations))
+    sql = (
+        f"SELECT src, dst FROM edges WHERE src IN (SELECT value FROM json_each(?)) AND relation IN ({rels}) "
+        f"UNION SELECT src, dst FROM edges WHERE dst IN (SELECT value FROM json_each(?)) AND relation IN ({rels})"
+    )
+    js = json.dumps(ids)
+    for src, dst in store.conn.execute(sql, (js, *relations, js, *relations)):
+        if src in out:
+            out[src].add(dst)
+        if dst in out:
+            out[dst].add(src)
     return out
 
 
