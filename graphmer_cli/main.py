@@ -7,8 +7,10 @@ import sys
 
 import click
 
+from index.embedder import EmbedError
 from index.languages import LANGUAGES
 from index.records import SYMBOL_KINDS
+from index.search import MODES, SearchError
 from index.store import StoreError, find_index_dir
 
 repo_option = click.option(
@@ -29,7 +31,7 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except StoreError as e:
+        except (StoreError, SearchError, EmbedError) as e:
             raise click.ClickException(str(e)) from None
         except sqlite3.OperationalError as e:
             hint = "another graphmer process is writing the index; wait for it" if "locked" in str(e) else "re-run `graphmer index`"
@@ -51,6 +53,37 @@ def cli() -> None:
     """
 
 
+model_option = click.option(
+    "--model", "model_path", type=click.Path(), help="Embedding model folder (default: the shipped default model)."
+)
+
+
+def _embedder(model_path: str | None, dense: bool):
+    """The embedding model at model_path (None: the shipped default), or None when not dense.
+
+    The model is imported here, lazily, so that lexical commands never load torch.
+    """
+    if not dense:
+        return None
+    try:
+        from model.embedder import load_embedder
+
+        return load_embedder(model_path)
+    except (ImportError, ValueError, FileNotFoundError) as e:
+        which = repr(model_path) if model_path else "(the default model)"
+        raise click.ClickException(
+            f"cannot load the embedding model {which}: {e}. Give a model folder with --model PATH, "
+            "or index with --no-dense / search with --mode lexical"
+        ) from None
+
+
+def _print_notes(notes) -> None:
+    from graphmer_cli.render import err_console
+
+    for n in notes:
+        err_console.print(f"note: {n}", style="dim", markup=False, highlight=False)
+
+
 def _open_store(repo: str):
     from index.store import Store
 
@@ -68,14 +101,25 @@ def _open_store(repo: str):
 @click.option("--lang", "langs", multiple=True, type=click.Choice(LANGUAGES), help="Only these languages (repeatable).")
 @click.option("--jobs", default=0, type=click.IntRange(min=0), help="Parser processes (0: one per CPU).")
 @click.option("--batch-files", default=256, hidden=True, type=click.IntRange(min=1), help="Files per transaction.")
+@click.option("--no-dense", is_flag=True, help="No model, no new vectors: lexical + graph search only.")
+@model_option
 @json_option
-def index(path, include, exclude, max_bytes, langs, jobs, batch_files, as_json):
-    """Index the repository at PATH into PATH/.graphmer/ (incremental)."""
+def index(path, include, exclude, max_bytes, langs, jobs, batch_files, no_dense, model_path, as_json):
+    """Index the repository at PATH into PATH/.graphmer/ (incremental).
+
+    Symbols (functions, methods, classes) are embedded with the model for dense search,
+    unless --no-dense; switching models re-embeds them all.
+    """
     from graphmer_cli.render import progress_callback
     from index.indexer import IndexConfig, build_index
     from index.walk import WalkConfig
 
-    cfg = IndexConfig(walk=WalkConfig(tuple(include), tuple(exclude), max_bytes, tuple(langs)), jobs=jobs, batch_files=batch_files)
+    if no_dense and model_path:
+        raise click.UsageError("--model and --no-dense contradict each other; give one")
+    embedder = _embedder(model_path, dense=not no_dense)
+    cfg = IndexConfig(
+        walk=WalkConfig(tuple(include), tuple(exclude), max_bytes, tuple(langs)), jobs=jobs, batch_files=batch_files, embedder=embedder
+    )
     with progress_callback(enabled=not as_json) as cb:
         report = build_index(path, cfg, progress=cb)
     if as_json:
@@ -84,6 +128,7 @@ def index(path, include, exclude, max_bytes, langs, jobs, batch_files, as_json):
         echo_json(report.to_json())
         return
     _print_index_report(report)
+    _print_notes(report.notes)
 
 
 def _print_index_report(report) -> None:
@@ -98,6 +143,10 @@ def _print_index_report(report) -> None:
         f"This run: {report.files_parsed} parsed, {report.files_unchanged} unchanged, {report.files_deleted} removed, "
         f"{report.lines_parsed} lines in {report.seconds:.2f} s ({report.lines_per_second:,.0f} lines/s)"
     )
+    if report.symbols_embedded or c["vectors"]:
+        out_console.print(
+            f"Dense: {c['vectors']} vectors by {report.model_id}; {report.symbols_embedded} embedded this run in {report.embed_s:.2f} s"
+        )
     if c["edges_by_relation"]:
         t = table("relation", "edges")
         for rel, n in c["edges_by_relation"].items():
@@ -119,19 +168,29 @@ def _print_index_report(report) -> None:
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(sorted(SYMBOL_KINDS - {"external"})), help="Only these kinds (repeatable).")
 @click.option("--path", "path_glob", help="Only paths matching this glob (a plain prefix also works).")
 @click.option("--queries", type=click.File("r"), help='Batch: a JSONL file of {"id": ..., "query": ...} lines ("-" for stdin).')
+@click.option(
+    "--mode", type=click.Choice(MODES), default="hybrid", show_default=True,
+    help="hybrid: BM25 and the model's vectors fused (BM25 alone, with a note, when the index has no vectors); "
+    "dense: vectors only; lexical: BM25 only (no model is loaded).",
+)
+@click.option("--explain", is_flag=True, help="Show each hit's lexical and dense ranks and scores and its graph boost.")
+@model_option
 @repo_option
 @json_option
-def search(query, top_k, langs, kinds, path_glob, queries, repo, as_json):
+def search(query, top_k, langs, kinds, path_glob, queries, mode, explain, model_path, repo, as_json):
     """Search the index for QUERY (words or identifiers)."""
     from index.search import Searcher
 
     if (query is None) == (queries is None):
         raise click.UsageError("give either a QUERY or --queries FILE.jsonl")
     searcher = Searcher.open(repo)
-    opts = dict(top_k=top_k, kinds=kinds or None, languages=langs or None, path=path_glob)
+    opts = dict(top_k=top_k, kinds=kinds or None, languages=langs or None, path=path_glob, mode=mode, explain=explain)
     try:
+        if mode != "lexical" and searcher.has_vectors():
+            searcher.embedder = _embedder(model_path, dense=True)
         if queries is not None:
             _batch_search(searcher, queries, opts)
+            _print_notes(searcher.notes)
             return
         hits = searcher.search(query, **opts)
     finally:
@@ -139,9 +198,10 @@ def search(query, top_k, langs, kinds, path_glob, queries, repo, as_json):
     if as_json:
         from graphmer_cli.render import echo_json
 
-        echo_json({"query": query, "hits": [h.to_json() for h in hits]})
+        echo_json({"query": query, "mode": searcher.mode_used, "notes": searcher.notes, "hits": [h.to_json() for h in hits]})
         return
     _print_hits(query, hits)
+    _print_notes(searcher.notes)
 
 
 def _batch_search(searcher, lines, opts) -> None:
@@ -160,7 +220,8 @@ def _batch_search(searcher, lines, opts) -> None:
             click.echo(json.dumps({"id": rid, "error": f"line {n}: {e!s}"}))
             continue
         hits = searcher.search(q, **opts)
-        click.echo(json.dumps({"id": req.get("id"), "hits": [h.to_json() for h in hits]}, ensure_ascii=False))
+        out = {"id": req.get("id"), "mode": searcher.mode_used, "hits": [h.to_json() for h in hits]}
+        click.echo(json.dumps(out, ensure_ascii=False))
         sys.stdout.flush()
 
 
@@ -168,7 +229,7 @@ def _print_hits(query: str, hits) -> None:
     """Two lines a hit (location, symbol, kind, score; then the best line), fine at any width."""
     from rich.text import Text
 
-    from graphmer_cli.render import highlight, out_console
+    from graphmer_cli.render import format_why, highlight, out_console
     from index.text import query_terms
 
     if not hits:
@@ -179,10 +240,12 @@ def _print_hits(query: str, hits) -> None:
         head = Text(f"{i:>2}  ")
         head.append(f"{h.path}:{h.start_line}", style="bold cyan")
         head.append(f"  {h.qualname}", style="bold")
-        head.append(f"  {h.kind}  {h.score:.2f}", style="dim")
+        head.append(f"  {h.kind}  {h.score:.4g}", style="dim")
         out_console.print(head)
         if h.snippet:
             out_console.print(Text("    ") + highlight(h.snippet, terms), overflow="ellipsis", no_wrap=True)
+        if h.why:
+            out_console.print(Text("    " + format_why(h.why), style="dim"), overflow="ellipsis", no_wrap=True)
 
 
 @cli.command()
@@ -251,6 +314,13 @@ def status(repo, as_json):
         f"{st['files']} files, {st['lines']} lines, {st['symbols']} symbols, {st['edges']} edges, "
         f"{st['db_bytes'] / 1e6:.1f} MB; integrity {st['integrity']}"
     )
+    if st["vectors"]:
+        out_console.print(
+            f"Dense: {st['vectors']} vectors by {st['model_id']} (dim {st['dim']}); "
+            f"{st['symbols_without_vectors']} symbol(s) without a vector; vectors.faiss {st['vectors_file']}"
+        )
+    else:
+        out_console.print("Dense: no vectors (lexical + graph search only)")
     if not st["complete"]:
         out_console.print("[red]The last run was interrupted before the graph was rebuilt: run `graphmer index` again[/]")
     if st["stale"]:
@@ -268,10 +338,12 @@ def status(repo, as_json):
 
 from graphmer_cli.bench import bench  # noqa: E402  (registered after the core commands)
 from graphmer_cli.model_cmds import eval_cmd, train  # noqa: E402
+from graphmer_cli.retrieval_cmds import train_retrieval_cmd  # noqa: E402
 
 cli.add_command(bench)
 cli.add_command(train)
 cli.add_command(eval_cmd)
+cli.add_command(train_retrieval_cmd)
 
 
 def main() -> None:

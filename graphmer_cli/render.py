@@ -61,6 +61,19 @@ def highlight(text: str, terms: list[str]) -> Text:
     return out
 
 
+def format_why(why: dict) -> str:
+    """One line from a Hit.why: "lexical #3 7.21 · dense #1 0.834 · graph +0.0021 via a.B · fused 0.0325"."""
+    parts = []
+    for name in ("lexical", "dense"):
+        if name in why:
+            parts.append(f"{name} #{why[name]['rank']} {why[name]['score']:.3g}")
+    if "graph" in why:
+        parts.append(f"graph +{why['graph']['score']:.3g} via {why['graph']['via']}")
+    if "fused" in why:
+        parts.append(f"fused {why['fused']:.3g}")
+    return " · ".join(parts)
+
+
 def table(*columns: str, title: str | None = None) -> Table:
     t = Table(title=title, show_lines=False, header_style="bold")
     for c in columns:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from index.store import DB_NAME, Store
+from index.vectors import file_is_current
 from index.walk import WalkConfig, walk
 
 
@@ -16,6 +17,19 @@ def walk_config_from_meta(meta: dict) -> WalkConfig:
         max_bytes=int(w.get("max_bytes", WalkConfig().max_bytes)),
         languages=tuple(w.get("languages", ())),
     )
+
+
+def _dense_status(store: Store) -> dict:
+    """The vectors' model, coverage, and whether vectors.faiss is current (a cheap check)."""
+    meta = store.meta
+    has = store.vector_count() > 0
+    return {
+        "model_id": meta.get("model_id") if has else None,
+        "model_hash": meta.get("model_hash") if has else None,
+        "dim": meta.get("dim") if has else None,
+        "symbols_without_vectors": len(store.symbols_without_vectors()),
+        "vectors_file": "ok" if file_is_current(store) else "out of date",  # rebuilt by the next search or index run
+    }
 
 
 def index_status(index_dir: str | Path, sample: int = 20) -> dict:
@@ -42,8 +56,8 @@ def index_status(index_dir: str | Path, sample: int = 20) -> dict:
             "index_dir": str(Path(index_dir).resolve()),
             "format_version": meta.get("version"),
             "indexed_at": meta.get("indexed_at"),
-            "model": meta.get("model"),
             **store.counts(),
+            **_dense_status(store),
             "db_bytes": (Path(index_dir) / DB_NAME).stat().st_size,
             "integrity": quick,
             "complete": complete,

@@ -3,9 +3,17 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from click.testing import CliRunner
 
+import graphmer_cli.main as cli_main
 from graphmer_cli.main import cli
+
+
+@pytest.fixture(autouse=True)
+def _no_model(monkeypatch):
+    """These tests are about the lexical index: no model is loaded (tests/test_dense.py has the dense ones)."""
+    monkeypatch.setattr(cli_main, "_embedder", lambda model_path, dense: None)
 
 
 def run(*args, input=None):
@@ -49,7 +57,7 @@ def test_batch_search(sample_repo, tmp_path):
     lines = '{"id": 1, "query": "parse the config file"}\n{"id": "b", "query": "write the object to disk"}\nnot json\n'
     r = run("search", "--queries", "-", "--repo", sample_repo, "-k", "2", input=lines)
     assert r.exit_code == 0, r.output
-    out = [json.loads(x) for x in r.output.splitlines()]
+    out = [json.loads(x) for x in r.stdout.splitlines()]  # notes (e.g. "lexical results only") go to stderr
     assert [o["id"] for o in out] == [1, "b", None]
     assert out[0]["hits"][0]["qualname"] == "app.cli.main"
     assert out[1]["hits"][0]["qualname"] == "app.base.Base.save"
