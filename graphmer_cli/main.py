@@ -65,16 +65,17 @@ def _embedder(model_path: str | None, dense: bool):
     """
     if not dense:
         return None
+    which = repr(model_path) if model_path else "(the default model)"
+    what_to_do = "Give a model folder with --model PATH, or index with --no-dense / search with --mode lexical"
     try:
+        from model.checkpoint import CheckpointError
         from model.embedder import load_embedder
-
+    except ImportError as e:
+        raise click.ClickException(f"cannot load the embedding model {which}: {e}. {what_to_do}") from None
+    try:
         return load_embedder(model_path)
-    except (ImportError, ValueError, FileNotFoundError) as e:
-        which = repr(model_path) if model_path else "(the default model)"
-        raise click.ClickException(
-            f"cannot load the embedding model {which}: {e}. Give a model folder with --model PATH, "
-            "or index with --no-dense / search with --mode lexical"
-        ) from None
+    except (ImportError, ValueError, FileNotFoundError, CheckpointError) as e:
+        raise click.ClickException(f"cannot load the embedding model {which}: {e}. {what_to_do}") from None
 
 
 def _print_notes(notes) -> None:

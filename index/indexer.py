@@ -261,7 +261,7 @@ def _embed(store: Store, emb: Embedder, batch: int, report: IndexReport, progres
     elif meta.get("model_id") != emb.model_id:
         store.update_meta(model_id=emb.model_id)
     todo = store.symbols_without_vectors()  # shortest first: a batch holds similar lengths
-    if progress:
+    if progress and todo:
         progress("embed", 0, len(todo))
     for start in range(0, len(todo), batch):
         ids = todo[start : start + batch]

@@ -326,8 +326,16 @@ def test_cli_no_dense_and_mismatched_model(sample_repo, fake_model):
     assert json.loads(r.output)["mode"] == "hybrid"
 
 
-@pytest.mark.parametrize("error", [ImportError("No module named 'torch'"), FileNotFoundError("no model at /x"), ValueError("bad config")])
+@pytest.mark.parametrize(
+    "error",
+    [ImportError("No module named 'torch'"), FileNotFoundError("no model at /x"), ValueError("bad config"), "CheckpointError"],
+)
 def test_cli_model_load_errors_are_one_line(sample_repo, monkeypatch, error):
+    if error == "CheckpointError":
+        from model.checkpoint import CheckpointError
+
+        error = CheckpointError("the default model is missing: reinstall graphmer")
+
     def load_embedder(path):
         raise error
 
