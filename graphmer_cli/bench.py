@@ -25,34 +25,64 @@ def bench() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Where the stripped copy goes (default: a temporary directory).",
 )
-@click.option("--keep", is_flag=True, help="Keep the stripped copy and its index afterwards.")
+@click.option("--keep", is_flag=True, help="Keep the stripped copy and its indexes afterwards.")
 @click.option(
     "--system",
     "systems",
     multiple=True,
     type=click.Choice(SYSTEMS),
-    help="Run only this system; repeatable (default: all).",
+    help="Run only this system; repeatable (default: all; graphmer-nograph only with --nograph-model).",
 )
-def search(path: Path, top_k: int, as_json: bool, work_dir: Path | None, keep: bool, systems: tuple[str, ...]) -> None:
+@click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Search model (default: the shipped one).")
+@click.option("--nograph-model", type=click.Path(exists=True, file_okay=False),
+              help="The ablation: a model trained with `graphmer train-retrieval --no-leaves`.")
+def search(path: Path, top_k: int, as_json: bool, work_dir: Path | None, keep: bool, systems: tuple[str, ...],
+           model_path: str | None, nograph_model: str | None) -> None:
     """Docstring→code search benchmark on the Python package at PATH.
 
     Every function whose docstring opens with a sentence of 3+ words gives one query;
     search runs over a copy of PATH with all docstrings removed, and a query counts as
-    found at rank k when the k-th hit is that function.
+    found at rank k when the k-th hit is that function. graphmer (hybrid, its default
+    search), graphmer-dense and graphmer-lexical run beside BM25, dense all-MiniLM-L6-v2
+    and their RRF fusion on the same functions; with --nograph-model, the no-graph
+    ablation too, with a paired bootstrap interval of graphmer's margin over it.
 
     \b
     Example:
         graphmer bench search .venv/lib/python3.11/site-packages/click
         graphmer bench search src/mypkg --json --system bm25
     """
+    from index.bench_search import MODEL_SYSTEMS
+
+    if not systems:
+        systems = tuple(s for s in SYSTEMS if s != "graphmer-nograph" or nograph_model)
+    runner = None
+    if any(s in MODEL_SYSTEMS for s in systems):
+        from model.bench_dense import run_model_systems
+
+        def runner(copy, k, names):
+            return run_model_systems(copy, k, names, model_path, nograph_model)
+
     try:
-        result = run_benchmark(path, top_k=top_k, work_dir=work_dir, keep=keep, systems=systems or SYSTEMS)
-    except BenchError as exc:
+        result = run_benchmark(path, top_k=top_k, work_dir=work_dir, keep=keep, systems=systems, runner=runner)
+    except (BenchError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
+    extra = {}
+    names = [s.system for s in result.systems]
+    if "graphmer" in names and "graphmer-nograph" in names:
+        from model.bench_dense import paired_bootstrap
+
+        a, b = (result.systems[names.index(n)].ranks for n in ("graphmer", "graphmer-nograph"))
+        extra["graphmer_minus_nograph"] = paired_bootstrap(list(a), list(b), top_k)
     if as_json:
-        click.echo(json.dumps(result.to_json(), indent=2))
+        click.echo(json.dumps(result.to_json() | extra, indent=2))
     else:
-        Console().print(results_table(result))
+        console = Console()
+        console.print(results_table(result))
+        if extra:
+            d = extra["graphmer_minus_nograph"]
+            console.print(f"graphmer − graphmer-nograph MRR@{top_k}: {d['mean']:+.3f} "
+                          f"(95% paired bootstrap interval {d['low']:+.3f} … {d['high']:+.3f}, {d['queries']} queries)")
 
 
 def results_table(result: BenchResult) -> Table:
@@ -65,7 +95,7 @@ def results_table(result: BenchResult) -> Table:
         caption += f"\nstripped copy kept at {result.copy_root}"
     table = Table(title="docstring → code search", caption=caption)
     table.add_column("system")
-    for name in (f"MRR@{k}", "R@1", f"R@{k}", "queries", "index s", "query ms", "median ms"):
+    for name in (f"MRR@{k}", "R@1", f"R@{k}", "queries", "index s", "items/s", "query ms", "median ms"):
         table.add_column(name, justify="right")
     for s in result.systems:
         table.add_row(
@@ -75,6 +105,7 @@ def results_table(result: BenchResult) -> Table:
             f"{s.recall_at_k:.3f}",
             str(len(s.ranks)),
             f"{s.index_s:.2f}",
+            f"{s.items / s.index_s:,.0f}" if s.index_s > 0 and s.items else "",
             f"{s.query_ms_mean:.2f}",
             f"{s.query_ms_median:.2f}",
         )

@@ -25,8 +25,13 @@ from index.bench_source import MIN_QUERY_WORDS, Target, def_lines, find_targets,
 log = logging.getLogger(__name__)
 
 # "bm25-split" is the same reference over identifier-split text (parseConfig_file ->
-# parse config file), so that graphmer's margin is not just its tokenizer.
-SYSTEMS = ("graphmer", "bm25", "bm25-split")
+# parse config file), so that graphmer's margin is not just its tokenizer. The systems
+# that need a model (graphmer's default hybrid search, its dense mode, the no-graph
+# ablation, the MiniLM references) run through a `runner` the caller passes
+# (model/bench_dense.py), so that this module stays free of torch.
+SYSTEMS = ("graphmer", "graphmer-lexical", "graphmer-dense", "graphmer-nograph", "bm25", "bm25-split", "minilm", "minilm+bm25")
+LOCAL_SYSTEMS = ("graphmer-lexical", "bm25", "bm25-split")  # graphmer-lexical: a lexical+graph index, no model
+MODEL_SYSTEMS = tuple(s for s in SYSTEMS if s not in LOCAL_SYSTEMS)
 CALLABLE_KINDS = ("function", "method")  # a module or class hit holding the def line does not count
 SKIP_DIRS = frozenset({"tests", "test", "__pycache__"})  # and dot-directories
 
@@ -61,6 +66,7 @@ class SystemResult:
     query_ms_mean: float
     query_ms_median: float
     ranks: tuple[int, ...]
+    items: int = 0  # symbols or chunks indexed (index_s includes embedding them)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,7 @@ class BenchResult:
                     f"mrr@{k}": r(s.mrr, 4), "recall@1": r(s.recall_at_1, 4), f"recall@{k}": r(s.recall_at_k, 4),
                     "index_s": r(s.index_s, 3), "query_ms_mean": r(s.query_ms_mean, 3),
                     "query_ms_median": r(s.query_ms_median, 3),
+                    "items": s.items, "items_per_s": r(s.items / s.index_s, 1) if s.index_s > 0 else 0.0,
                 }
                 for s in self.systems
             },
@@ -183,11 +190,11 @@ def prepare_copy(package: Path, dest: Path, skip=None) -> PreparedCopy:
     return PreparedCopy(dest, tuple(targets), tuple(chunks), len(files), unparsed)
 
 
-def _result(system: str, ranks: list[int], top_k: int, index_s: float, times_s: Sequence[float]) -> SystemResult:
+def _result(system: str, ranks: list[int], top_k: int, index_s: float, times_s: Sequence[float], items: int = 0) -> SystemResult:
     ms = [t * 1000 for t in times_s] or [0.0]
     return SystemResult(
         system, mrr(ranks, top_k), recall_at(ranks, 1), recall_at(ranks, top_k),
-        index_s, statistics.fmean(ms), statistics.median(ms), tuple(ranks),
+        index_s, statistics.fmean(ms), statistics.median(ms), tuple(ranks), items,
     )
 
 
@@ -206,34 +213,48 @@ def _split_words(text: str) -> str:
     return split_code(text).replace("_", " ")
 
 
-def run_bm25(chunks: Sequence[Chunk], targets: Sequence[Target], top_k: int = 10, split: bool = False) -> SystemResult:
-    """BM25 reference: bm25s over function chunks, bm25s's own tokenizer with English stopwords
-    (with split=True, over identifier-split text)."""
+def _bm25_index(chunks: Sequence[Chunk], split: bool):
     bm25s = _import_bm25s()
     prep = _split_words if split else (lambda t: t)
-    t0 = time.perf_counter()
     retriever = bm25s.BM25()
     if chunks:
         retriever.index(bm25s.tokenize([prep(c.text) for c in chunks], stopwords="en", show_progress=False), show_progress=False)
-    index_s = time.perf_counter() - t0
-    k = min(top_k, len(chunks))
-    ranks, times = [], []
+    return bm25s, prep, retriever
+
+
+def bm25_ranked(chunks: Sequence[Chunk], targets: Sequence[Target], depth: int, split: bool = False,
+                retriever=None) -> tuple[list[list[int]], list[float]]:
+    """Chunk indices of each query's BM25 hits (best first, zero scores dropped), and seconds per query."""
+    bm25s, prep, retriever = _bm25_index(chunks, split) if retriever is None else retriever
+    k = min(depth, len(chunks))
+    lists, times = [], []
     for target in targets:
         t0 = time.perf_counter()
-        hits: list[tuple[str, int, int]] = []
+        hits: list[int] = []
         if k:
             tokens = bm25s.tokenize([prep(target.query)], stopwords="en", return_ids=False, show_progress=False)
             docs, scores = retriever.retrieve(tokens, k=k, show_progress=False)
             # A zero score matched no query term: it is filler, not a retrieval.
-            hits = [(chunks[d].path, chunks[d].start_line, chunks[d].end_line)
-                    for d, s in zip(docs[0].tolist(), scores[0].tolist()) if s > 0]
+            hits = [d for d, s in zip(docs[0].tolist(), scores[0].tolist()) if s > 0]
         times.append(time.perf_counter() - t0)
-        ranks.append(rank_of(hits, target))
-    return _result("bm25-split" if split else "bm25", ranks, top_k, index_s, times)
+        lists.append(hits)
+    return lists, times
+
+
+def run_bm25(chunks: Sequence[Chunk], targets: Sequence[Target], top_k: int = 10, split: bool = False) -> SystemResult:
+    """BM25 reference: bm25s over function chunks, bm25s's own tokenizer with English stopwords
+    (with split=True, over identifier-split text)."""
+    t0 = time.perf_counter()
+    built = _bm25_index(chunks, split)
+    index_s = time.perf_counter() - t0
+    lists, times = bm25_ranked(chunks, targets, top_k, split, retriever=built)
+    ranks = [rank_of(((chunks[d].path, chunks[d].start_line, chunks[d].end_line) for d in hits), t)
+             for hits, t in zip(lists, targets)]
+    return _result("bm25-split" if split else "bm25", ranks, top_k, index_s, times, items=len(chunks))
 
 
 def run_graphmer(root: Path, targets: Sequence[Target], top_k: int = 10) -> SystemResult:
-    """graphmer: index `root`, then search each query over functions and methods only."""
+    """graphmer-lexical: a lexical+graph index of `root` (no model), searched over functions and methods only."""
     from index.indexer import build_index
     from index.search import Searcher
 
@@ -242,6 +263,7 @@ def run_graphmer(root: Path, targets: Sequence[Target], top_k: int = 10) -> Syst
     index_s = time.perf_counter() - t0
     log.debug("graphmer index of %s: %s", root, report)
     searcher = Searcher.open(root)
+    items = searcher.store.counts()["symbols"]
     ranks, times = [], []
     try:
         for target in targets:
@@ -252,7 +274,7 @@ def run_graphmer(root: Path, targets: Sequence[Target], top_k: int = 10) -> Syst
             ranks.append(rank_of(((h.path, h.start_line, h.end_line) for h in hits[:top_k]), target))
     finally:
         searcher.close()
-    return _result("graphmer", ranks, top_k, index_s, times)
+    return _result("graphmer-lexical", ranks, top_k, index_s, times, items=items)
 
 
 def run_benchmark(
@@ -261,12 +283,14 @@ def run_benchmark(
     top_k: int = 10,
     work_dir: Path | None = None,
     keep: bool = False,
-    systems: Sequence[str] = SYSTEMS,
+    systems: Sequence[str] = LOCAL_SYSTEMS,
+    runner=None,
 ) -> BenchResult:
     """Strip a copy of `package`, ask every docstring query of each system, and score the answers.
 
     The copy goes to `work_dir/<package name>` (a fresh temporary directory when work_dir
-    is None) and is removed afterwards unless `keep`.
+    is None) and is removed afterwards unless `keep`. `runner(copy, top_k, names)` returns
+    the SystemResults of the MODEL_SYSTEMS asked for.
     """
     package = Path(package).resolve()
     unknown = set(systems) - set(SYSTEMS)
@@ -274,7 +298,10 @@ def run_benchmark(
         raise BenchError(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
     if top_k < 1:
         raise BenchError("top_k must be at least 1")
-    if any(s.startswith("bm25") for s in systems):
+    wanted_model = tuple(s for s in systems if s in MODEL_SYSTEMS)
+    if wanted_model and runner is None:
+        raise BenchError(f"{', '.join(wanted_model)} need a model: run them through `graphmer bench search`")
+    if any(s.startswith("bm25") or s == "minilm+bm25" for s in systems):
         _import_bm25s()  # fail before the slow part, not after it
     if work_dir is not None:
         base = Path(work_dir).resolve()
@@ -289,11 +316,13 @@ def run_benchmark(
         copy = prepare_copy(package, dest)
         if not copy.targets:
             raise BenchError(f"no function in {package} has a docstring of {MIN_QUERY_WORDS}+ words to query")
-        results = tuple(
-            run_graphmer(copy.root, copy.targets, top_k) if system == "graphmer"
-            else run_bm25(copy.chunks, copy.targets, top_k, split=system == "bm25-split")
-            for system in systems
-        )
+        done = {r.system: r for r in (runner(copy, top_k, wanted_model) if wanted_model else [])}
+        if "graphmer-lexical" in systems and "graphmer-lexical" not in done:
+            done["graphmer-lexical"] = run_graphmer(copy.root, copy.targets, top_k)
+        for system in ("bm25", "bm25-split"):
+            if system in systems:
+                done[system] = run_bm25(copy.chunks, copy.targets, top_k, split=system == "bm25-split")
+        results = tuple(done[s] for s in SYSTEMS if s in systems)
     finally:
         if not keep:
             shutil.rmtree(base if made_tmp else dest, ignore_errors=True)

@@ -231,6 +231,8 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
             step += 1
             rec = {"step": step, "epoch": epoch, "loss": round(float(loss), 5), "lr": sched.get_last_lr()[0]}
             metrics.write(json.dumps(rec) + "\n")
+            if step % 20 == 0:
+                metrics.flush()
             if on_event:
                 on_event({"event": "step", "steps": steps, **rec})
         ev = evaluate_pairs(model, pooler, valid_p, tok, cfg, rcfg)

@@ -311,7 +311,8 @@ def test_result_json(tmp_path):
     assert {k: data[k] for k in ("package", "top_k", "files", "unparsed_files", "queries")} == {
         "package": "tinypkg", "top_k": 3, "files": 5, "unparsed_files": 1, "queries": 4,
     }
-    assert set(data["systems"]["bm25"]) == {"mrr@3", "recall@1", "recall@3", "index_s", "query_ms_mean", "query_ms_median"}
+    assert set(data["systems"]["bm25"]) == {"mrr@3", "recall@1", "recall@3", "index_s", "query_ms_mean", "query_ms_median",
+                                            "items", "items_per_s"}
     assert data["systems"]["bm25"]["mrr@3"] == 0.75
     assert data["per_query"][1] == {
         "path": "shapes.py", "qualname": "circle_area", "def_line": 5,
@@ -330,6 +331,8 @@ def test_run_benchmark_errors(tmp_path):
         run_benchmark(pkg / "misc.py", systems=("bm25",))
     with pytest.raises(BenchError, match="unknown systems"):
         run_benchmark(pkg, systems=("grep",))
+    with pytest.raises(BenchError, match="need a model"):
+        run_benchmark(pkg, systems=("minilm",), work_dir=tmp_path / "work2")
     (tmp_path / "empty").mkdir()
     with pytest.raises(BenchError, match="no function"):
         run_benchmark(tmp_path / "empty", systems=("bm25",))
@@ -380,7 +383,7 @@ def test_docstring_examples(module):
 def test_graphmer_end_to_end(tmp_path):
     pkg = write_package(tmp_path)
     result = run_benchmark(pkg, work_dir=tmp_path / "work", keep=True)
-    assert [s.system for s in result.systems] == ["graphmer", "bm25", "bm25-split"]
+    assert [s.system for s in result.systems] == ["graphmer-lexical", "bm25", "bm25-split"]
     graphmer, bm25, bm25_split = result.systems
     assert bm25_split.ranks[1:] == (1, 1, 1)
     # frobnicate's query words are only in its docstring: found, it would mean the docstring leaked.

