@@ -59,7 +59,11 @@ class GraphEmbedder:
         if threads:
             torch.set_num_threads(threads)
         if quantize:
-            self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+            import warnings
+
+            with warnings.catch_warnings():  # torch.ao's deprecation notices; the API works in the pinned torch
+                warnings.simplefilter("ignore")
+                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
         self.leaves = self.spec.leaves if leaves is None else leaves
         self.batch_size = batch_size
         self.path = path
