@@ -94,9 +94,9 @@ def results_table(result: BenchResult) -> Table:
     if result.copy_root:
         caption += f"\nstripped copy kept at {result.copy_root}"
     table = Table(title="docstring → code search", caption=caption)
-    table.add_column("system")
-    for name in (f"MRR@{k}", "R@1", f"R@{k}", "queries", "index s", "items/s", "query ms", "median ms"):
-        table.add_column(name, justify="right")
+    table.add_column("system", no_wrap=True)
+    for name in (f"MRR@{k}", "R@1", f"R@{k}", "n", "index s", "items/s", "q ms", "q med"):
+        table.add_column(name, justify="right", no_wrap=True)
     for s in result.systems:
         table.add_row(
             s.system,

