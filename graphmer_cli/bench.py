@@ -36,8 +36,10 @@ def bench() -> None:
 @click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Search model (default: the shipped one).")
 @click.option("--nograph-model", type=click.Path(exists=True, file_okay=False),
               help="The ablation: a model trained with `graphmer train-retrieval --no-leaves`.")
+@click.option("--no-quantize", is_flag=True, help="Embed in float32 instead of int8 dynamic quantization.")
+@click.option("--roots", default=0, type=click.IntRange(min=0), help="Embed at most N code tokens per symbol (0: the model's own).")
 def search(path: Path, top_k: int, as_json: bool, work_dir: Path | None, keep: bool, systems: tuple[str, ...],
-           model_path: str | None, nograph_model: str | None) -> None:
+           model_path: str | None, nograph_model: str | None, no_quantize: bool, roots: int) -> None:
     """Docstring→code search benchmark on the Python package at PATH.
 
     Every function whose docstring opens with a sentence of 3+ words gives one query;
@@ -61,7 +63,8 @@ def search(path: Path, top_k: int, as_json: bool, work_dir: Path | None, keep: b
         from model.bench_dense import run_model_systems
 
         def runner(copy, k, names):
-            return run_model_systems(copy, k, names, model_path, nograph_model)
+            return run_model_systems(copy, k, names, model_path, nograph_model,
+                                     embed_opts={"quantize": not no_quantize, "roots": roots})
 
     try:
         result = run_benchmark(path, top_k=top_k, work_dir=work_dir, keep=keep, systems=systems, runner=runner)

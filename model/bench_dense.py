@@ -92,7 +92,7 @@ def rrf(lists: list[list[int]], k: int = RRF_K) -> list[int]:
 
 
 def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None, nograph_model: str | None,
-                     hybrid=None) -> list[SystemResult]:
+                     hybrid=None, embed_opts: dict | None = None) -> list[SystemResult]:
     """graphmer's own systems; one index per model (built in the stripped copy's parent folder)."""
     from index.indexer import IndexConfig, build_index
     from model.embedder import load_embedder
@@ -101,11 +101,11 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
     main = [n for n in ("graphmer", "graphmer-dense") if n in names]
     plan = []
     if main:
-        plan.append((load_embedder(model), main, "", None))
+        plan.append((load_embedder(model, **(embed_opts or {})), main, "", None))
     if "graphmer-nograph" in names:
         if not nograph_model:
             raise MissingDependencyError("graphmer-nograph needs the no-leaves model: pass --nograph-model PATH")
-        plan.append((load_embedder(nograph_model), ["graphmer-nograph"], "-nograph", 0.0))
+        plan.append((load_embedder(nograph_model, **(embed_opts or {})), ["graphmer-nograph"], "-nograph", 0.0))
     for embedder, systems, suffix, w_graph in plan:
         index_dir = copy.root.parent / f"{copy.root.name}.graphmer{suffix}"
         t0 = time.perf_counter()
@@ -142,14 +142,16 @@ def _ask(root: Path, index_dir: Path, embedder, targets, top_k: int, mode: str, 
     return ranks, times
 
 
-def run_model_systems(copy, top_k: int, names: tuple[str, ...], model: str | None, nograph_model: str | None) -> list:
-    """Every model-side system asked for (the `runner` of index.bench_search.run_benchmark)."""
+def run_model_systems(copy, top_k: int, names: tuple[str, ...], model: str | None, nograph_model: str | None,
+                      embed_opts: dict | None = None) -> list:
+    """Every model-side system asked for (the `runner` of index.bench_search.run_benchmark).
+    embed_opts: GraphEmbedder options (quantize, roots) for the speed/quality trade-offs."""
     out = []
     mini = tuple(n for n in names if n.startswith("minilm"))
     if mini:
         out += minilm_systems(copy, top_k, mini)
     if any(n.startswith("graphmer") for n in names):
-        out += graphmer_systems(copy, top_k, names, model, nograph_model)
+        out += graphmer_systems(copy, top_k, names, model, nograph_model, embed_opts=embed_opts)
     return out
 
 

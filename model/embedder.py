@@ -21,7 +21,7 @@ from model.retrieval import POOLER_FILE, RETRIEVAL_FILE, Pooler, RetrievalSpec, 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "default"
 
 
-def _digest(path: Path, quantize: bool, leaves: bool) -> str:
+def _digest(path: Path, quantize: bool, leaves: bool, roots: int) -> str:
     h = hashlib.sha256()
     for name in ("config.json", "model.safetensors", "tokenizer.json", POOLER_FILE, RETRIEVAL_FILE):
         h.update(name.encode())
@@ -34,7 +34,7 @@ class GraphEmbedder:
     """Embeds symbols (leafy chain graphs) and queries (roots) with one retrieval model."""
 
     def __init__(self, path: str | os.PathLike, quantize: bool = True, leaves: bool | None = None,
-                 batch_size: int = 32, threads: int = 0) -> None:
+                 batch_size: int = 32, threads: int = 0, roots: int = 0) -> None:
         from model.checkpoint import CheckpointError, load_model
         from safetensors.torch import load_file
 
@@ -48,6 +48,10 @@ class GraphEmbedder:
             raise CheckpointError(f"{path}/{RETRIEVAL_FILE} cannot be read ({e}); train the model again") from None
         self.model, self.tokenizer = load_model(path)
         self.cfg = self.model.cfg
+        if roots and roots < self.cfg.roots:  # embed fewer code tokens per symbol than trained with
+            from dataclasses import replace
+
+            self.cfg = replace(self.cfg, roots=roots)
         self.pooler = Pooler(self.cfg.hidden)
         try:
             self.pooler.load_state_dict(load_file(str(path / POOLER_FILE)))
@@ -67,8 +71,9 @@ class GraphEmbedder:
         self.leaves = self.spec.leaves if leaves is None else leaves
         self.batch_size = batch_size
         self.path = path
-        self.model_id = self.spec.model_id + ("" if self.leaves else "-noleaves") + ("-int8" if quantize else "")
-        self.model_hash = _digest(path, quantize, self.leaves)
+        self.model_id = (self.spec.model_id + ("" if self.leaves else "-noleaves") + ("-int8" if quantize else "")
+                         + (f"-r{self.cfg.roots}" if self.cfg.roots != self.model.cfg.roots else ""))
+        self.model_hash = _digest(path, quantize, self.leaves, self.cfg.roots)
         self.dim = self.cfg.hidden
         self._graph = None  # (store, load_graph(store)) of the last store seen
 
