@@ -171,3 +171,39 @@ def train_bench(preset: str, batch_size: int, steps: int, decay_mode: str | None
     console = Console()
     console.print(table)
     console.print(f"graphmer / plain throughput: {r.ratio:.2f}×")
+
+
+@bench.command("fusion")
+@click.argument("packages", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--work-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Where the stripped copies go.")
+@click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Search model (default: the shipped one).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | None, as_json: bool) -> None:
+    """MRR@10 of hybrid fusion settings on development packages (choose the fusion here, on
+    packages that are not the reported ones; each setting is a HybridConfig).
+
+    \b
+    Example:
+        graphmer bench fusion site-packages/jinja2 site-packages/flask --work-dir /tmp/fusion
+    """
+    from index.fusion import HybridConfig
+    from model.bench_dense import fusion_grid
+
+    configs = {"lexical": ("lexical", HybridConfig()), "dense": ("dense", HybridConfig())}
+    for fusion in ("rrf", "score"):
+        for w_dense in (0.25, 0.5, 1.0, 2.0):
+            for w_graph in (0.0, 0.05, 0.2):
+                configs[f"{fusion} d{w_dense} g{w_graph}"] = ("hybrid", HybridConfig(fusion=fusion, w_dense=w_dense, w_graph=w_graph))
+    res = fusion_grid(list(packages), work_dir, model_path, configs)
+    if as_json:
+        click.echo(json.dumps(res, indent=2))
+        return
+    table = Table(title="MRR@10 by fusion setting")
+    table.add_column("setting", no_wrap=True)
+    for p in res:
+        table.add_column(f"{p} ({res[p]['queries']})", justify="right")
+    table.add_column("mean", justify="right")
+    for name in configs:
+        vals = [res[p][name] for p in res]
+        table.add_row(name, *(f"{v:.3f}" for v in vals), f"{sum(vals) / len(vals):.3f}")
+    Console().print(table)

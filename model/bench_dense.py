@@ -165,3 +165,41 @@ def paired_bootstrap(a: list[int], b: list[int], top_k: int = 10, n: int = 10000
     means = d[rng.integers(0, d.size, size=(n, d.size))].mean(1)
     return {"mean": float(d.mean()), "low": float(np.quantile(means, 0.025)), "high": float(np.quantile(means, 0.975)),
             "queries": int(d.size)}
+
+
+def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs: dict, top_k: int = 10,
+                embed_opts: dict | None = None) -> dict:
+    """MRR@k of each named HybridConfig (and lexical/dense alone) on each package's stripped copy.
+
+    For choosing the fusion on development packages, never on the ones reported.
+    """
+    import shutil
+
+    from index.bench_search import prepare_copy
+    from index.indexer import IndexConfig, build_index
+    from index.search import Searcher
+    from index.store import Store
+    from model.embedder import load_embedder
+
+    embedder = load_embedder(model, **(embed_opts or {}))
+    out: dict = {}
+    for pkg in packages:
+        pkg = Path(pkg).resolve()
+        dest = Path(work_dir) / pkg.name
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.rmtree(dest.parent / f"{dest.name}.graphmer", ignore_errors=True)
+        copy = prepare_copy(pkg, dest)
+        index_dir = dest.parent / f"{dest.name}.graphmer"
+        build_index(dest, IndexConfig(embedder=embedder, index_dir=str(index_dir)))
+        row = {}
+        for name, (mode, cfg) in configs.items():
+            searcher = Searcher(Store(index_dir), embedder=embedder, hybrid=cfg)
+            try:
+                ranks = [rank_of(((h.path, h.start_line, h.end_line) for h in
+                                  searcher.search(t.query, top_k=top_k, kinds=CALLABLE_KINDS, mode=mode)[:top_k]), t)
+                         for t in copy.targets]
+            finally:
+                searcher.close()
+            row[name] = _result(name, ranks, top_k, 0.0, [0.0]).mrr
+        out[pkg.name] = row | {"queries": len(copy.targets)}
+    return out
