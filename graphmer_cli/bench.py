@@ -177,8 +177,11 @@ def train_bench(preset: str, batch_size: int, steps: int, decay_mode: str | None
 @click.argument("packages", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--work-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Where the stripped copies go.")
 @click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Search model (default: the shipped one).")
+@click.option("--no-quantize", is_flag=True, help="Embed in float32 instead of int8 dynamic quantization.")
+@click.option("--roots", default=0, type=click.IntRange(min=0), help="Embed at most N code tokens per symbol (0: the model's own).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | None, as_json: bool) -> None:
+def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | None, no_quantize: bool, roots: int,
+                 as_json: bool) -> None:
     """MRR@10 of hybrid fusion settings on development packages (choose the fusion here, on
     packages that are not the reported ones; each setting is a HybridConfig).
 
@@ -194,7 +197,7 @@ def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | N
         for w_dense in (0.25, 0.5, 1.0, 2.0):
             for w_graph in (0.0, 0.05, 0.2):
                 configs[f"{fusion} d{w_dense} g{w_graph}"] = ("hybrid", HybridConfig(fusion=fusion, w_dense=w_dense, w_graph=w_graph))
-    res = fusion_grid(list(packages), work_dir, model_path, configs)
+    res = fusion_grid(list(packages), work_dir, model_path, configs, embed_opts={"quantize": not no_quantize, "roots": roots})
     if as_json:
         click.echo(json.dumps(res, indent=2))
         return
