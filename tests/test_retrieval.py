@@ -161,3 +161,33 @@ def test_broken_or_foreign_model_folders_are_refused(trained, tmp_path):
         load_embedder(bad)
     with pytest.raises(CheckpointError):
         load_embedder(tmp_path / "nothing-here")
+
+
+def test_bench_search_runs_graphmer_minilm_and_the_ablation(trained, tmp_path):
+    from click.testing import CliRunner
+
+    from graphmer_cli.main import cli
+
+    root, corpus, _ = trained
+    model = str(root / "run" / "model")
+    r = CliRunner().invoke(cli, ["bench", "search", str(corpus / "pkg"), "--model", model, "--nograph-model", model,
+                                 "--work-dir", str(tmp_path / "w"), "--json"])
+    assert r.exit_code == 0, r.output
+    res = json.loads(r.output[r.output.index("{"):])
+    assert list(res["systems"]) == ["graphmer", "graphmer-lexical", "graphmer-dense", "graphmer-nograph", "bm25",
+                                    "bm25-split", "minilm", "minilm+bm25"]
+    assert res["queries"] == 48
+    for name in ("graphmer", "graphmer-dense", "minilm"):
+        s = res["systems"][name]
+        assert s["items"] > 0 and s["items_per_s"] > 0 and 0 <= s["mrr@10"] <= 1
+    d = res["graphmer_minus_nograph"]
+    assert d["low"] <= d["mean"] <= d["high"] and d["queries"] == 48
+
+
+def test_paired_bootstrap_interval():
+    from model.bench_dense import paired_bootstrap
+
+    same = paired_bootstrap([1, 2, 0, 3], [1, 2, 0, 3])
+    assert same["mean"] == same["low"] == same["high"] == 0.0
+    better = paired_bootstrap([1] * 50, [2] * 50)
+    assert better["low"] == better["mean"] == 0.5
