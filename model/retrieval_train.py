@@ -229,7 +229,7 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
             opt.step()
             sched.step()
             step += 1
-            rec = {"step": step, "epoch": epoch, "loss": round(float(loss), 5), "lr": sched.get_last_lr()[0]}
+            rec = {"step": step, "epoch": epoch, "loss": round(float(loss.detach()), 5), "lr": sched.get_last_lr()[0]}
             metrics.write(json.dumps(rec) + "\n")
             if step % 20 == 0:
                 metrics.flush()
