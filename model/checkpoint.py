@@ -104,7 +104,8 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         tensors = load_file(str(path / "model.safetensors"))
     except Exception as e:  # safetensors raises its own error types for corrupt or truncated files
         raise CheckpointError(f"{path}/model.safetensors is corrupt ({_one_line(e)}); save or train the model again") from None
-    model = GraphMER(cfg)
+    with torch.device("meta"):  # no memory and no random init for weights about to be replaced
+        model = GraphMER(cfg)
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
     if missing or unexpected:
@@ -114,7 +115,8 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         if v.shape != own[k].shape:
             raise CheckpointError(f"{path}/model.safetensors: {k} has shape {tuple(v.shape)}, the config needs "
                                   f"{tuple(own[k].shape)}; save or train the model again")
-    model.load_state_dict(tensors, strict=True)
+    tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}  # float16 files too
+    model.load_state_dict(tensors, strict=True, assign=True)
     try:
         tokenizer = Tokenizer.load(path / "tokenizer.json")
     except Exception as e:  # the tokenizer library's own errors for a damaged file

@@ -67,7 +67,7 @@ class GraphEmbedder:
 
             with warnings.catch_warnings():  # torch.ao's deprecation notices; the API works in the pinned torch
                 warnings.simplefilter("ignore")
-                self.model = torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8)
+                torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
         self.leaves = self.spec.leaves if leaves is None else leaves
         self.batch_size = batch_size
         self.path = path
