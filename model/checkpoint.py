@@ -6,6 +6,7 @@ tensor is stored once and nothing needs retying. `load_model` is the only loader
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -87,6 +88,20 @@ def _read_config(path: Path) -> EncoderConfig:
         raise CheckpointError(f"{path}/config.json does not fit this graphmer ({_one_line(e)}); upgrade graphmer or retrain") from None
 
 
+@contextlib.contextmanager
+def _no_init():
+    """torch.nn.init's initialisers as no-ops for the duration (as transformers does on load)."""
+    names = ("normal_", "uniform_", "kaiming_uniform_", "xavier_uniform_", "zeros_", "ones_", "trunc_normal_")
+    saved = {n: getattr(torch.nn.init, n) for n in names}
+    try:
+        for n in names:
+            setattr(torch.nn.init, n, lambda tensor, *a, **k: tensor)
+        yield
+    finally:
+        for n, f in saved.items():
+            setattr(torch.nn.init, n, f)
+
+
 def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> tuple[GraphMER, Tokenizer]:
     """(GraphMER in eval mode on map_location, model.tokenizer.Tokenizer) from a saved folder."""
     from safetensors.torch import load_file
@@ -104,7 +119,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         tensors = load_file(str(path / "model.safetensors"))
     except Exception as e:  # safetensors raises its own error types for corrupt or truncated files
         raise CheckpointError(f"{path}/model.safetensors is corrupt ({_one_line(e)}); save or train the model again") from None
-    with torch.device("meta"):  # no memory and no random init for weights about to be replaced
+    with _no_init():  # weights about to be replaced need no random init (a third of the load time)
         model = GraphMER(cfg)
     own = model.state_dict()
     missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
@@ -116,7 +131,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
             raise CheckpointError(f"{path}/model.safetensors: {k} has shape {tuple(v.shape)}, the config needs "
                                   f"{tuple(own[k].shape)}; save or train the model again")
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}  # float16 files too
-    model.load_state_dict(tensors, strict=True, assign=True)
+    model.load_state_dict(tensors, strict=True)
     try:
         tokenizer = Tokenizer.load(path / "tokenizer.json")
     except Exception as e:  # the tokenizer library's own errors for a damaged file
