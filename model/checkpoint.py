@@ -61,6 +61,8 @@ def save_model(out_dir: str | os.PathLike, model: GraphMER, tokenizer: Tokenizer
     tokenizer.save(tmp / "tokenizer.json")
     for name, data in (extra_files or {}).items():
         (tmp / name).write_bytes(data)
+    for f in tmp.iterdir():  # readable by everyone who can read the folder (safetensors writes 0600)
+        f.chmod(0o644)
     if out.exists():
         os.replace(out, old)  # from here to the next rename the previous model is at `old`
     os.replace(tmp, out)

@@ -191,3 +191,23 @@ def test_paired_bootstrap_interval():
     assert same["mean"] == same["low"] == same["high"] == 0.0
     better = paired_bootstrap([1] * 50, [2] * 50)
     assert better["low"] == better["mean"] == 0.5
+
+
+def test_the_default_model_loads_offline_from_the_package(monkeypatch):
+    import socket
+
+    import model as model_pkg
+    from model.embedder import DEFAULT_MODEL, load_embedder
+
+    def no_network(*a, **k):
+        raise AssertionError("the default model must not touch the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    assert DEFAULT_MODEL.parent == Path(model_pkg.__file__).resolve().parent  # inside the installed package
+    assert (DEFAULT_MODEL / "model.safetensors").stat().st_size < 50 * 2**20
+    e = load_embedder()
+    assert e.model_id.startswith("graphmer-default")
+    v = e.embed_queries(["parse the config file"])
+    assert v.shape == (1, e.dim) and abs(float(np.linalg.norm(v)) - 1) < 1e-5
+    card = (DEFAULT_MODEL / "MODEL_CARD.md").read_text()
+    assert "all-MiniLM-L6-v2" in card and "Apache-2.0" in card
