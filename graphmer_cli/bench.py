@@ -210,3 +210,27 @@ def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | N
         vals = [res[p][name] for p in res]
         table.add_row(name, *(f"{v:.3f}" for v in vals), f"{sum(vals) / len(vals):.3f}")
     Console().print(table)
+
+
+@bench.command("latency")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--queries", default=200, show_default=True, type=click.IntRange(min=1), help="Warm queries to time.")
+@click.option("--fresh-runs", default=3, show_default=True, type=click.IntRange(min=1), help="Fresh `graphmer search` processes to time.")
+@click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Search model (default: the shipped one).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def latency_bench(root: Path, queries: int, fresh_runs: int, model_path: str | None, as_json: bool) -> None:
+    """Search latency on the index of ROOT (build it first with `graphmer index ROOT`): warm,
+    per query in one process, and a fresh `graphmer search` process end to end.
+
+    \b
+    Example:
+        graphmer index /tmp/stdlib && graphmer bench latency /tmp/stdlib
+    """
+    from model.bench_dense import query_latency
+
+    r = query_latency(root, queries, fresh_runs, model_path)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    click.echo(f"{r['root']}: {r['queries']} warm {r['mode']} queries, median {r['median_ms']:.1f} ms, p90 {r['p90_ms']:.1f} ms; "
+               f"fresh process {', '.join(f'{s:.2f}' for s in r['fresh_process_s'])} s")

@@ -203,3 +203,50 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
             row[name] = _result(name, ranks, top_k, 0.0, [0.0]).mrr
         out[pkg.name] = row | {"queries": len(copy.targets)}
     return out
+
+
+def query_latency(root: Path, n_queries: int = 200, fresh_runs: int = 3, model: str | None = None, seed: int = 0) -> dict:
+    """Search latency on an existing index at `root`: warm (one process, hybrid mode, per
+    query) over docstring sentences of the indexed files, and a fresh `graphmer search`
+    process end to end (interpreter start, imports, model load, one query)."""
+    import random
+    import subprocess
+    import sys
+    import tokenize
+
+    from index.bench_source import find_targets
+    from index.search import Searcher
+    from model.embedder import load_embedder
+
+    root = Path(root).resolve()
+    searcher = Searcher.open(root, embedder=load_embedder(model))
+    queries = []
+    for (path,) in searcher.store.conn.execute("SELECT path FROM files WHERE language = 'python' ORDER BY path"):
+        try:
+            with tokenize.open(root / path) as f:
+                queries += [t.query for t in find_targets(f.read(), path)]
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+    random.Random(seed).shuffle(queries)
+    queries = queries[:n_queries]
+    times = []
+    try:
+        searcher.search("warm up", top_k=10)
+        for q in queries:
+            t0 = time.perf_counter()
+            searcher.search(q, top_k=10)
+            times.append(time.perf_counter() - t0)
+        mode = searcher.mode_used
+    finally:
+        searcher.close()
+    fresh = []
+    cmd = [sys.executable, "-m", "graphmer_cli.main", "search", queries[0] if queries else "parse", "--repo", str(root), "-k", "10"]
+    if model:
+        cmd += ["--model", str(model)]
+    for _ in range(fresh_runs):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True)
+        fresh.append(time.perf_counter() - t0)
+    ms = sorted(t * 1000 for t in times)
+    return {"root": str(root), "mode": mode, "queries": len(ms), "median_ms": ms[len(ms) // 2] if ms else 0.0,
+            "p90_ms": ms[int(len(ms) * 0.9)] if ms else 0.0, "fresh_process_s": sorted(fresh)}
