@@ -75,13 +75,16 @@ class GraphEmbedder:
                          + (f"-r{self.cfg.roots}" if self.cfg.roots != self.model.cfg.roots else ""))
         self.model_hash = _digest(path, quantize, self.leaves, self.cfg.roots)
         self.dim = self.cfg.hidden
-        self._graph = None  # (store, load_graph(store)) of the last store seen
+        self._graph = None  # (key of the store's state, load_graph(store)) of the last store seen
 
     def _graph_of(self, store):
         from model.kg_samples import load_graph
 
-        if self._graph is None or self._graph[0] is not store:
-            self._graph = (store, load_graph(store))
+        # Reused while the store's symbols and edges are unchanged (one indexing run embeds in many batches).
+        key = (id(store), *store.conn.execute(
+            "SELECT (SELECT count(*) FROM edges), (SELECT max(rowid) FROM edges), (SELECT max(id) FROM symbols)").fetchone())
+        if self._graph is None or self._graph[0] != key:
+            self._graph = (key, load_graph(store))
         return self._graph[1]
 
     @torch.no_grad()
