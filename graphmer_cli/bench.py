@@ -194,7 +194,7 @@ def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | N
 
     configs = {"lexical": ("lexical", HybridConfig()), "dense": ("dense", HybridConfig())}
     for fusion in ("rrf", "score"):
-        for w_dense in (0.25, 0.5, 1.0, 2.0):
+        for w_dense in (0.25, 0.5, 1.0, 2.0, 3.0, 4.0):
             for w_graph in (0.0, 0.05, 0.2):
                 configs[f"{fusion} d{w_dense} g{w_graph}"] = ("hybrid", HybridConfig(fusion=fusion, w_dense=w_dense, w_graph=w_graph))
     res = fusion_grid(list(packages), work_dir, model_path, configs, embed_opts={"quantize": not no_quantize, "roots": roots})

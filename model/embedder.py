@@ -75,6 +75,7 @@ class GraphEmbedder:
                          + (f"-r{self.cfg.roots}" if self.cfg.roots != self.model.cfg.roots else ""))
         self.model_hash = _digest(path, quantize, self.leaves, self.cfg.roots)
         self.dim = self.cfg.hidden
+        self._queries: dict[str, np.ndarray] = {}  # query text -> vector, oldest first
         self._graph = None  # (key of the store's state, load_graph(store)) of the last store seen
 
     def _graph_of(self, store):
@@ -116,8 +117,16 @@ class GraphEmbedder:
         return self._run(items, lambda ss: graph_batch(ss, self.cfg, self.leaves))
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
-        items = [(len(t), t) for t in texts]
-        return self._run(items, lambda ts: query_batch(ts, self.tokenizer, self.cfg, self.spec.max_query_tokens))
+        """(n, dim) unit vectors; recent queries come from a small cache (a session asks again)."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if todo:
+            vecs = self._run([(len(t), t) for t in todo],
+                             lambda ts: query_batch(ts, self.tokenizer, self.cfg, self.spec.max_query_tokens))
+            for t, v in zip(todo, vecs):
+                if len(self._queries) >= 4096:
+                    self._queries.pop(next(iter(self._queries)))
+                self._queries[t] = v
+        return np.stack([self._queries[t] for t in texts]) if texts else np.zeros((0, self.dim), dtype=np.float32)
 
 
 def load_embedder(path: str | os.PathLike | None = None, **kw) -> GraphEmbedder:

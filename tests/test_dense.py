@@ -293,7 +293,7 @@ def test_cli_index_search_modes_explain_and_status(sample_repo, fake_model):
         assert out["mode"] == mode and out["notes"] == []
         top = out["hits"][0]
         assert top["qualname"] == "app.base.Base.save"
-        expected = {"hybrid": {"lexical", "dense", "fused"}, "dense": {"dense"}, "lexical": {"lexical"}}[mode]  # boost off by default
+        expected = {"hybrid": {"lexical", "dense", "fused", "graph"}, "dense": {"dense"}, "lexical": {"lexical"}}[mode]
         assert set(top["why"]) == expected
     assert fake_model[-1] == (None, True)
     n_loads = len(fake_model)
