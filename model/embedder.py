@@ -26,7 +26,7 @@ def _digest(path: Path, quantize: bool, leaves: bool, roots: int) -> str:
     for name in ("config.json", "model.safetensors", "tokenizer.json", POOLER_FILE, RETRIEVAL_FILE):
         h.update(name.encode())
         h.update((path / name).read_bytes())
-    h.update(f"quantize={quantize};leaves={leaves}".encode())
+    h.update(f"quantize={quantize};leaves={leaves};roots={roots}".encode())
     return h.hexdigest()
 
 
