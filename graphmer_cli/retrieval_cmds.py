@@ -20,7 +20,7 @@ import click
 @click.option("--lr", default=5e-5, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Peak lr of loaded weights.")
 @click.option("--new-lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Peak lr of new parameters.")
 @click.option("--no-leaves", is_flag=True, help="Ablation: train and embed without graph leaves.")
-@click.option("--exclude", multiple=True, help="Left out of PATHS: 'dir/' (any folder of that name) or a glob.")
+@click.option("--exclude", multiple=True, help="Gitignore-style glob left out of PATHS (repeatable), e.g. 'test/'.")
 @click.option("--max-pairs", default=0, type=click.IntRange(min=0), help="Cap on training pairs (0: all).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=0, type=click.IntRange(min=0), help="CPU threads (0: torch's default).")

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.bench_search import CALLABLE_KINDS, MissingDependencyError, SystemResult, _result, bm25_ranked, rank_of
+from index.bench_search import CALLABLE_KINDS, MissingDependencyError, SystemResult, _result, bm25_ranked, mrr, rank_of
+from index.fusion import fuse
 
 RRF_K = 60
 MINILM_MAX_TOKENS = 256
@@ -84,10 +85,7 @@ def rrf(lists: list[list[int]], k: int = RRF_K) -> list[int]:
     >>> rrf([[1, 2, 3], [3, 1]])
     [1, 3, 2]
     """
-    score: dict[int, float] = {}
-    for lst in lists:
-        for r, i in enumerate(lst, 1):
-            score[i] = score.get(i, 0.0) + 1.0 / (k + r)
+    score = fuse({str(n): [(i, 0.0) for i in lst] for n, lst in enumerate(lists)}, {}, "rrf", k)
     return sorted(score, key=lambda i: -score[i])
 
 
@@ -114,12 +112,13 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
         items = report.symbols_embedded
         for name in systems:
             mode = "dense" if name == "graphmer-dense" else "hybrid"
-            ranks, times = _ask(copy.root, index_dir, embedder, copy.targets, top_k, mode, hybrid, w_graph)
+            ranks, times = _ask(index_dir, embedder, copy.targets, top_k, mode, hybrid, w_graph)
             out.append(_result(name, ranks, top_k, index_s, times, items=items))
     return out
 
 
-def _ask(root: Path, index_dir: Path, embedder, targets, top_k: int, mode: str, hybrid, w_graph) -> tuple[list[int], list[float]]:
+def _ask(index_dir: Path, embedder, targets, top_k: int, mode: str, hybrid, w_graph) -> tuple[list[int], list[float]]:
+    """Ranks of each target's answer, and seconds per query, on one index."""
     from dataclasses import replace
 
     from index.fusion import HybridConfig
@@ -177,8 +176,6 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
 
     from index.bench_search import prepare_copy
     from index.indexer import IndexConfig, build_index
-    from index.search import Searcher
-    from index.store import Store
     from model.embedder import load_embedder
 
     embedder = load_embedder(model, **(embed_opts or {}))
@@ -186,21 +183,13 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
     for pkg in packages:
         pkg = Path(pkg).resolve()
         dest = Path(work_dir) / pkg.name
-        shutil.rmtree(dest, ignore_errors=True)
-        shutil.rmtree(dest.parent / f"{dest.name}.graphmer", ignore_errors=True)
-        copy = prepare_copy(pkg, dest)
         index_dir = dest.parent / f"{dest.name}.graphmer"
+        shutil.rmtree(dest, ignore_errors=True)
+        shutil.rmtree(index_dir, ignore_errors=True)
+        copy = prepare_copy(pkg, dest)
         build_index(dest, IndexConfig(embedder=embedder, index_dir=str(index_dir)))
-        row = {}
-        for name, (mode, cfg) in configs.items():
-            searcher = Searcher(Store(index_dir), embedder=embedder, hybrid=cfg)
-            try:
-                ranks = [rank_of(((h.path, h.start_line, h.end_line) for h in
-                                  searcher.search(t.query, top_k=top_k, kinds=CALLABLE_KINDS, mode=mode)[:top_k]), t)
-                         for t in copy.targets]
-            finally:
-                searcher.close()
-            row[name] = _result(name, ranks, top_k, 0.0, [0.0]).mrr
+        row = {name: mrr(_ask(index_dir, embedder, copy.targets, top_k, mode, cfg, None)[0], top_k)
+               for name, (mode, cfg) in configs.items()}
         out[pkg.name] = row | {"queries": len(copy.targets)}
     return out
 

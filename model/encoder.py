@@ -307,7 +307,7 @@ MINILM_LAYERS = 6
 
 
 def minilm_layer_picks(layers: int, n_src: int = MINILM_LAYERS) -> list[int]:
-    """Source layers a `layers`-deep model loads: evenly spaced (3 of 6: 0, 2, 4).
+    """Which of n_src layers a `layers`-deep model keeps: evenly spaced (3 of 6: 0, 2, 4).
 
     >>> minilm_layer_picks(3), minilm_layer_picks(6)
     ([0, 2, 4], [0, 1, 2, 3, 4, 5])

@@ -147,12 +147,12 @@ def keep_layers(model, n: int):
     """A copy of `model` with n of its layers, evenly spaced (0, 2, 4 of 6), other weights shared."""
     from dataclasses import replace
 
-    from model.encoder import GraphMER
+    from model.encoder import GraphMER, minilm_layer_picks
 
     total = model.cfg.layers
     if not 1 <= n <= total:
         raise ValueError(f"cannot keep {n} of {total} layers")
-    picks = [i * total // n for i in range(n)]
+    picks = minilm_layer_picks(n, total)
     small = GraphMER(replace(model.cfg, layers=n))
     state = {}
     for k, v in model.state_dict().items():

@@ -9,15 +9,16 @@ each epoch. In-batch negatives, τ = 0.05, symmetric loss.
 """
 from __future__ import annotations
 
-import fnmatch
 import json
 import logging
 import math
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pathspec
 import torch
 import torch.nn.functional as F
 
@@ -53,34 +54,6 @@ class Pair:
     sample: object  # model.kg_samples.Sample (the first window of the function)
 
 
-def _skip(rel: str, exclude: tuple[str, ...]) -> bool:
-    """`dir/` patterns leave out any folder of that name; others are globs on the path or file name."""
-    parts = rel.split("/")
-    for g in exclude:
-        if g.endswith("/") and g.rstrip("/") in parts[:-1]:
-            return True
-        if not g.endswith("/") and (fnmatch.fnmatch(rel, g) or fnmatch.fnmatch(parts[-1], g)):
-            return True
-    return False
-
-
-def _targets(src: Path, copy: Path) -> list:
-    """Docstring queries of the original files that the stripped copy holds."""
-    import tokenize
-
-    from index.bench_source import find_targets
-
-    out = []
-    for f in sorted(copy.rglob("*.py")):
-        rel = f.relative_to(copy).as_posix()
-        try:
-            with tokenize.open(src / rel) as fh:
-                out += find_targets(fh.read(), rel)
-        except (SyntaxError, UnicodeDecodeError, ValueError, OSError):
-            continue
-    return out
-
-
 def make_pairs(corpus: list[str], work: Path, tokenizer, cfg, rcfg: RetrievalConfig) -> tuple[list[Pair], list[Pair]]:
     """(train pairs, held-out pairs) from docstring-stripped copies of the corpus folders."""
     from index.bench_search import prepare_copy
@@ -89,16 +62,12 @@ def make_pairs(corpus: list[str], work: Path, tokenizer, cfg, rcfg: RetrievalCon
     from index.walk import WalkConfig
     from model.kg_samples import extract_corpus
 
+    excluded = pathspec.GitIgnoreSpec.from_lines(rcfg.exclude)  # as `graphmer train --exclude` reads them
     train, valid = [], []
     for i, path in enumerate(corpus):
         dest = work / f"{i}-{Path(path).resolve().name}"
-        if not (dest / ".done").exists():
-            import shutil
-
-            shutil.rmtree(dest, ignore_errors=True)
-            prepare_copy(Path(path), dest, skip=lambda rel: _skip(rel, rcfg.exclude))
-            (dest / ".done").write_text("")
-        targets = _targets(Path(path), dest)
+        shutil.rmtree(dest, ignore_errors=True)
+        targets = prepare_copy(Path(path), dest, skip=excluded.match_file).targets
         idx = dest.parent / f"{dest.name}.graphmer"
         build_index(dest, IndexConfig(walk=WalkConfig(languages=("python",)), index_dir=str(idx)))
         store = Store(idx)
@@ -109,7 +78,7 @@ def make_pairs(corpus: list[str], work: Path, tokenizer, cfg, rcfg: RetrievalCon
         finally:
             store.close()
         by_def = {where[s.symbol_id]: s for s in corpus_s.train + corpus_s.valid}
-        held = {(where[s.symbol_id]) for s in corpus_s.valid}
+        held = {where[s.symbol_id] for s in corpus_s.valid}
         for t in targets:
             s = by_def.get((t.path, t.def_line))
             if s is not None:
