@@ -13,6 +13,7 @@ import {
   searchParams,
   serverNotRunningMessage,
 } from "./search";
+import { findExecutable } from "./executable";
 
 // Languages the index covers (TSX/JSX included); the server gets their file documents.
 const LANGUAGES = ["python", "javascript", "javascriptreact", "typescript", "typescriptreact", "java", "go", "rust"];
@@ -48,7 +49,19 @@ function createClient(): LanguageClient {
   return new LanguageClient("graphmer", "graphmer", serverOptions, clientOptions);
 }
 
-function startClient(): void {
+function workspaceRoot(): string | undefined {
+  const folder = vscode.workspace.workspaceFolders?.[0];
+  return folder?.uri.scheme === "file" ? folder.uri.fsPath : undefined;
+}
+
+/** Starts a fresh client; false (and no client) when the executable is not found. */
+function startClient(): boolean {
+  const command = serverPath();
+  if (!findExecutable(command, workspaceRoot())) {
+    client = undefined;
+    startError = "executable not found";
+    return false;
+  }
   const c = createClient();
   client = c;
   startError = undefined;
@@ -65,6 +78,7 @@ function startClient(): void {
       }
     },
   );
+  return true;
 }
 
 async function stopClient(): Promise<void> {
@@ -116,7 +130,10 @@ async function runningClient(): Promise<LanguageClient | undefined> {
   }
   if (!client || (startSettled && client.state === State.Stopped)) {
     await stopClient();
-    startClient();
+    if (!startClient()) {
+      void showNotRunning();
+      return undefined;
+    }
   }
   commandsWaiting++;
   try {
@@ -237,12 +254,16 @@ export function activate(context: vscode.ExtensionContext): void {
     vscode.workspace.onDidChangeConfiguration(async (event) => {
       if (event.affectsConfiguration("graphmer.path") || event.affectsConfiguration("graphmer.serverArgs")) {
         await stopClient();
-        startClient();
+        if (!startClient()) {
+          void showNotRunning();
+        }
       }
     }),
   );
   // Not awaited: the commands are usable while the server starts.
-  startClient();
+  if (!startClient()) {
+    void showNotRunning();
+  }
 }
 
 export function deactivate(): Promise<void> {
