@@ -12,7 +12,7 @@ import re
 
 import tree_sitter as ts
 
-from index import languages
+from index import languages, pynames
 from index.records import CALLABLE_KINDS, CLASS_KINDS, ParsedFile, Ref, Symbol
 
 _DOTTED = re.compile(r"(?:super\(\)\.)?[A-Za-z_$][\w$]*(?:(?:\.|::)[A-Za-z_$][\w$]*)*")
@@ -248,6 +248,15 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
                 continue
             seen_refs.add(k)
             pf.refs.append(Ref(source, kind, target, line, alias))
+    if language == "python":  # what completion needs: attribute uses, names set on classes/modules
+
+        def symbol_of_class(node: ts.Node) -> int:
+            body = node.child_by_field_name("body")
+            i = index.enclosing(body.start_byte) if body is not None else -1
+            return i if i > 0 and pf.symbols[i].kind in CLASS_KINDS else -1
+
+        pf.attributes = pynames.attribute_defs(root, symbol_of_class)
+        pf.attr_uses = pynames.attr_uses(root)
     return pf
 
 

@@ -63,6 +63,31 @@ class Ref:
     alias: str = ""
 
 
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    """A name assigned on a class or module: `self.x = ...` in a method, `x = ...` in a class
+    body or at module level. `owner` indexes ParsedFile.symbols (the class, or 0 for the module).
+
+    `value` says what the name holds, for completion's type inference: ":T" (annotated T, or
+    a parameter annotated T), "=a.b" (the value of a.b), "=a.b()" (what a.b() returns), or "".
+    """
+
+    owner: int
+    name: str
+    line: int
+    value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AttrUse:
+    """How often `receiver.name` is written in a file (loads and stores); the receiver
+    normalized by index.pynames.norm_receiver ("self.console", "foo()", "" when not a name)."""
+
+    receiver: str
+    name: str
+    count: int
+
+
 @dataclass(slots=True)
 class ParsedFile:
     """Everything parsing one file yields. symbols[0] is the file's module symbol."""
@@ -73,6 +98,8 @@ class ParsedFile:
     refs: list[Ref] = field(default_factory=list)
     lines: int = 0
     syntax_errors: int = 0  # count of ERROR/MISSING nodes tree-sitter recovered from
+    attributes: list[Attribute] = field(default_factory=list)  # Python only (index/pynames.py)
+    attr_uses: list[AttrUse] = field(default_factory=list)  # Python only
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,7 +29,9 @@ META_NAME = "meta.json"
 FORMAT_NAME = "graphmer-index"
 # 2: the vectors table (m002). An older graphmer would delete symbols and leave their
 # vectors behind, so it must refuse a version-2 index; this one upgrades version 1.
-FORMAT_VERSION = 2
+# 3: attributes and attr_uses (m003), what completion reads; an older graphmer would leave
+# their rows behind for deleted files.
+FORMAT_VERSION = 3
 
 migrations = Migrations("graphmer-index")
 
@@ -49,6 +51,22 @@ def m001_create_tables(db: sqlite_utils.Database) -> None:
 def m002_vectors(db: sqlite_utils.Database) -> None:
     # One float32 vector per embeddable symbol (little-endian, meta.json's `dim` long).
     db.execute("CREATE TABLE vectors (symbol_id INTEGER PRIMARY KEY, vector BLOB NOT NULL)")
+
+
+@migrations()
+def m003_attributes(db: sqlite_utils.Database) -> None:
+    # Names set on classes and modules (`self.x = ...`, class-body and module-level
+    # assignments) and per-file counts of `receiver.name` uses: see index/pynames.py.
+    db.execute(
+        "CREATE TABLE attributes (file_id INTEGER NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL, "
+        "line INTEGER NOT NULL, value TEXT NOT NULL DEFAULT '')"
+    )
+    db.execute("CREATE INDEX attributes_file ON attributes(file_id)")
+    db.execute("CREATE TABLE attr_uses (file_id INTEGER NOT NULL, receiver TEXT NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL)")
+    db.execute("CREATE INDEX attr_uses_file ON attr_uses(file_id)")
+    # Files stored before have no rows here: make the next `graphmer index` re-read and
+    # re-parse them (a size/mtime that never matches, a hash that never matches).
+    db.execute("UPDATE files SET mtime_ns = -1, hash = ''")
 
 
 _SCHEMA_V1 = """
@@ -242,6 +260,8 @@ class Store(VectorTable):
             c.execute("DELETE FROM symbols_fts WHERE rowid IN (SELECT id FROM symbols WHERE file_id = ?)", (i,))
             vectors_gone += c.execute("DELETE FROM vectors WHERE symbol_id IN (SELECT id FROM symbols WHERE file_id = ?)", (i,)).rowcount
             c.execute("DELETE FROM symbols WHERE file_id = ?", (i,))
+            c.execute("DELETE FROM attributes WHERE file_id = ?", (i,))
+            c.execute("DELETE FROM attr_uses WHERE file_id = ?", (i,))
             c.execute("DELETE FROM files WHERE id = ?", (i,))
         if vectors_gone:
             self._bump_vectors_gen()
@@ -254,10 +274,12 @@ class Store(VectorTable):
             self._delete_file_ids(self._file_ids([r.path for r in records]))
             fid = self._next_id("files")
             sid = self._next_id("symbols")
-            file_rows, sym_rows, fts_rows = [], [], []
+            file_rows, sym_rows, fts_rows, attr_rows, use_rows = [], [], [], [], []
             for r in records:
                 pf = r.parsed
                 file_rows.append((fid, r.path, r.language, r.hash, r.size, r.mtime_ns, pf.lines, pf.syntax_errors, r.graph_json))
+                attr_rows += [(fid, pf.symbols[a.owner].qualname, a.name, a.line, a.value) for a in pf.attributes]
+                use_rows += [(fid, u.receiver, u.name, u.count) for u in pf.attr_uses]
                 base = sid
                 for s, text in zip(pf.symbols, r.fts):
                     parent = base + s.parent if s.parent >= 0 else None
@@ -268,6 +290,8 @@ class Store(VectorTable):
             c.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?)", file_rows)
             c.executemany("INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?)", sym_rows)
             c.executemany("INSERT INTO symbols_fts(rowid, names, signature, doc, body) VALUES (?,?,?,?,?)", fts_rows)
+            c.executemany("INSERT INTO attributes VALUES (?,?,?,?,?)", attr_rows)
+            c.executemany("INSERT INTO attr_uses VALUES (?,?,?,?)", use_rows)
             self._set_state("edges_dirty", "1")
             c.execute("COMMIT")
         except BaseException:

@@ -1,0 +1,341 @@
+"""Code completion over the index: candidates from the graph, ranked by usage statistics.
+
+After `receiver.` the candidates are the members of the receiver's inferred type (its class
+and bases, a module's members and submodules, a builtin type's attributes), beside every
+name written after the same receiver elsewhere; without a receiver, the names in scope.
+Ranking is by how often each name is used as an attribute in the repository, after that
+receiver text and in the open buffer (index/pynames.py counts them).
+
+No leakage: the file being completed is in the index, so its indexed uses are subtracted
+from the repository totals and the buffer's own uses added; the buffer overrides the file.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import PurePosixPath
+
+from index.complete_buffer import Buffer, CursorText, cursor_text, split_lines
+from index.complete_types import BUILTIN_CLASSES, UNKNOWN, Typer, Val
+from index.graph import Resolver
+from index.indexer import module_names
+from index.pynames import norm_receiver
+from index.records import CLASS_KINDS
+from index.store import Store
+
+_IDENT = re.compile(r"[^\W\d]\w*")
+_BUILTIN_NAMES = sorted(n for n in dir(builtins) if not n.startswith("_"))
+# Scorer: (path, line, candidates) -> one extra score per candidate (e.g. a model's).
+Scorer = Callable[[str, int, list["CompletionItem"]], list[float]]
+
+
+@dataclass(frozen=True, slots=True)
+class CompletionItem:
+    label: str  # the name inserted
+    kind: str  # graphmer symbol kind: "method", "function", "class", "attribute", "module", "variable", ...
+    detail: str  # short: qualname or signature
+    score: float  # higher is better; items come sorted by it
+    symbol_id: int = 0  # store id when the item is an indexed symbol (0 otherwise), used by resolve
+
+
+@dataclass(frozen=True, slots=True)
+class Completions:
+    items: list[CompletionItem]  # ranked best first, already filtered by `prefix`
+    prefix: str  # the identifier characters typed before the cursor
+    receiver: str  # the receiver expression text ("self", "os.path", "") or ""
+    receiver_type: str  # what it resolved to (qualname) or "" when unknown
+
+
+@dataclass(frozen=True, slots=True)
+class RankWeights:
+    """Weights of the attribute-completion score (a sum of log-counts plus bonuses)."""
+
+    member: float = 6.0  # a member of the receiver's inferred type
+    depth: float = 0.2  # per base class between the type and the member's class
+    exact: float = 2.0  # log(1 + uses after this exact receiver text)
+    last: float = 1.0  # log(1 + uses after a receiver ending in the same name)
+    buffer: float = 0.6  # log(1 + uses of the name as an attribute in the buffer)
+    anywhere: float = 0.3  # log(1 + uses of the name as an attribute anywhere)
+
+
+class Uses:
+    """Attribute-use counts of the repository with one file's indexed uses swapped for a buffer's."""
+
+    def __init__(self, totals: "Completer", indexed: tuple[dict, dict, Counter], buffer: Counter) -> None:
+        self.t = totals
+        self.cur_recv, self.cur_last, self.cur_name = indexed
+        self.buf_recv, self.buf_last, self.buf_name = _split(buffer)
+
+    def by_receiver(self, r: str) -> Counter:
+        """name -> uses after the receiver text r."""
+        return _swap(self.t.by_recv.get(r), self.cur_recv.get(r), self.buf_recv.get(r))
+
+    def by_last(self, r: str) -> Counter:
+        """name -> uses after any receiver whose last part is r's last part."""
+        last = _last(r)
+        return _swap(self.t.by_last.get(last), self.cur_last.get(last), self.buf_last.get(last))
+
+    def name(self, n: str) -> int:
+        """Uses of n as an attribute anywhere."""
+        return self.t.by_name.get(n, 0) - self.cur_name.get(n, 0) + self.buf_name.get(n, 0)
+
+    def in_buffer(self, n: str) -> int:
+        return self.buf_name.get(n, 0)
+
+
+def _last(receiver: str) -> str:
+    return receiver.rsplit(".", 1)[-1]
+
+
+def _split(c: Counter) -> tuple[dict[str, Counter], dict[str, Counter], Counter]:
+    recv: dict[str, Counter] = {}
+    last: dict[str, Counter] = {}
+    name: Counter = Counter()
+    for (r, n), k in c.items():
+        recv.setdefault(r, Counter())[n] += k
+        last.setdefault(_last(r), Counter())[n] += k
+        name[n] += k
+    return recv, last, name
+
+
+def _swap(total: Counter | None, minus: Counter | None, plus: Counter | None) -> Counter:
+    out = Counter(total) if total else Counter()
+    if minus:
+        out.subtract(minus)
+    if plus:
+        out.update(plus)
+    return +out  # drops the zero counts the subtraction leaves
+
+
+class Completer:
+    """Completion over one index; load once (symbol table, usage totals), ask many times."""
+
+    def __init__(self, store: Store, scorer: Scorer | None = None, weights: RankWeights = RankWeights()) -> None:
+        self.store = store
+        self.scorer = scorer
+        self.w = weights
+        graphs = store.graph_inputs()
+        self.resolver = Resolver(graphs)
+        paths = [p for (p,) in store.conn.execute("SELECT path FROM files ORDER BY id")]
+        self.file_ids = dict(store.conn.execute("SELECT path, id FROM files"))
+        self.modules = {p: (g.module, g.is_package) for p, g in zip(paths, graphs)}
+        self.root_name = store.root.name
+        self.symbols: dict[str, tuple[int, str, str]] = {}
+        for i, q, kind, sig in store.conn.execute("SELECT id, qualname, kind, signature FROM symbols ORDER BY id DESC"):
+            self.symbols[q] = (i, kind, sig)  # the first definition of a name wins, as in the graph
+        self.attrs: dict[str, dict[str, str]] = {}
+        for owner, name, value in store.conn.execute("SELECT owner, name, value FROM attributes ORDER BY file_id, line"):
+            self.attrs.setdefault(owner, {}).setdefault(name, value)
+        returns: dict[str, str] = {}
+        for src, dst in store.conn.execute(
+            "SELECT s.qualname, d.qualname FROM edges e JOIN symbols s ON s.id = e.src JOIN symbols d ON d.id = e.dst "
+            "WHERE e.relation = 'returns' ORDER BY e.rowid"
+        ):
+            returns.setdefault(src, dst)
+        self.by_recv: dict[str, Counter] = {}
+        self.by_last: dict[str, Counter] = {}
+        self.by_name: Counter = Counter()
+        for r, n, k in store.conn.execute("SELECT receiver, name, sum(count) FROM attr_uses GROUP BY receiver, name"):
+            self.by_recv.setdefault(r, Counter())[n] += k
+            self.by_last.setdefault(_last(r), Counter())[n] += k
+            self.by_name[n] += k
+        self.submodules: dict[str, list[str]] = {}
+        for q, kind in self.resolver.kind.items():
+            if kind == "module" and "." in q:
+                self.submodules.setdefault(q.rpartition(".")[0], []).append(q)
+        module_file = {g.module: fi for fi, g in enumerate(graphs)}
+        self.typer = Typer(self.resolver, module_file, self.attrs, returns)
+        self._indexed_uses: dict[str, Counter] = {}
+        self._split_cache: dict[str, tuple[dict, dict, Counter]] = {}
+
+    # -- public ------------------------------------------------------------------------
+    def complete(self, path: str, source: str, line: int, column: int, limit: int = 100) -> Completions:
+        """Ranked completions at (line, column), both 0-based, column in code points."""
+        lines = split_lines(source)
+        text = lines[line] if 0 <= line < len(lines) else ""
+        ct = cursor_text(text[: max(column, 0)])
+        if ct.receiver is None and ct.prefix == "" and text[:column].strip():
+            return Completions([], "", "", "")  # after an operator or a bracket: nothing to ask
+        buf = Buffer(source, line, column, ct.prefix)
+        module, is_pkg = self.module_of(path)
+        self.typer.use_buffer(buf, module, is_pkg)
+        if ct.receiver is None:
+            items, rtype = self._scope_items(buf, source), ""
+        else:
+            uses = Uses(self, self._indexed_split(path), buf.use_counts())
+            items, rtype = self._member_items(ct, uses)
+        items = [it for it in items if it.label.startswith(ct.prefix)]
+        if self.scorer is not None and items:
+            extra = self.scorer(path, line, items)
+            items = [CompletionItem(it.label, it.kind, it.detail, it.score + e, it.symbol_id) for it, e in zip(items, extra)]
+        items.sort(key=lambda it: (-it.score, it.label))
+        return Completions(items[:limit], ct.prefix, ct.receiver or "", rtype)
+
+    def resolve(self, symbol_id: int) -> dict:
+        """Signature, doc, qualname, path and 1-based start line of an indexed symbol."""
+        row = self.store.conn.execute(
+            "SELECT s.signature, s.doc, s.qualname, f.path, s.start_line FROM symbols s LEFT JOIN files f ON f.id = s.file_id WHERE s.id = ?",
+            (symbol_id,),
+        ).fetchone()
+        if row is None:
+            raise KeyError(f"no symbol with id {symbol_id} in the index: it was re-indexed; ask for completions again")
+        sig, doc, qual, path, line = row
+        return {"signature": sig, "doc": doc, "qualname": qual, "path": path, "line": line}
+
+    def attribute_uses(self, path: str, source: str, line: int, column: int) -> Counter:
+        """The (receiver, name) counts ranking uses at a cursor: the repository's, with the
+        file's indexed uses replaced by the buffer's (the benchmark checks them)."""
+        ct = cursor_text((split_lines(source)[line] if 0 <= line < len(split_lines(source)) else "")[: max(column, 0)])
+        indexed = self.indexed_uses(path)
+        out = Counter()
+        for (r, n), k in Buffer(source, line, column, ct.prefix).use_counts().items():
+            out[(r, n)] += k
+        for key in set(out) | set(indexed):
+            out[key] += self.by_recv.get(key[0], Counter()).get(key[1], 0) - indexed.get(key, 0)
+        return out
+
+    def module_of(self, path: str) -> tuple[str, bool]:
+        """Module name and is-package flag of a file, indexed or not."""
+        if path in self.modules:
+            return self.modules[path]
+        return module_names([path], self.root_name)[path] if path.endswith((".py", ".pyi")) else (PurePosixPath(path).stem, False)
+
+    def indexed_uses(self, path: str) -> Counter:
+        """(receiver, name) counts stored for the file at path (empty when not indexed)."""
+        if path not in self._indexed_uses:
+            fid = self.file_ids.get(path)
+            rows = self.store.conn.execute("SELECT receiver, name, count FROM attr_uses WHERE file_id = ?", (fid,)) if fid else []
+            self._indexed_uses[path] = Counter({(r, n): k for r, n, k in rows})
+        return self._indexed_uses[path]
+
+    def _indexed_split(self, path: str) -> tuple[dict, dict, Counter]:
+        if path not in self._split_cache:
+            self._split_cache[path] = _split(self.indexed_uses(path))
+        return self._split_cache[path]
+
+    # -- attribute completion ----------------------------------------------------------
+    def _member_items(self, ct: CursorText, uses: Uses) -> tuple[list[CompletionItem], str]:
+        if ct.literal:
+            val = Val("instance", "builtins." + ct.literal)
+        elif ct.receiver:
+            val = self.typer.eval(norm_receiver(ct.receiver))
+        else:
+            val = UNKNOWN
+        members = self.members(val)
+        key = norm_receiver(ct.receiver or "")
+        exact = uses.by_receiver(key) if key else Counter()
+        last = uses.by_last(key) if key else Counter()
+        pool = set(members) | set(exact) | set(last)
+        if val.kind != "module" and ct.prefix:
+            # Objects get attributes at run time: any attribute name of the repository may
+            # do; only once a prefix narrows them, as ranked by usage alone they rarely lead.
+            pool |= {n for n in uses.t.by_name if n.startswith(ct.prefix)} | {n for n in uses.buf_name if n.startswith(ct.prefix)}
+        pool = {n for n in pool if n.startswith(ct.prefix)}
+        w = self.w
+        out = []
+        for name in pool:
+            m = members.get(name)
+            score = (
+                (w.member - w.depth * m[3] if m else 0.0)
+                + w.exact * math.log1p(exact.get(name, 0))
+                + w.last * math.log1p(last.get(name, 0))
+                + w.buffer * math.log1p(uses.in_buffer(name))
+                + w.anywhere * math.log1p(max(uses.name(name), 0))
+            )
+            if m is None and score <= 0:
+                continue
+            kind, detail, sid = (m[0], m[1], m[2]) if m else ("attribute", "", 0)
+            out.append(CompletionItem(name, kind, detail, round(score, 6), sid))
+        return out, val.qual if val.kind in ("module", "class", "instance") else ""
+
+    def members(self, val: Val) -> dict[str, tuple[str, str, int, int]]:
+        """name -> (kind, detail, symbol id, base depth) for the members of a value's type."""
+        out: dict[str, tuple[str, str, int, int]] = {}
+        if val.kind == "module":
+            self._module_members(val.qual, out)
+        elif val.kind in ("class", "instance"):
+            for depth, cls in enumerate(self.typer.mro(val.qual)):
+                if not self._class_members(cls, depth, out):
+                    break
+        return out
+
+    def _sym(self, q: str, default_kind: str) -> tuple[str, str, int, int]:
+        sid, kind, sig = self.symbols.get(q, (0, default_kind, ""))
+        return (default_kind if kind == "external" else kind, sig or q, sid if kind != "external" else 0, 0)
+
+    def _module_members(self, mod: str, out: dict) -> None:
+        r = self.resolver
+        for name, q in r.bindings.get(mod, {}).items():  # imported names (a package's re-exports)
+            c = r.canonical(q) or q
+            kind = r.kind.get(c, "module" if c == q and "." not in q else "variable")
+            out[name] = self._sym(c, kind)
+        for sub in self.submodules.get(mod, []):
+            out[sub.rpartition(".")[2]] = self._sym(sub, "module")
+        for name, value in self.attrs.get(mod, {}).items():
+            out[name] = ("variable", f"{mod}.{name}", 0, 0)
+        for name, q in r.members.get(mod, {}).items():
+            out[name] = self._sym(q, r.kind.get(q, "variable"))
+
+    def _class_members(self, cls: str, depth: int, out: dict) -> bool:
+        """Add one class's members (those not already shadowed); False: cannot see further."""
+        node = self.typer._buffer_class(cls)
+        if node is not None:
+            buf = self.typer.buf
+            found = {n: (k, v) for n, (k, v) in buf.scope_names(node).items()}
+            found.update({n: ("variable", v) for n, v in buf.class_attributes(node).items() if n not in found})
+            for name, (kind, _) in found.items():
+                if name not in out:
+                    q = f"{cls}.{name}"
+                    k = {"function": "method", "class": "class"}.get(kind, "attribute")
+                    item = self._sym(q, k)
+                    out[name] = (item[0], item[1], item[2], depth)
+            return True
+        if self.resolver.kind.get(cls) in CLASS_KINDS:
+            for name, q in self.resolver.members.get(cls, {}).items():
+                if name not in out:
+                    item = self._sym(q, self.resolver.kind.get(q, "attribute"))
+                    out[name] = (item[0], item[1], item[2], depth)
+            for name in self.attrs.get(cls, {}):
+                if name not in out:
+                    out[name] = ("attribute", f"{cls}.{name}", 0, depth)
+            return True
+        if cls.startswith("builtins.") and cls[9:] in BUILTIN_CLASSES:
+            t = getattr(builtins, cls[9:])
+            for name in dir(t):
+                if not name.startswith("__") and name not in out:
+                    out[name] = ("method" if callable(getattr(t, name, None)) else "attribute", f"{cls}.{name}", 0, depth)
+            return True
+        return False
+
+    # -- names in scope ----------------------------------------------------------------
+    def _scope_items(self, buf: Buffer, source: str) -> list[CompletionItem]:
+        counts = Counter(_IDENT.findall(source))
+        seen: dict[str, CompletionItem] = {}
+        scopes = [s for i, s in enumerate(buf.chain) if s.type == "function_definition" or i == 0]
+        levels = [(s, 3.0 if i == 0 else 2.0) for i, s in enumerate(scopes)] + [(buf.root, 1.0)]
+        for scope, level in levels:
+            for name, binding in buf.scope_names(scope).items():
+                if name in seen:
+                    continue
+                kind, val = self._scope_kind(name, binding, scope)
+                score = level + 0.5 * math.log1p(counts.get(name, 0))
+                sid, sig = (self.symbols.get(val.qual, (0, "", ""))[0], self.symbols.get(val.qual, (0, "", ""))[2]) if val.qual else (0, "")
+                seen[name] = CompletionItem(name, kind, sig or val.qual or binding[1], round(score, 6), sid)
+        for name in _BUILTIN_NAMES:
+            if name not in seen:
+                kind = "class" if name in BUILTIN_CLASSES else "function" if callable(getattr(builtins, name)) else "variable"
+                seen[name] = CompletionItem(name, kind, f"builtins.{name}", round(0.5 * math.log1p(counts.get(name, 0)), 6))
+        return list(seen.values())
+
+    def _scope_kind(self, name: str, binding: tuple[str, str], scope) -> tuple[str, Val]:
+        kind = binding[0]
+        if kind in ("parameter", "variable"):
+            return "variable", UNKNOWN
+        val = self.typer._binding(name, binding, scope, 0)
+        if kind == "import":
+            return {"module": "module", "class": "class", "function": "function"}.get(val.kind, "module"), val
+        return kind, val

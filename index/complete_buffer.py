@@ -1,0 +1,265 @@
+"""The open buffer as completion sees it: the text at the cursor, and a tree-sitter parse of
+the buffer (possibly broken) with its scopes, local bindings and classes.
+
+The identifier at the cursor is replaced by a placeholder before parsing (and unclosed
+brackets on the cursor line are closed when nothing follows), so `self.console.` parses as
+an attribute access and the cursor's enclosing function survives error recovery.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import tree_sitter as ts
+
+from index import languages, pynames
+from index.parse import _python_imports
+from index.pynames import norm_receiver, param_annotation, target_names, value_of
+
+PLACEHOLDER = "__graphmer_cursor__"
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line breaks (str.splitlines knows more)
+_IDENT_TAIL = re.compile(r"[^\W\d]\w*$|$")
+_IDENT_HEAD = re.compile(r"\w*")
+_OPEN = {")": "(", "]": "[", "}": "{"}
+_CLOSE = {v: k for k, v in _OPEN.items()}
+# Statements a name binding can sit in without opening a new scope.
+_BLOCKS = frozenset(
+    {"block", "if_statement", "elif_clause", "else_clause", "for_statement", "while_statement", "try_statement",
+     "except_clause", "finally_clause", "with_statement", "match_statement", "case_clause", "decorated_definition",
+     "expression_statement", "module"}
+)
+_DEFS = frozenset({"function_definition", "class_definition"})
+
+
+@dataclass(frozen=True, slots=True)
+class CursorText:
+    """What is typed at the cursor: `prefix`, and the receiver before a dot (None: no dot)."""
+
+    prefix: str
+    receiver: str | None
+    literal: str = ""  # the builtin type of a literal receiver ("str" for `", ".`), else ""
+
+
+def split_lines(source: str) -> list[str]:
+    """The buffer's lines as LSP counts them."""
+    return _LINE_BREAK.split(source)
+
+
+def cursor_text(before: str) -> CursorText:
+    """Prefix and receiver from the line text before the cursor.
+
+    cursor_text("x = self.con") -> CursorText("con", "self"); cursor_text("  pri") -> ("pri", None).
+    """
+    prefix = _IDENT_TAIL.search(before).group(0)
+    pos = len(before) - len(prefix)
+    if pos == 0 or before[pos - 1] != ".":
+        return CursorText(prefix, None)
+    end = pos - 1
+    i = end
+    while i > 0:
+        ch = before[i - 1]
+        if ch.isidentifier() or ch.isdigit():
+            i -= 1
+        elif ch in _OPEN:
+            i = _match_back(before, i - 1)
+            if i < 0:
+                return CursorText(prefix, "")
+        elif ch in "'\"" and i == end:
+            return CursorText(prefix, "", "str")
+        elif ch == "." and i < end and before[i - 2 : i - 1] not in ("", "."):
+            i -= 1
+        else:
+            break
+    text = before[i:end]
+    if not text or text[0].isdigit():
+        return CursorText(prefix, "" if text else None)
+    if text[-1] in ")]" and text[0] in "([{":
+        return CursorText(prefix, "", {"(": "", "[": "list", "{": "dict"}[text[0]])
+    return CursorText(prefix, text)
+
+
+def _match_back(text: str, close: int) -> int:
+    """Index of the bracket opening the one at `close`, or -1."""
+    depth = 0
+    for j in range(close, -1, -1):
+        ch = text[j]
+        if ch in _OPEN:
+            depth += 1
+        elif ch in _CLOSE:
+            depth -= 1
+            if depth == 0:
+                return j
+    return -1
+
+
+def _closers(text: str) -> str:
+    """Brackets that close what `text` leaves open: _closers("f(a[1") -> "])"."""
+    stack: list[str] = []
+    for ch in text:
+        if ch in _CLOSE:
+            stack.append(_CLOSE[ch])
+        elif ch in _OPEN and stack and stack[-1] == ch:
+            stack.pop()
+    return "".join(reversed(stack))
+
+
+class Buffer:
+    """A parsed buffer with the cursor's scope chain (innermost first, module excluded)."""
+
+    def __init__(self, source: str, line: int, column: int, prefix: str) -> None:
+        lines = split_lines(source)
+        line = min(max(line, 0), len(lines) - 1)
+        text = lines[line]
+        column = min(max(column, 0), len(text))
+        start = column - len(prefix)
+        rest = text[column:]
+        rest = rest[_IDENT_HEAD.match(rest).end() :]
+        head = text[:start] + PLACEHOLDER
+        lines[line] = head + (rest if rest.strip() else _closers(head))
+        self.line = line
+        self.tree = languages.parser("python").parse("\n".join(lines).encode("utf-8"))
+        self.root = self.tree.root_node
+        point = (line, len(text[:start].encode("utf-8")))
+        node = self.root.descendant_for_point_range(point, point)
+        self.chain: list[ts.Node] = []
+        while node is not None:
+            if node.type in _DEFS:
+                self.chain.append(node)
+            node = node.parent
+        self._scopes: dict[int, dict[str, tuple[str, str]]] = {}
+        self._classes: dict[str, ts.Node] | None = None
+
+    def use_counts(self):
+        """Counter of (receiver, name) attribute uses in the buffer, the cursor's excluded."""
+        return pynames.attr_use_counts(self.root, skip=PLACEHOLDER)
+
+    def scope_names(self, node: ts.Node) -> dict[str, tuple[str, str]]:
+        """Names bound directly in a scope node: name -> (kind, value encoding or import target).
+
+        Kinds: "parameter", "variable", "function", "class", "import" (value: the absolute-ish
+        import target as written, relative dots kept).
+        """
+        key = node.id
+        if key not in self._scopes:
+            out: dict[str, tuple[str, str]] = {}
+            func = node if node.type == "function_definition" else None
+            if func is not None:
+                for p in func.child_by_field_name("parameters").named_children:
+                    name = _param_name(p)
+                    if name:
+                        ann = param_annotation(func, name)
+                        out[name] = ("parameter", ":" + ann if ann else "")
+            body = node.child_by_field_name("body") if node.type in _DEFS else node
+            if body is not None:
+                self._bind(body, func, out)
+            self._scopes[key] = out
+        return self._scopes[key]
+
+    def _bind(self, node: ts.Node, func: ts.Node | None, out: dict) -> None:
+        """Walk statements (not into nested scopes), recording bindings; a later assignment
+        before the cursor line wins over an earlier one, one after it never does."""
+        for c in node.named_children:
+            t = c.type
+            if t == "decorated_definition":
+                c = c.child_by_field_name("definition") or c
+                t = c.type
+            if t in _DEFS:
+                name = c.child_by_field_name("name")
+                if name is not None:
+                    out[_t(name)] = ("function" if t == "function_definition" else "class", "")
+            elif t == "assignment":
+                left = c.child_by_field_name("left")
+                names = target_names(left) if left is not None else []
+                value = value_of(c, func) if len(names) == 1 else ""
+                for n in names:
+                    if _t(n) not in out or c.start_point.row <= self.line:
+                        out[_t(n)] = ("variable", value)
+            elif t in ("import_statement", "import_from_statement"):
+                for target, alias in _python_imports(c):
+                    if alias != "*":
+                        out[alias or target.split(".")[0]] = ("import", target if alias else target.split(".")[0])
+            elif t in ("for_statement", "with_statement", "except_clause"):
+                for n in _loose_targets(c):
+                    out.setdefault(_t(n), ("variable", ""))
+                self._bind(c, func, out)
+            elif t in _BLOCKS:
+                self._bind(c, func, out)
+
+    def classes(self) -> dict[str, ts.Node]:
+        """Every class of the buffer outside functions by its qualified name below the module ("A", "A.B")."""
+        if self._classes is None:
+            self._classes = {}
+            stack = [(self.root, "")]
+            while stack:
+                node, prefix = stack.pop()
+                for c in node.named_children:
+                    if c.type == "class_definition":
+                        name = c.child_by_field_name("name")
+                        if name is not None:
+                            q = prefix + _t(name)
+                            self._classes[q] = c
+                            stack.append((c.child_by_field_name("body") or c, q + "."))
+                    elif c.type in _BLOCKS or c.type == "ERROR":
+                        stack.append((c, prefix))
+        return self._classes
+
+    def class_attributes(self, cls: ts.Node) -> dict[str, str]:
+        """Names a buffer class sets (body assignments, self.x in methods) -> value encoding."""
+        attrs = pynames.attribute_defs(cls, lambda n: 1 if n == cls else -1)
+        return {a.name: a.value for a in attrs if a.owner == 1}
+
+    def class_bases(self, cls: ts.Node) -> list[str]:
+        """The base class expressions of a buffer class, as written."""
+        sup = cls.child_by_field_name("superclasses")
+        return [norm_receiver(_t(b)) for b in (sup.named_children if sup is not None else ()) if b.type in ("identifier", "attribute")]
+
+    def qualname_below_module(self, node: ts.Node) -> str:
+        """Dotted names of the definitions from the module down to node ("A.m")."""
+        parts = []
+        while node is not None:
+            if node.type in _DEFS:
+                name = node.child_by_field_name("name")
+                parts.append(_t(name) if name is not None else "")
+            node = node.parent
+        return ".".join(reversed(parts))
+
+
+def _t(node: ts.Node) -> str:
+    return node.text.decode("utf-8", "replace")
+
+
+def _param_name(p: ts.Node) -> str:
+    if p.type == "identifier":
+        return _t(p)
+    if p.type in ("typed_parameter", "default_parameter", "typed_default_parameter", "list_splat_pattern", "dictionary_splat_pattern"):
+        n = p.child_by_field_name("name")
+        if n is None:
+            n = next((c for c in p.named_children if c.type == "identifier"), None)
+            if n is None and p.named_children and p.named_children[0].type in ("list_splat_pattern", "dictionary_splat_pattern"):
+                return _param_name(p.named_children[0])
+        return _t(n) if n is not None else ""
+    return ""
+
+
+def _loose_targets(stmt: ts.Node) -> list[ts.Node]:
+    """Names bound by `for x in`, `with a as x`, `except E as x`."""
+    if stmt.type == "for_statement":
+        left = stmt.child_by_field_name("left")
+        return target_names(left) if left is not None else []
+    out = []
+    for n in _descend(stmt, ("as_pattern",), stop=("block",)):
+        alias = n.child_by_field_name("alias")
+        for c in [alias] if alias is not None else []:
+            out += [x for x in _descend(c, ("identifier",), stop=())] if c.type != "identifier" else [c]
+    return out
+
+
+def _descend(node: ts.Node, types: tuple, stop: tuple) -> list[ts.Node]:
+    found, stack = [], list(node.named_children)
+    while stack:
+        n = stack.pop()
+        if n.type in types:
+            found.append(n)
+        elif n.type not in stop:
+            stack.extend(n.named_children)
+    return found

@@ -1,0 +1,232 @@
+"""Best-effort static types for completion receivers, over the graph and the open buffer.
+
+A value is a `Val`: a module, a class, an instance of a class, a function (calling it gives
+what its `returns` edge names), or something outside the index known only by its path.
+Nothing is guessed: what cannot be followed is `UNKNOWN`, and completion then ranks by
+usage statistics alone.
+"""
+from __future__ import annotations
+
+import builtins
+import re
+from dataclasses import dataclass
+
+from index.complete_buffer import Buffer
+from index.graph import Resolver, _absolute
+from index.records import CALLABLE_KINDS, CLASS_KINDS
+
+_MAX_DEPTH = 8
+_STEP = re.compile(r"([A-Za-z_]\w*)(\(\)|\[\])*")
+_WRAPPERS = re.compile(r"^(?:[\w.]*\.)?(?:Optional|Final|ClassVar|Annotated|Type)\[(.*)\]$")
+_TYPING_BUILTINS = {"List": "list", "Dict": "dict", "Set": "set", "FrozenSet": "frozenset", "Tuple": "tuple",
+                    "Sequence": "list", "MutableSequence": "list", "Mapping": "dict", "MutableMapping": "dict",
+                    "Iterable": "", "Iterator": "", "Text": "str", "AnyStr": "str"}
+BUILTIN_CLASSES = frozenset(n for n in dir(builtins) if isinstance(getattr(builtins, n), type))
+
+
+@dataclass(frozen=True, slots=True)
+class Val:
+    """kind: "module", "class", "instance", "function", "external" (path only) or "" (unknown)."""
+
+    kind: str
+    qual: str = ""
+
+
+UNKNOWN = Val("")
+
+
+def annotation_target(text: str) -> str:
+    """The class an annotation names, as a dotted name to resolve ("" for none).
+
+    annotation_target("t.Optional['Console']") -> "Console"; annotation_target("List[int]") -> "builtins.list".
+    """
+    text = text.strip().strip("'\"")
+    for _ in range(4):
+        m = _WRAPPERS.match(text)
+        if not m:
+            break
+        text = m.group(1).split(",")[0].strip().strip("'\"")
+    parts = [p.strip().strip("'\"") for p in text.split("|")]
+    parts = [p for p in parts if p and p != "None"]
+    if not parts:
+        return ""
+    text = parts[0].split("[", 1)[0]
+    last = text.rsplit(".", 1)[-1]
+    if last in _TYPING_BUILTINS:
+        return "builtins." + _TYPING_BUILTINS[last] if _TYPING_BUILTINS[last] else ""
+    return text if re.fullmatch(r"[A-Za-z_][\w.]*", text) else ""
+
+
+class Typer:
+    """Evaluates receiver expressions in the buffer or in an indexed module."""
+
+    def __init__(self, resolver: Resolver, module_file: dict[str, int], attrs: dict[str, dict[str, str]],
+                 returns: dict[str, str]) -> None:
+        self.r = resolver
+        self.module_file = module_file  # module qualname -> resolver file number
+        self.attrs = attrs  # owner qualname -> attribute name -> value encoding
+        self.returns = returns  # function qualname -> qualname of its annotated return type
+        self.buf: Buffer | None = None
+        self.module = ""
+        self.is_package = False
+
+    def use_buffer(self, buf: Buffer, module: str, is_package: bool) -> None:
+        """Evaluate names against this buffer (the current file) from now on."""
+        self.buf, self.module, self.is_package = buf, module, is_package
+
+    # -- values of qualnames -----------------------------------------------------------
+    def of_qual(self, q: str | None, depth: int = 0) -> Val:
+        """What a resolved qualname (or external path) is."""
+        if not q:
+            return UNKNOWN
+        if self.buf is not None and q.startswith(self.module + ".") and q[len(self.module) + 1 :] in self.buf.classes():
+            return Val("class", q)
+        kind = self.r.kind.get(q)
+        if kind == "module":
+            return Val("module", q)
+        if kind in CLASS_KINDS:
+            return Val("class", q)
+        if kind in CALLABLE_KINDS:
+            return Val("function", q)
+        if q.startswith("builtins.") and q[9:] in BUILTIN_CLASSES:
+            return Val("class", q)
+        owner, _, name = q.rpartition(".")
+        if owner in self.attrs and name in self.attrs[owner]:
+            return self.of_value(self.attrs[owner][name], owner_module=self._module_of(owner), depth=depth + 1)
+        return Val("external", q) if kind is None and owner not in self.r.kind else UNKNOWN
+
+    def _module_of(self, qual: str) -> str:
+        while qual and self.r.kind.get(qual) != "module":
+            qual = qual.rpartition(".")[0]
+        return qual
+
+    def of_value(self, enc: str, owner_module: str | None = None, depth: int = 0) -> Val:
+        """Evaluate a value encoding (":T", "=a.b", "=a.b()") in the buffer (owner_module
+        None) or in an indexed module."""
+        if not enc or depth > _MAX_DEPTH:
+            return UNKNOWN
+        if enc[0] == ":":
+            target = annotation_target(enc[1:])
+            if target.startswith("builtins."):
+                return Val("instance", target)
+            v = self.eval(target, owner_module, depth + 1) if target else UNKNOWN
+            return Val("instance", v.qual) if v.kind == "class" else UNKNOWN
+        return self.eval(enc[1:], owner_module, depth + 1)
+
+    # -- expressions -------------------------------------------------------------------
+    def eval(self, expr: str, owner_module: str | None = None, depth: int = 0) -> Val:
+        """Value of a normalized receiver expression ("self.console", "get()", "os.path")."""
+        steps = [(m.group(1), m.group(0)[len(m.group(1)) :]) for m in _STEP.finditer(expr)]
+        if not steps or depth > _MAX_DEPTH:
+            return UNKNOWN
+        name, suffix = steps[0]
+        v = self.head(name, owner_module, depth)
+        v = self.apply(v, suffix, depth)
+        for name, suffix in steps[1:]:
+            v = self.apply(self.member(v, name, depth), suffix, depth)
+        return v
+
+    def head(self, name: str, owner_module: str | None, depth: int) -> Val:
+        """Value of a bare name: buffer scopes (or the indexed module's), then builtins."""
+        if owner_module is not None:
+            fi = self.module_file.get(owner_module)
+            q = self.r.resolve(fi, 0, name) if fi is not None else None
+            return self.of_qual(q, depth) if q else UNKNOWN
+        buf = self.buf
+        for i, scope in enumerate(buf.chain):
+            if scope.type == "class_definition" and i > 0:
+                continue  # class bodies are not enclosing scopes of their methods
+            if name in ("self", "cls") and scope.type == "function_definition":
+                cls = self.enclosing_class(i)
+                if cls:
+                    return Val("instance" if name == "self" else "class", cls)
+            names = buf.scope_names(scope)
+            if name in names:
+                return self._binding(name, names[name], scope, depth)
+        names = buf.scope_names(buf.root)
+        if name in names:
+            return self._binding(name, names[name], buf.root, depth)
+        if name in BUILTIN_CLASSES:
+            return Val("class", "builtins." + name)
+        return UNKNOWN
+
+    def enclosing_class(self, func_index: int) -> str:
+        """Qualname of the class whose method is buf.chain[func_index], or ""."""
+        chain = self.buf.chain
+        if func_index + 1 < len(chain) and chain[func_index + 1].type == "class_definition":
+            return f"{self.module}.{self.buf.qualname_below_module(chain[func_index + 1])}"
+        return ""
+
+    def _binding(self, name: str, binding: tuple[str, str], scope, depth: int) -> Val:
+        kind, value = binding
+        if kind == "import":
+            target = _absolute(value, self.module, self.is_package)
+            return self.of_qual(self.r.canonical(target) or target, depth) if target else UNKNOWN
+        if kind in ("class", "function"):
+            below = self.buf.qualname_below_module(scope) if scope.type != "module" else ""
+            return self.of_qual(f"{self.module}.{below + '.' if below else ''}{name}", depth)
+        return self.of_value(value, None, depth + 1)
+
+    def apply(self, v: Val, suffix: str, depth: int) -> Val:
+        """The value after calls/subscripts: Class() is an instance, f() what f returns."""
+        for op in re.findall(r"\(\)|\[\]", suffix):
+            if op == "[]":
+                return UNKNOWN
+            if v.kind == "class":
+                v = Val("instance", v.qual)
+            elif v.kind == "function":
+                ret = self.returns.get(v.qual)
+                v = self.of_qual(ret, depth) if ret else UNKNOWN
+                v = Val("instance", v.qual) if v.kind == "class" else UNKNOWN
+            else:
+                return UNKNOWN
+        return v
+
+    def member(self, v: Val, name: str, depth: int) -> Val:
+        """Value of `v.name`."""
+        if v.kind == "module":
+            q = f"{v.qual}.{name}"
+            c = self.r.canonical(q)
+            return self.of_qual(c, depth) if c else self.of_qual(q, depth)
+        if v.kind in ("class", "instance"):
+            for cls in self.mro(v.qual):
+                if self.buf is not None and self._buffer_class(cls) is not None:
+                    node = self._buffer_class(cls)
+                    if name in self.buf.scope_names(node):
+                        b = self.buf.scope_names(node)[name]
+                        if b[0] in ("function", "class"):
+                            return self.of_qual(f"{cls}.{name}", depth)
+                        return self.of_value(b[1], None, depth + 1)
+                    attrs = self.buf.class_attributes(node)
+                    if name in attrs:
+                        return self.of_value(attrs[name], None, depth + 1)
+                    continue
+                m = self.r.members.get(cls, {}).get(name)
+                if m is not None:
+                    return self.of_qual(m, depth)
+                if name in self.attrs.get(cls, {}):
+                    return self.of_value(self.attrs[cls][name], self._module_of(cls), depth + 1)
+            return UNKNOWN
+        if v.kind == "external":
+            return Val("external", f"{v.qual}.{name}")
+        return UNKNOWN
+
+    def _buffer_class(self, cls: str):
+        if self.buf is None or not cls.startswith(self.module + "."):
+            return None
+        return self.buf.classes().get(cls[len(self.module) + 1 :])
+
+    def mro(self, cls: str, depth: int = 0) -> list[str]:
+        """The class and its bases, depth first; buffer classes use the buffer's bases."""
+        node = self._buffer_class(cls)
+        if node is None:
+            return self.r.mro(cls) if cls in self.r.kind else [cls]
+        out = [cls]
+        if depth > _MAX_DEPTH:
+            return out
+        for base in self.buf.class_bases(node):
+            b = self.eval(base, None, depth + 1)
+            for c in self.mro(b.qual, depth + 1) if b.kind == "class" else ([b.qual] if b.qual else []):
+                if c not in out:
+                    out.append(c)
+        return out

@@ -1,0 +1,181 @@
+"""Python names that completion needs beyond definitions: attribute uses and assigned names.
+
+Both the indexer (per stored file) and the completer (per open buffer) call these, so the
+usage counts of a buffer and of its indexed file are computed the same way and can be
+swapped for each other (the buffer overrides the indexed file).
+"""
+from __future__ import annotations
+
+import functools
+import re
+from collections import Counter
+from collections.abc import Callable
+
+import tree_sitter as ts
+
+from index import languages
+from index.records import Attribute, AttrUse
+
+_WS = re.compile(r"\s+")
+_DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
+# Literal node types -> the builtin type their value has.
+_LITERALS = {
+    "string": "str",
+    "concatenated_string": "str",
+    "integer": "int",
+    "float": "float",
+    "true": "bool",
+    "false": "bool",
+    "list": "list",
+    "list_comprehension": "list",
+    "dictionary": "dict",
+    "dictionary_comprehension": "dict",
+    "set": "set",
+    "set_comprehension": "set",
+    "tuple": "tuple",
+}
+_SCOPE_STOPS = frozenset({"function_definition", "class_definition", "module", "lambda"})
+
+
+@functools.cache
+def _attr_query() -> ts.Query:
+    return ts.Query(languages.ts_language("python"), "(attribute object: (_) @obj attribute: (identifier) @attr)")
+
+
+@functools.cache
+def _assign_query() -> ts.Query:
+    return ts.Query(languages.ts_language("python"), "(assignment left: (_) @left) @assign")
+
+
+def norm_receiver(text: str) -> str:
+    """A receiver expression as a usage key: whitespace gone, call and subscript arguments
+    dropped, anything else that is not a dotted name "".
+
+    norm_receiver("self.get(a, b) .x") -> "self.get().x"; norm_receiver("'a'") -> "".
+    """
+    if _DOTTED.fullmatch(text):
+        return text  # the common case, a plain dotted name
+    out: list[str] = []
+    depth = 0
+    for ch in _WS.sub("", text):
+        if ch in "([":
+            if depth == 0:
+                out.append(ch)
+            depth += 1
+        elif ch in ")]":
+            depth -= 1
+            if depth < 0:
+                return ""
+            if depth == 0:
+                out.append(ch)
+        elif depth == 0:
+            out.append(ch)
+    key = "".join(out)
+    if depth or not key or not _DOTTED.fullmatch(key.replace("()", "").replace("[]", "")):
+        return ""
+    return key
+
+
+def _text(node: ts.Node) -> str:
+    return node.text.decode("utf-8", "replace")
+
+
+def attr_use_counts(root: ts.Node, skip: str = "") -> Counter:
+    """Counter of (receiver key, attribute name) over every `x.name` under root; an
+    attribute spelled `skip` (completion's cursor placeholder) is not counted."""
+    counts: Counter = Counter()
+    for _, caps in ts.QueryCursor(_attr_query()).matches(root):
+        name = _text(caps["attr"][0])
+        if name != skip:
+            counts[(norm_receiver(_text(caps["obj"][0])), name)] += 1
+    return counts
+
+
+def attr_uses(root: ts.Node) -> list[AttrUse]:
+    """attr_use_counts as records, sorted for a stable store."""
+    return [AttrUse(r, n, c) for (r, n), c in sorted(attr_use_counts(root).items())]
+
+
+def param_annotation(func: ts.Node | None, name: str) -> str:
+    """The annotation text of parameter `name` of a function node, or ""."""
+    params = func.child_by_field_name("parameters") if func is not None else None
+    for p in params.named_children if params is not None else ():
+        if p.type in ("typed_parameter", "typed_default_parameter"):
+            pname = p.child_by_field_name("name") or (p.named_children[0] if p.named_children else None)
+            typ = p.child_by_field_name("type")
+            if pname is not None and typ is not None and _text(pname) == name:
+                return _WS.sub("", _text(typ))
+    return ""
+
+
+def value_of(assign: ts.Node, func: ts.Node | None) -> str:
+    """What an assignment binds, as Attribute.value encodes it (":T", "=a.b", "=a.b()", "")."""
+    typ = assign.child_by_field_name("type")
+    if typ is not None:
+        return ":" + _WS.sub("", _text(typ))
+    right = assign.child_by_field_name("right")
+    if right is None:
+        return ""
+    if right.type in _LITERALS:
+        return ":" + _LITERALS[right.type]
+    if right.type == "call":
+        fn = right.child_by_field_name("function")
+        key = norm_receiver(_text(fn)) if fn is not None else ""
+        return "=" + key + "()" if key else ""
+    if right.type in ("identifier", "attribute"):
+        key = norm_receiver(_text(right))
+        if right.type == "identifier":
+            ann = param_annotation(func, key)
+            if ann:
+                return ":" + ann
+        return "=" + key if key else ""
+    return ""
+
+
+def target_names(left: ts.Node) -> list[ts.Node]:
+    """Identifier nodes an assignment target binds: `a, (b, c) = ...` -> [a, b, c]."""
+    if left.type == "identifier":
+        return [left]
+    if left.type in ("pattern_list", "tuple_pattern", "list_pattern"):
+        return [n for c in left.named_children for n in target_names(c)]
+    return []
+
+
+def attribute_defs(root: ts.Node, symbol_of_class: Callable[[ts.Node], int]) -> list[Attribute]:
+    """Names assigned on classes (body assignments, `self.x =` / `cls.x =` in their methods)
+    and at module level. `symbol_of_class(class_node)` gives the class's symbol index."""
+    out: list[Attribute] = []
+    seen: set[tuple[int, str]] = set()
+    for _, caps in ts.QueryCursor(_assign_query()).matches(root):
+        assign, left = caps["assign"][0], caps["left"][0]
+        func, n = None, assign.parent
+        while n is not None and n.type not in ("class_definition", "module"):
+            if n.type == "lambda":
+                break
+            if n.type == "function_definition":
+                if func is not None:
+                    break  # a nested function: its self is not the class's
+                func = n
+            n = n.parent
+        if n is None or n.type == "lambda" or (n.type == "function_definition"):
+            continue
+        owner = symbol_of_class(n) if n.type == "class_definition" else 0
+        if owner < 0:
+            continue
+        if func is None:
+            names = [_text(t) for t in target_names(left)]
+        elif n.type == "class_definition" and left.type == "attribute" and _is_self(left):
+            names = [_text(left.child_by_field_name("attribute"))]
+        else:
+            continue
+        value = value_of(assign, func) if len(names) == 1 else ""
+        for name in names:
+            if (owner, name) not in seen:
+                seen.add((owner, name))
+                out.append(Attribute(owner, name, assign.start_point.row + 1, value))
+    return out
+
+
+def _is_self(attr: ts.Node) -> bool:
+    obj = attr.child_by_field_name("object")
+    return obj is not None and obj.type == "identifier" and _text(obj) in ("self", "cls")
