@@ -25,7 +25,9 @@ PRESET_NAMES = ("tiny", "cpu-s", "cpu-m", "gpu-b", "minilm-ws", "minilm-ws3")
 @click.option("--eval-samples", default=1024, show_default=True, type=click.IntRange(min=1))
 @click.option("--checkpoint-every", default=100, show_default=True, type=click.IntRange(min=1))
 @click.option("--keep", "keep_checkpoints", default=3, show_default=True, type=click.IntRange(min=1), help="Checkpoints kept.")
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed (with --seeds: the data seed all seeds share).")
+@click.option("--seeds", default="", metavar="S1,S2,...",
+              help="Train once per seed into --out/seed-N (sequentially), all on the held-out split of --seed.")
 @click.option("--no-hgat", is_flag=True, help="Ablation: leaves keep plain token embeddings.")
 @click.option("--mlm-prob", default=0.15, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Share of roots MLM-masked.")
 @click.option("--mnm-prob", default=0.3, show_default=True, type=click.FloatRange(0, 1, min_open=True), help="Share of injected leaf groups MNM-masked.")
@@ -42,7 +44,7 @@ PRESET_NAMES = ("tiny", "cpu-s", "cpu-m", "gpu-b", "minilm-ws", "minilm-ws3")
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON at the end.")
 def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, warmup, schedule, mu, mu_ramp,
-          eval_every, eval_samples, checkpoint_every, keep_checkpoints, seed, no_hgat, mlm_prob, mnm_prob, inject_prob, copy_cap, layout, exclude, vocab_size,
+          eval_every, eval_samples, checkpoint_every, keep_checkpoints, seed, seeds, no_hgat, mlm_prob, mnm_prob, inject_prob, copy_cap, layout, exclude, vocab_size,
           valid_fraction, max_samples, device, threads, resume, as_json):
     """Train a GraphMER model on the code in PATHS (indexed on the fly) or an --index.
 
@@ -51,6 +53,7 @@ def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, 
         graphmer train ./src --out runs/mine --steps 300
         graphmer train /usr/lib/python3.11 --exclude test/ --exclude tests/ --out runs/std
         torchrun --nproc_per_node 2 -m graphmer_cli.main train ./src --out runs/ddp
+        graphmer train ./src --out runs/seeds --seeds 1,2,3   # then: graphmer report runs/seeds
     """
     from graphmer_cli.train_view import train_view
     from model.runstate import RunStateError
@@ -65,6 +68,8 @@ def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, 
         checkpoint_every=checkpoint_every, keep_checkpoints=keep_checkpoints, seed=seed, use_hgat=not no_hgat,
         mlm_prob=mlm_prob, mnm_prob=mnm_prob, inject_prob=inject_prob, copy_cap=copy_cap, layout=layout, exclude=tuple(exclude), vocab_size=vocab_size, valid_fraction=valid_fraction, max_samples=max_samples, device=device, threads=threads,
     )
+    if seeds:
+        return _train_seeds(cfg, seeds, out_dir, paths, index_dir, resume, as_json)
     try:
         with train_view(steps, enabled=True) as view:
             result = run_train(cfg, out_dir, corpus=list(paths), index_dir=index_dir, resume=resume, on_event=view)
@@ -76,6 +81,28 @@ def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, 
         click.echo(json.dumps(summary, indent=2))
     else:
         click.echo(f"done: {result.steps_done} steps in {result.seconds:.0f} s, {result.skipped_steps} skipped; model in {result.run_dir / 'model'}")
+
+
+def _train_seeds(cfg, seeds_text, out_dir, paths, index_dir, resume, as_json):
+    from graphmer_cli.train_view import train_view
+    from model.multiseed import parse_seeds, train_seeds
+    from model.runstate import RunStateError
+
+    try:
+        seeds = parse_seeds(seeds_text)
+    except ValueError as e:
+        raise click.BadParameter(str(e), param_hint="--seeds") from None
+    try:
+        with train_view(cfg.steps, enabled=True) as view:
+            results = train_seeds(cfg, out_dir, seeds, corpus=list(paths), index_dir=index_dir, resume=resume, on_event=view)
+    except (RunStateError, ValueError) as e:
+        raise click.ClickException(str(e)) from None
+    summary = [{"run_dir": str(r.run_dir), "steps": r.steps_done, "skipped_steps": r.skipped_steps, "seconds": round(r.seconds, 1),
+                "last_eval": r.last_eval} for r in results]
+    if as_json:
+        click.echo(json.dumps({"parent": out_dir, "runs": summary}, indent=2))
+    else:
+        click.echo(f"done: {len(results)} seed run(s) in {out_dir}; summarise them with `graphmer report {out_dir}`")
 
 
 @click.command("eval")

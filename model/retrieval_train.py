@@ -9,6 +9,7 @@ each epoch. In-batch negatives, τ = 0.05, symmetric loss.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -127,7 +128,10 @@ def evaluate_pairs(model, pooler, pairs: list[Pair], tokenizer, cfg, rcfg: Retri
     true = sims.diagonal()[:, None]
     ranks = 1 + (sims > true).sum(1)
     rr = torch.where(ranks <= k, 1.0 / ranks.float(), torch.zeros_like(ranks, dtype=torch.float))
-    return {"mrr@10": float(rr.mean()), "recall@1": float((ranks == 1).float().mean()), "pairs": len(pairs)}
+    # Per-query ranks and a hash of the queries let reports put intervals on MRR and pair two runs' results.
+    qhash = hashlib.sha1("\n".join(p.query for p in pairs).encode()).hexdigest()
+    return {"mrr@10": float(rr.mean()), "recall@1": float((ranks == 1).float().mean()), "pairs": len(pairs),
+            "ranks": [int(r) for r in ranks], "queries_sha1": qhash}
 
 
 def save_embedder(out: Path, model, pooler, tokenizer, rcfg: RetrievalConfig, half: bool = True) -> Path:
@@ -170,12 +174,13 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
     warm = max(1, int(rcfg.warmup * steps))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
     metrics = (out / "metrics.jsonl").open("w")
-    summary = {"pairs_train": len(train_p), "pairs_valid": len(valid_p), "steps": steps, "config": asdict(rcfg)}
+    summary = {"pairs_train": len(train_p), "pairs_valid": len(valid_p), "steps": steps, "config": asdict(rcfg),
+               "corpus": [str(Path(p).resolve()) for p in corpus]}
     first = evaluate_pairs(model, pooler, valid_p, tok, cfg, rcfg)
     metrics.write(json.dumps({"epoch": 0, "step": 0, **first}) + "\n")
     if on_event:
         on_event({"event": "eval", "epoch": 0, **first})
-    step = 0
+    step, skipped = 0, 0
     labels = torch.arange(rcfg.batch_size)
     for epoch in range(1, rcfg.epochs + 1):
         order = rng.permutation(len(train_p))
@@ -192,13 +197,15 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
             opt.zero_grad(set_to_none=True)
             if not math.isfinite(float(loss.detach())):
                 log.warning("step %d: non-finite loss skipped", step)
+                skipped += 1
                 continue
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
             step += 1
-            rec = {"step": step, "epoch": epoch, "loss": round(float(loss.detach()), 5), "lr": sched.get_last_lr()[0]}
+            rec = {"step": step, "epoch": epoch, "loss": round(float(loss.detach()), 5), "lr": sched.get_last_lr()[0],
+                   "skipped_total": skipped}
             metrics.write(json.dumps(rec) + "\n")
             if step % 20 == 0:
                 metrics.flush()

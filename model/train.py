@@ -55,12 +55,17 @@ class TrainConfig:
     checkpoint_every: int = 100
     keep_checkpoints: int = 3
     seed: int = 0
+    split_seed: int = -1  # held-out split, tokenizer, samples and held-out masks (-1: seed); --seeds keeps it fixed
     device: str = "auto"  # "auto", "cpu", "cuda"
     bf16: bool = True  # autocast to bf16 on GPU
     threads: int = 0  # CPU threads (0: torch's default)
     max_samples: int = 0  # cap on training samples (0: all), for quick runs
     exclude: tuple[str, ...] = ()  # gitignore-style globs left out of corpus folders (e.g. test/)
     inject_inf_at: tuple[int, ...] = ()  # testing: force a non-finite loss at these steps
+
+    def data_seed(self) -> int:
+        """The seed of everything that defines the data (so runs of several seeds share held-out files)."""
+        return self.split_seed if self.split_seed >= 0 else self.seed
 
     def warmup(self) -> int:
         return self.warmup_steps if self.warmup_steps >= 0 else max(1, round(0.05 * self.steps))
@@ -202,7 +207,8 @@ def train(
         saved = json.loads(run_cfg_path.read_text())
         if saved.get("format") != RUN_FORMAT:
             raise RunStateError(f"{run_dir} is not a graphmer run folder")
-        if saved["train"] != json.loads(json.dumps(asdict(cfg))):
+        defaults = json.loads(json.dumps(asdict(TrainConfig())))  # fields added since the run was written
+        if {**defaults, **saved["train"]} != json.loads(json.dumps(asdict(cfg))):
             raise RunStateError(f"--resume needs the same training options as the run in {run_dir} (see its config.json)")
     elif run_cfg_path.exists() and ctx.is_main:
         raise RunStateError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")

