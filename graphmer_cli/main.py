@@ -338,6 +338,7 @@ def status(repo, as_json):
 
 
 from graphmer_cli.bench import bench  # noqa: E402  (registered after the core commands)
+from graphmer_cli.lsp_cmd import lsp_cmd  # noqa: E402
 from graphmer_cli.model_cmds import eval_cmd, train  # noqa: E402
 from graphmer_cli.report_cmds import card_cmd, compare_cmd, report_cmd  # noqa: E402
 from graphmer_cli.retrieval_cmds import train_retrieval_cmd  # noqa: E402
@@ -349,6 +350,7 @@ cli.add_command(train_retrieval_cmd)
 cli.add_command(report_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(card_cmd)
+cli.add_command(lsp_cmd)
 
 
 def main() -> None:

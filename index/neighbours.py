@@ -80,6 +80,16 @@ def find_symbols(store: Store, name: str, limit: int = 20) -> list[SymbolInfo]:
     return []
 
 
+def symbols_by_ids(store: Store, ids: list[int]) -> list[SymbolInfo]:
+    """The symbols with these store ids, in id order (unknown ids are left out)."""
+    if not ids:
+        return []
+    rows = store.conn.execute(
+        f"SELECT {_COLS} {_FROM} WHERE s.id IN (SELECT value FROM json_each(?)) ORDER BY s.id", (json.dumps(ids),)
+    ).fetchall()
+    return [SymbolInfo(*r) for r in rows]
+
+
 def neighbourhood(store: Store, symbol_id: int, limit: int = 50) -> Neighbourhood:
     """The symbol's neighbours grouped by relation, in both directions."""
     c = store.conn

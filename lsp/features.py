@@ -1,0 +1,205 @@
+"""LSP features of the graphmer server: each a short function over library code."""
+from __future__ import annotations
+
+import re
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
+
+from index.navigate import is_callable, word_at
+from index.neighbours import symbols_by_ids
+from index.search import MODES
+from lsp import convert
+from lsp.server import SEARCH_LIMIT, GraphmerServer, build_with_progress, server
+
+_WORDS = re.compile(r"[A-Za-z]{2,}(?:\s+\S+)+")
+
+
+def looks_like_words(query: str) -> bool:
+    """Whether a workspace/symbol query reads as natural language ("parse config file")."""
+    return bool(_WORDS.fullmatch(query.strip()))
+
+
+# -- workspace/symbol and search ----------------------------------------------------------
+@server.feature(types.WORKSPACE_SYMBOL)
+def workspace_symbol(ls: GraphmerServer, params: types.WorkspaceSymbolParams) -> list[types.SymbolInformation] | None:
+    loaded = ls.ready()
+    if loaded is None:
+        return None
+    query = params.query
+    if not looks_like_words(query):
+        matches = loaded.table.match(query, SEARCH_LIMIT)
+        if matches or len(query.strip()) < 3:
+            syms = symbols_by_ids(loaded.store, [m.row.id for m in matches])
+            order = {m.row.id: n for n, m in enumerate(matches)}
+            return [_symbol_information(ls, s) for s in sorted(syms, key=lambda s: order[s.id])]
+    hits = loaded.searcher.search(query, top_k=SEARCH_LIMIT)  # words (or no name matched): search
+    syms = {s.id: s for s in symbols_by_ids(loaded.store, [h.symbol_id for h in hits])}
+    return [_symbol_information(ls, syms[h.symbol_id]) for h in hits if h.symbol_id in syms]
+
+
+def _symbol_information(ls: GraphmerServer, sym) -> types.SymbolInformation:
+    site = loaded_site(ls, sym)
+    container = sym.qualname.rsplit(".", 1)[0] if "." in sym.qualname else ""
+    return types.SymbolInformation(name=sym.name, kind=convert.symbol_kind(sym.kind), location=ls.location(site), container_name=container)
+
+
+def loaded_site(ls: GraphmerServer, sym):
+    loaded = ls.index.loaded  # type: ignore[union-attr]
+    return loaded.navigator.site_of(sym)
+
+
+@server.command("graphmer.search")
+def search_command(ls: GraphmerServer, *args) -> list[dict]:
+    """["query", {"limit": n, "mode": "hybrid"|"dense"|"lexical"}] -> ranked hits with locations."""
+    if not args or not isinstance(args[0], str) or not args[0].strip():
+        raise JsonRpcInvalidParams("graphmer.search takes a non-empty query string, then optional {limit, mode}")
+    opts = args[1] if len(args) > 1 and args[1] is not None else {}
+    if not isinstance(opts, dict):
+        raise JsonRpcInvalidParams("graphmer.search options must be an object {limit, mode}")
+    limit, mode = opts.get("limit", 20), opts.get("mode", "hybrid")
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000 or mode not in MODES:
+        raise JsonRpcInvalidParams(f"graphmer.search: limit must be 1..1000 and mode one of {', '.join(MODES)}")
+    loaded = ls.ready()
+    if loaded is None:
+        raise JsonRpcInternalError(ls.index.status() if ls.index else "graphmer has no workspace folder")
+    hits = loaded.searcher.search(args[0], top_k=limit, mode=mode)
+    syms = {s.id: s for s in symbols_by_ids(loaded.store, [h.symbol_id for h in hits])}
+    out = []
+    for h in hits:
+        sym = syms.get(h.symbol_id)
+        if sym is None or sym.path is None:
+            continue
+        loc = ls.location(loaded.navigator.site_of(sym))
+        out.append({"name": h.name, "qualname": h.qualname, "kind": h.kind, "path": h.path, "uri": loc.uri,
+                    "range": {"start": {"line": loc.range.start.line, "character": loc.range.start.character},
+                              "end": {"line": loc.range.end.line, "character": loc.range.end.character}},
+                    "score": round(h.score, 6), "snippet": h.snippet})
+    return out
+
+
+@server.command("graphmer.reindex")
+async def reindex_command(ls: GraphmerServer, *args) -> dict:
+    """Re-index the workspace now (changed files only), with progress; returns counts."""
+    if ls.index is None:
+        raise JsonRpcInternalError("graphmer has no workspace folder to index")
+    if ls.index.build.running:
+        raise JsonRpcInternalError(ls.index.status() or "graphmer is already indexing")
+    return await build_with_progress(ls, "graphmer: re-indexing")
+
+
+# -- completion ---------------------------------------------------------------------------
+@server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."], resolve_provider=True))
+def completion(ls: GraphmerServer, params: types.CompletionParams) -> types.CompletionList | None:
+    pos = ls.position(params)
+    completer = ls.index.completer() if ls.index is not None and ls.ready() is not None else None
+    if pos is None or completer is None:
+        return None
+    path, source, line, col = pos
+    result = completer.complete(path, source, line, col)
+    items = [
+        types.CompletionItem(
+            label=it.label, kind=convert.completion_kind(it.kind), detail=it.detail, sort_text=f"{n:04d}",
+            filter_text=it.label, data={"symbol_id": it.symbol_id} if it.symbol_id else None,
+        )
+        for n, it in enumerate(result.items)
+    ]
+    return types.CompletionList(is_incomplete=False, items=items)
+
+
+@server.feature(types.COMPLETION_ITEM_RESOLVE)
+def completion_resolve(ls: GraphmerServer, item: types.CompletionItem) -> types.CompletionItem:
+    completer = ls.index.completer() if ls.index is not None and ls.ready() is not None else None
+    data = item.data if isinstance(item.data, dict) else {}
+    sid = data.get("symbol_id")
+    if completer is None or not isinstance(sid, int):
+        return item
+    info = completer.resolve(sid)
+    if info.get("signature"):
+        item.detail = info["signature"]
+    if info.get("doc"):
+        item.documentation = types.MarkupContent(kind=types.MarkupKind.Markdown, value=info["doc"])
+    return item
+
+
+# -- navigation ---------------------------------------------------------------------------
+def _symbol_at(ls: GraphmerServer, params):
+    loaded = ls.ready()
+    pos = ls.position(params)
+    if loaded is None or pos is None:
+        return None
+    return loaded.navigator.symbol_at(*pos)
+
+
+@server.feature(types.TEXT_DOCUMENT_HOVER)
+def hover(ls: GraphmerServer, params: types.HoverParams) -> types.Hover | None:
+    sym = _symbol_at(ls, params)
+    if sym is None:
+        return None
+    counts = ls.index.loaded.navigator.counts(sym.id)  # type: ignore[union-attr]
+    lang = sym.language or ""
+    parts = [f"```{lang}\n{sym.signature or sym.qualname}\n```", f"{sym.kind} `{sym.qualname}`"]
+    if sym.doc:
+        parts.append(sym.doc)
+    parts.append(f"{counts['callers']} caller(s), {counts['callees']} callee(s) in the code graph")
+    pos = ls.position(params)
+    word = word_at(pos[1], pos[2], pos[3]) if pos else None
+    rng = None
+    if word is not None and pos is not None:
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        rng = convert.client_range(doc.position_codec, doc.lines, pos[2], word.start, pos[2], word.end)
+    return types.Hover(contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value="\n\n".join(parts)), range=rng)
+
+
+@server.feature(types.TEXT_DOCUMENT_DEFINITION)
+def definition(ls: GraphmerServer, params: types.DefinitionParams) -> list[types.Location] | None:
+    sym = _symbol_at(ls, params)
+    site = ls.index.loaded.navigator.site_of(sym) if sym is not None else None  # type: ignore[union-attr]
+    return [ls.location(site)] if site is not None else None
+
+
+@server.feature(types.TEXT_DOCUMENT_REFERENCES)
+def references(ls: GraphmerServer, params: types.ReferenceParams) -> list[types.Location] | None:
+    sym = _symbol_at(ls, params)
+    if sym is None:
+        return None
+    sites = ls.index.loaded.navigator.references(sym.id, params.context.include_declaration)  # type: ignore[union-attr]
+    return [ls.location(s) for s in sites] or None
+
+
+@server.feature(types.TEXT_DOCUMENT_PREPARE_CALL_HIERARCHY)
+def prepare_call_hierarchy(ls: GraphmerServer, params: types.CallHierarchyPrepareParams) -> list[types.CallHierarchyItem] | None:
+    sym = _symbol_at(ls, params)
+    if sym is None or sym.path is None or not is_callable(sym):
+        return None
+    return [ls.hierarchy_item(sym)]
+
+
+def _item_id(item: types.CallHierarchyItem) -> int | None:
+    data = item.data if isinstance(item.data, dict) else {}
+    sid = data.get("id")
+    return sid if isinstance(sid, int) else None
+
+
+@server.feature(types.CALL_HIERARCHY_INCOMING_CALLS)
+def incoming_calls(ls: GraphmerServer, params: types.CallHierarchyIncomingCallsParams) -> list[types.CallHierarchyIncomingCall] | None:
+    loaded = ls.ready()
+    sid = _item_id(params.item)
+    if loaded is None or sid is None:
+        return None
+    return [
+        types.CallHierarchyIncomingCall(from_=ls.hierarchy_item(c.symbol), from_ranges=[ls.location(s).range for s in c.sites])
+        for c in loaded.navigator.incoming_calls(sid)
+    ]
+
+
+@server.feature(types.CALL_HIERARCHY_OUTGOING_CALLS)
+def outgoing_calls(ls: GraphmerServer, params: types.CallHierarchyOutgoingCallsParams) -> list[types.CallHierarchyOutgoingCall] | None:
+    loaded = ls.ready()
+    sid = _item_id(params.item)
+    if loaded is None or sid is None:
+        return None
+    return [
+        types.CallHierarchyOutgoingCall(to=ls.hierarchy_item(c.symbol), from_ranges=[ls.location(s).range for s in c.sites])
+        for c in loaded.navigator.outgoing_calls(sid)
+    ]
