@@ -152,7 +152,7 @@ def _retrieval_card(log: RunLog, rep: Report) -> list[str]:
            f"GraphMER encoder: {enc.get('layers', '?')} layers, hidden {enc.get('hidden', '?')}, {enc.get('heads', '?')} heads, "
            f"{enc.get('roots', cfg.get('roots'))} code tokens per symbol, {enc.get('max_groups', '?')} leaf groups of {enc.get('leaves', '?')} tokens, "
            f"plus a pooling projection; leaves {'on' if cfg.get('leaves', True) else 'off (no-graph ablation)'}. "
-           + (f"model/model.safetensors: {pc[0]:,} parameters, {pc[1]:,} bytes." if pc else ""), ""]
+           + (f"model/model.safetensors: {pc[0]:,} parameters, {pc[1]:,} bytes, stored as {'/'.join(pc[2])}." if pc else ""), ""]
     out += _warm(cfg.get("init", ""))
     out += ["## Data", "", f"- Corpus: {', '.join(corpus) or 'not recorded (see How to reproduce)'}; excluded globs: "
             f"{', '.join(cfg.get('exclude') or []) or 'none'}.",
@@ -164,7 +164,8 @@ def _retrieval_card(log: RunLog, rep: Report) -> list[str]:
             f"- Cost: {fmt(e['end_to_end_s'])} s end to end (pair building, indexing and evaluations included).", "",
             "## Metrics", "", "Held-out queries are ranked against all held-out functions of the run:", ""] + _metrics_retrieval(f) + [""]
     out += ["## Intended use", "", "Embedding code symbols (with their code-graph leaves) and natural-language queries for "
-            "`graphmer index` / `graphmer search`.", ""]
+            "`graphmer index` / `graphmer search`. graphmer's embedder (model/embedder.py) loads it in float32 with its linear "
+            "layers int8 dynamically quantized; `GraphEmbedder(quantize=False)` keeps float32. Nothing is loaded with pickle.", ""]
     out += _limits(["Trained on Python only; other languages are embedded with the same model but were not measured here.",
                     f"Queries longer than {cfg.get('max_query_tokens')} tokens and symbols longer than {cfg.get('roots')} tokens are truncated.",
                     "Held-out figures come from files of the training corpus; search quality on other code bases is measured by "

@@ -251,7 +251,7 @@ def _retrieval_report(log: RunLog, opts: ReportOptions, wins: list[Window], note
         notes.append("Retrieval runs log only their total time: steps/s is end to end (pair building, indexing and "
                      "held-out evaluations included), not compute time per step.")
     return {"loss": loss, "validation": _retrieval_validation(log, opts, notes), "stability": stab,
-            "schedules": {"source": "step records: lr", "lr": schedule_phases(steps, log.column("lr"))},
+            "schedules": {"source": "step records: lr (the loaded weights' group; new parameters follow the same schedule at new_lr)", "lr": schedule_phases(steps, log.column("lr"))},
             "efficiency": eff, "data": {k: log.summary.get(k) for k in ("pairs_train", "pairs_valid", "steps", "corpus")}}
 
 

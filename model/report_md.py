@@ -139,7 +139,7 @@ def schedule_lines(f: dict) -> list[str]:
         out += ["", f"Share of the total loss ({sh['definition']}; largest |total − sum of parts| in the log: {fmt(sh['max_abs_residual'])}):", ""]
         rows = [[w["name"], f"{w['first']}–{w['last']}"] + [fmt(w[k]["mean"]) for k in ("mlm", "sbo", "mu_mnm")] for w in sh["windows"]]
         out += _table(["window", "steps", "MLM", "SBO", "μ·MNM"], rows)
-    return out + ["![schedules](schedules.png)", ""]
+    return out + ["", "![schedules](schedules.png)", ""]
 
 
 def efficiency_lines(f: dict) -> list[str]:

@@ -141,13 +141,14 @@ def load_run(path: str | Path) -> RunLog:
     )
 
 
-def parameter_count(model_dir: Path) -> tuple[int, int] | None:
-    """(parameters, bytes on disk) of model_dir/model.safetensors read from its header, or None."""
+def parameter_count(model_dir: Path) -> tuple[int, int, tuple[str, ...]] | None:
+    """(parameters, bytes on disk, tensor dtypes) of model_dir/model.safetensors from its header, or None."""
     f = Path(model_dir) / "model.safetensors"
     if not f.is_file():
         return None
     with open(f, "rb") as fh:
         n = int.from_bytes(fh.read(8), "little")
         header = json.loads(fh.read(n))
-    count = sum(int(np.prod(v["shape"])) for k, v in header.items() if k != "__metadata__")
-    return count, f.stat().st_size
+    tensors = [v for k, v in header.items() if k != "__metadata__"]
+    count = sum(int(np.prod(v["shape"])) for v in tensors)
+    return count, f.stat().st_size, tuple(sorted({v["dtype"] for v in tensors}))
