@@ -190,13 +190,10 @@ class Completer:
         """The (receiver, name) counts ranking uses at a cursor: the repository's, with the
         file's indexed uses replaced by the buffer's (the benchmark checks them)."""
         ct = cursor_text((split_lines(source)[line] if 0 <= line < len(split_lines(source)) else "")[: max(column, 0)])
-        indexed = self.indexed_uses(path)
-        out = Counter()
-        for (r, n), k in Buffer(source, line, column, ct.prefix).use_counts().items():
-            out[(r, n)] += k
-        for key in set(out) | set(indexed):
-            out[key] += self.by_recv.get(key[0], Counter()).get(key[1], 0) - indexed.get(key, 0)
-        return out
+        out = Counter({(r, n): k for r, names in self.by_recv.items() for n, k in names.items()})
+        out.subtract(self.indexed_uses(path))
+        out.update(Buffer(source, line, column, ct.prefix).use_counts())
+        return +out
 
     def module_of(self, path: str) -> tuple[str, bool]:
         """Module name and is-package flag of a file, indexed or not."""
@@ -228,9 +225,13 @@ class Completer:
         members = self.members(val)
         key = norm_receiver(ct.receiver or "")
         exact = uses.by_receiver(key) if key else Counter()
+        if key in ("self", "cls") and members:
+            # `self.` names a different class in every file: the repository's counts mix them,
+            # the buffer's are (mostly) this class's own.
+            exact = Counter(uses.buf_recv.get(key, {}))
         last = uses.by_last(key) if key else Counter()
         pool = set(members) | set(exact) | set(last)
-        if val.kind != "module" and ct.prefix:
+        if val.kind != "module" and (ct.prefix or (val.kind not in ("class", "instance") and len(pool) < 10)):
             # Objects get attributes at run time: any attribute name of the repository may
             # do; only once a prefix narrows them, as ranked by usage alone they rarely lead.
             pool |= {n for n in uses.t.by_name if n.startswith(ct.prefix)} | {n for n in uses.buf_name if n.startswith(ct.prefix)}

@@ -251,8 +251,8 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
     if language == "python":  # what completion needs: attribute uses, names set on classes/modules
 
         def symbol_of_class(node: ts.Node) -> int:
-            body = node.child_by_field_name("body")
-            i = index.enclosing(body.start_byte) if body is not None else -1
+            name = node.child_by_field_name("name")  # not the body: it starts where its first def does
+            i = index.enclosing(name.start_byte) if name is not None else -1
             return i if i > 0 and pf.symbols[i].kind in CLASS_KINDS else -1
 
         pf.attributes = pynames.attribute_defs(root, symbol_of_class)

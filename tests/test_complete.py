@@ -1,0 +1,223 @@
+"""Completion engine: candidates from the graph, ranking by usage, buffer overriding the index."""
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from index.complete import Completer, CompletionItem
+from index.complete_buffer import CursorText, cursor_text
+from index.indexer import IndexConfig, build_index
+from index.store import INDEX_DIRNAME, Store
+
+FILES = {
+    "pkg/__init__.py": "",
+    "pkg/base.py": '''
+        class Base:
+            """A base."""
+
+            def save(self, path: str) -> None:
+                """Write it to path."""
+
+            def _hidden(self):
+                pass
+        ''',
+    "pkg/util.py": '''
+        LIMIT = 10
+
+        def helper(x):
+            """Help with x."""
+            return x
+
+        def render(x):
+            return x
+        ''',
+    "pkg/shapes.py": '''
+        from pkg.base import Base
+        from pkg import util
+        import pkg.util as u
+
+
+        class Shape(Base):
+            def __init__(self, size: int):
+                self.size = size
+                self.color = "red"
+
+            def area(self):
+                return self.size * self.size
+
+            def draw(self):
+                self.save("x")
+                self.save("y")
+                u.helper(1)
+                u.helper(2)
+                u.render(3)
+                return self.area()
+        ''',
+    "pkg/use.py": '''
+        from pkg.shapes import Shape
+
+
+        def main(n):
+            s = Shape(n)
+            s.area()
+            s.area()
+            s.draw()
+            return s
+        ''',
+}
+
+
+@pytest.fixture(scope="module")
+def completer(tmp_path_factory):
+    root = tmp_path_factory.mktemp("proj")
+    for rel, text in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(textwrap.dedent(text).lstrip("\n"))
+    build_index(root, IndexConfig(jobs=1))
+    store = Store(root / INDEX_DIRNAME)
+    yield Completer(store)
+    store.close()
+
+
+def source_with(rel: str, line_no: int, text: str) -> tuple[str, int, int]:
+    """The fixture file with line `line_no` (0-based) replaced by text; cursor at its end."""
+    lines = textwrap.dedent(FILES[rel]).lstrip("\n").split("\n")
+    lines[line_no] = text
+    return "\n".join(lines), line_no, len(text)
+
+
+def labels(c) -> list[str]:
+    return [i.label for i in c.items]
+
+
+@pytest.mark.parametrize(
+    "before, expected",
+    [
+        ("x = self.con", CursorText("con", "self")),
+        ("    pri", CursorText("pri", None)),
+        ("foo(os.path.", CursorText("", "os.path")),
+        ("a = get(1, 2).x", CursorText("x", "get(1, 2)")),
+        ('", ".', CursorText("", "", "str")),
+        ("x = 1.", CursorText("", "")),
+    ],
+)
+def test_cursor_text(before, expected):
+    assert cursor_text(before) == expected
+
+
+def test_self_members_include_inherited_ranked_by_use(completer):
+    src, line, col = source_with("pkg/shapes.py", 16, "        self.")
+    c = completer.complete("pkg/shapes.py", src, line, col)
+    assert (c.receiver, c.receiver_type, c.prefix) == ("self", "pkg.shapes.Shape", "")
+    # Members first, by uses on self in this buffer: size 3, save 2, area and color 1.
+    assert labels(c)[:7] == ["size", "save", "area", "color", "draw", "__init__", "_hidden"]
+    kinds = {i.label: i.kind for i in c.items}
+    assert kinds["save"] == "method" and kinds["size"] == "attribute"
+    assert [i.score for i in c.items] == sorted((i.score for i in c.items), reverse=True)
+
+
+def test_prefix_filters(completer):
+    src, line, col = source_with("pkg/shapes.py", 16, "        self.s")
+    c = completer.complete("pkg/shapes.py", src, line, col)
+    assert c.prefix == "s"
+    assert labels(c)[:2] == ["size", "save"]
+    assert all(x.startswith("s") for x in labels(c))
+
+
+def test_module_members_behind_alias_and_from_import(completer):
+    src, line, col = source_with("pkg/shapes.py", 16, "        u.")
+    c = completer.complete("pkg/shapes.py", src, line, col)
+    assert c.receiver_type == "pkg.util"
+    # helper used twice after `u.` in this buffer, render once, LIMIT never
+    assert labels(c) == ["helper", "render", "LIMIT"]
+    src, line, col = source_with("pkg/shapes.py", 16, "        util.")
+    c = completer.complete("pkg/shapes.py", src, line, col)
+    assert c.receiver_type == "pkg.util"
+    assert set(labels(c)) == {"helper", "render", "LIMIT"}
+    helper = next(i for i in c.items if i.label == "helper")
+    assert helper.kind == "function" and helper.symbol_id > 0
+
+
+def test_local_variable_type_from_constructor(completer):
+    src, line, col = source_with("pkg/use.py", 6, "    s.")
+    c = completer.complete("pkg/use.py", src, line, col)
+    assert c.receiver_type == "pkg.shapes.Shape"
+    assert labels(c)[:2] == ["area", "draw"]  # s.area() stays once in the buffer, s.draw() once after it
+    assert {"save", "size", "color", "_hidden"} <= set(labels(c))
+
+
+def test_names_in_scope(completer):
+    src, line, col = source_with("pkg/use.py", 6, "    ")
+    c = completer.complete("pkg/use.py", src, line, col, limit=500)
+    assert c.receiver == "" and c.receiver_type == ""
+    top = labels(c)[:4]
+    assert top == ["s", "n", "Shape", "main"]  # locals, then module names, then builtins
+    assert {i.label: i.kind for i in c.items}["Shape"] == "class"
+    assert "print" in labels(c) and "len" in labels(c)
+    src, line, col = source_with("pkg/use.py", 6, "    Sh")
+    assert labels(completer.complete("pkg/use.py", src, line, col)) == ["Shape"]
+
+
+def test_unsaved_buffer_overrides_index(completer):
+    text = textwrap.dedent(FILES["pkg/shapes.py"]).lstrip("\n")
+    text = text.replace("    def area(self):", "    def perimeter(self):\n        return 4\n\n    def area(self):")
+    lines = text.split("\n")
+    at = lines.index("        return self.area()")
+    lines[at] = "        return self.per"
+    c = completer.complete("pkg/shapes.py", "\n".join(lines), at, len(lines[at]))
+    assert labels(c) == ["perimeter"]
+    assert c.items[0].kind == "method" and c.items[0].symbol_id == 0  # not in the index
+
+
+def test_broken_buffer_still_completes(completer):
+    src, line, col = source_with("pkg/shapes.py", 16, "        x = foo(self.sa")
+    src = src.replace("    def area(self):", "    def area(self:")  # an unrelated syntax error too
+    c = completer.complete("pkg/shapes.py", src, line, col)
+    assert labels(c) == ["save"]
+
+
+def test_leakage_rule_counts_buffer_not_indexed_file(completer):
+    # The indexed shapes.py uses self.save twice and u.helper twice; the buffer neither
+    # self.save nor the u.helper(1) the cursor line replaced. Only the buffer's uses count.
+    src, line, col = source_with("pkg/shapes.py", 16, "        self.")
+    src = src.replace('        self.save("x")\n        self.save("y")\n', "        pass\n        pass\n")
+    uses = completer.attribute_uses("pkg/shapes.py", src, line, col)
+    assert uses[("self", "save")] == 0
+    assert uses[("u", "helper")] == 1
+    assert uses[("s", "area")] == 2  # other files keep their indexed counts
+    c = completer.complete("pkg/shapes.py", src, line, col)
+    # save no longer leads: its uses are gone, and it is inherited (after the own members)
+    assert labels(c)[:7] == ["size", "area", "color", "draw", "__init__", "_hidden", "save"]
+
+
+def test_resolve_gives_signature_and_doc(completer):
+    src, line, col = source_with("pkg/shapes.py", 16, "        self.sa")
+    item = completer.complete("pkg/shapes.py", src, line, col).items[0]
+    assert isinstance(item, CompletionItem) and item.symbol_id
+    assert completer.resolve(item.symbol_id) == {
+        "signature": "def save(self, path: str) -> None",
+        "doc": "Write it to path.",
+        "qualname": "pkg.base.Base.save",
+        "path": "pkg/base.py",
+        "line": 4,
+    }
+    with pytest.raises(KeyError, match="no symbol with id"):
+        completer.resolve(10**9)
+
+
+def test_builtin_literal_receiver(completer):
+    src, line, col = source_with("pkg/use.py", 6, '    ", ".jo')
+    assert labels(completer.complete("pkg/use.py", src, line, col)) == ["join"]
+
+
+def test_index_stores_attributes_and_uses(completer):
+    rows = completer.store.conn.execute(
+        "SELECT f.path, a.owner, a.name, a.line, a.value FROM attributes a JOIN files f ON f.id = a.file_id ORDER BY f.path, a.line"
+    ).fetchall()
+    assert rows == [
+        ("pkg/shapes.py", "pkg.shapes.Shape", "size", 8, ":int"),
+        ("pkg/shapes.py", "pkg.shapes.Shape", "color", 9, ":str"),
+        ("pkg/util.py", "pkg.util", "LIMIT", 1, ":int"),
+    ]
+    assert completer.indexed_uses("pkg/use.py") == {("s", "area"): 2, ("s", "draw"): 1}
