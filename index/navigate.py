@@ -29,7 +29,7 @@ CALL_RELATIONS = ("calls", "instantiates")
 REFERENCE_RELATIONS = ("calls", "instantiates", "imports", "inherits_from", "implements", "decorated_by",
                        "raises", "param_type", "returns", "references")
 
-TextOf = Callable[[str], "str | None"]  # path relative to the root -> file text (open buffer or disk)
+LinesOf = Callable[[str], "list[str] | None"]  # root-relative path -> the file's lines (open buffer or disk)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,12 +91,11 @@ def word_at(source: str, line: int, column: int) -> Word | None:
     return Word(chain, m.start(), m.end())
 
 
-def name_site(path: str, text: str | None, sym: SymbolInfo) -> Site:
-    """Where a symbol's name is written in its file (the definition line if text is missing)."""
+def name_site(path: str, lines: list[str] | None, sym: SymbolInfo) -> Site:
+    """Where a symbol's name is written in its file (the definition line if lines are missing)."""
     first = max(sym.start_line - 1, 0)
-    if text is None or sym.kind == "module":
+    if lines is None or sym.kind == "module":
         return Site(path, first if sym.kind != "module" else 0, 0, 0)
-    lines = text.splitlines()
     last = min(max(sym.end_line, sym.start_line), len(lines))
     pattern = re.compile(rf"\b(?:def|class|struct|trait|enum|interface|fn|func|type)\s+{re.escape(sym.name)}\b")
     for i in range(first, last):  # decorators come first: look for the definition keyword
@@ -111,11 +110,10 @@ def name_site(path: str, text: str | None, sym: SymbolInfo) -> Site:
     return Site(path, first, 0, 0)
 
 
-def use_site(path: str, text: str | None, line1: int, name: str) -> Site:
+def use_site(path: str, lines: list[str] | None, line1: int, name: str) -> Site:
     """Where `name` is used on 1-based line `line1` (the whole line start when not found)."""
     line = max(line1 - 1, 0)
-    if text is not None:
-        lines = text.splitlines()
+    if lines is not None:
         if line < len(lines):
             m = re.search(rf"\b{re.escape(name)}\b", lines[line])
             if m:
@@ -136,9 +134,9 @@ class Call:
 class Navigator:
     """Resolves names at positions and follows graph edges over one open index."""
 
-    def __init__(self, store: Store, text_of: TextOf) -> None:
+    def __init__(self, store: Store, lines_of: LinesOf) -> None:
         self.store = store
-        self.text_of = text_of
+        self.lines_of = lines_of
         graphs = store.graph_inputs()
         self.resolver = Resolver(graphs)
         paths = [p for (p,) in store.conn.execute("SELECT path FROM files ORDER BY id")]
@@ -162,7 +160,7 @@ class Navigator:
         """The name's location of an indexed symbol (None for external ones)."""
         if sym.path is None:
             return None
-        return name_site(sym.path, self.text_of(sym.path), sym)
+        return name_site(sym.path, self.lines_of(sym.path), sym)
 
     # -- positions -----------------------------------------------------------------------
     def symbol_at(self, path: str, source: str, line: int, column: int) -> SymbolInfo | None:
@@ -238,11 +236,10 @@ class Navigator:
         target, so the rest of a function's or class's lines are searched for the name too;
         a module-level use is only its edge's line."""
         assert user.path is not None
-        text = self.text_of(user.path)
-        first = use_site(user.path, text, line1, name)
-        if text is None or user.kind == "module":
+        lines = self.lines_of(user.path)
+        first = use_site(user.path, lines, line1, name)
+        if lines is None or user.kind == "module":
             return [first]
-        lines = text.splitlines()
         pattern = re.compile(rf"\b{re.escape(name)}\b")
         found = [first]
         for i in range(max(line1, user.start_line) - 1, min(user.end_line, len(lines))):

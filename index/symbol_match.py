@@ -8,7 +8,10 @@ the rest against the enclosing qualified name.
 """
 from __future__ import annotations
 
+import bisect
+import heapq
 import re
+from functools import lru_cache
 from dataclasses import dataclass
 
 from index.store import Store
@@ -35,6 +38,7 @@ class SymbolMatch:
     score: float
 
 
+@lru_cache(maxsize=65536)
 def _initials(name: str) -> str:
     """Lower-case first letters of a name's words: get_config_file -> gcf, HTTPConnection -> httpc."""
     parts = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z]+", name)
@@ -76,7 +80,22 @@ class SymbolTable:
         self.by_name: dict[str, list[int]] = {}
         for i, r in enumerate(rows):
             self.by_name.setdefault(r.name, []).append(i)
-        self._lower = [(n.lower(), n) for n in self.by_name]
+        self.names = list(self.by_name)
+        # All names, lower-cased, one per line: a query is first run as one regular
+        # expression over this text (in C), and only the names it matches are scored.
+        self._text = "\n".join(n.lower() for n in self.names)
+        self._starts = [0]
+        for n in self.names[:-1]:
+            self._starts.append(self._starts[-1] + len(n) + 1)
+
+    def _candidates(self, query: str) -> list[str]:
+        """Names that hold the query's characters in order (a subsequence), any case."""
+        gap = "[^\n]*?"
+        pattern = re.compile("^" + gap + gap.join(re.escape(ch) for ch in query.lower()), re.MULTILINE)
+        out = []
+        for m in pattern.finditer(self._text):
+            out.append(self.names[bisect.bisect_right(self._starts, m.start()) - 1])
+        return out
 
     @classmethod
     def from_store(cls, store: Store) -> "SymbolTable":
@@ -93,27 +112,18 @@ class SymbolTable:
         if not query:
             return []
         *outer, last = query.split(".")
-        outer_q = [o for o in outer if o]
-        if not last:  # "Store." lists the members of what matches "Store"
-            last, outer_q = "", outer_q
-        first = last[:1].lower()
+        outer_q = [o for o in outer if o]  # "Store." (no last part) lists what is inside "Store"
         out: list[SymbolMatch] = []
-        for low, name in self._lower:
-            if last:
-                if first not in low:
-                    continue
-                score = name_score(last, name)
-                if not score:
-                    continue
-            else:
-                score = SUBSEQUENCE
+        for name in self._candidates(last) if last else self.names:
+            score = name_score(last, name) if last else SUBSEQUENCE
+            if not score:
+                continue
             for i in self.by_name[name]:
                 row = self.rows[i]
                 if outer_q and not _outer_matches(outer_q, row.qualname):
                     continue
                 out.append(SymbolMatch(row, score))
-        out.sort(key=lambda m: (-m.score, _KIND_ORDER.get(m.row.kind, 4), len(m.row.qualname), m.row.path, m.row.start_line))
-        return out[:limit]
+        return heapq.nsmallest(limit, out, key=lambda m: (-m.score, _KIND_ORDER.get(m.row.kind, 4), len(m.row.qualname), m.row.path, m.row.start_line))
 
 
 def _outer_matches(outer: list[str], qualname: str) -> bool:

@@ -7,6 +7,7 @@ chose otherwise); every conversion goes through pygls's PositionCodec.
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -53,6 +54,7 @@ def completion_kind(kind: str) -> types.CompletionItemKind:
     return COMPLETION_KINDS.get(kind, types.CompletionItemKind.Text)
 
 
+@lru_cache(maxsize=65536)
 def uri_of(root: Path, path: str) -> str:
     """The file URI of a path relative to the indexed root."""
     return from_fs_path(str(root / PurePosixPath(path)))

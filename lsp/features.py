@@ -7,7 +7,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 
 from index.navigate import is_callable, word_at
-from index.neighbours import symbols_by_ids
+from index.neighbours import SymbolInfo, symbols_by_ids
 from index.search import MODES
 from lsp import convert
 from lsp.server import SEARCH_LIMIT, GraphmerServer, build_with_progress, server
@@ -30,12 +30,15 @@ def workspace_symbol(ls: GraphmerServer, params: types.WorkspaceSymbolParams) ->
     if not looks_like_words(query):
         matches = loaded.table.match(query, SEARCH_LIMIT)
         if matches or len(query.strip()) < 3:
-            syms = symbols_by_ids(loaded.store, [m.row.id for m in matches])
-            order = {m.row.id: n for n, m in enumerate(matches)}
-            return [_symbol_information(ls, s) for s in sorted(syms, key=lambda s: order[s.id])]
+            return [_symbol_information(ls, _info(m.row)) for m in matches]
     hits = loaded.searcher.search(query, top_k=SEARCH_LIMIT)  # words (or no name matched): search
     syms = {s.id: s for s in symbols_by_ids(loaded.store, [h.symbol_id for h in hits])}
     return [_symbol_information(ls, syms[h.symbol_id]) for h in hits if h.symbol_id in syms]
+
+
+def _info(row) -> SymbolInfo:
+    """A symbol-table row as the navigator's SymbolInfo (what a location needs)."""
+    return SymbolInfo(row.id, row.name, row.qualname, row.kind, "", row.path, row.start_line, row.end_line)
 
 
 def _symbol_information(ls: GraphmerServer, sym) -> types.SymbolInformation:

@@ -69,22 +69,19 @@ class GraphmerServer(LanguageServer):
         super().report_server_error(error, source)
 
     # -- text ------------------------------------------------------------------------------
-    def text_of(self, path: str) -> str | None:
-        """An open buffer's text, else the file on disk (cached by modification time)."""
+    def lines_of(self, path: str) -> list[str] | None:
+        """An open buffer's lines, else the file's on disk (cached by modification time);
+        without line ends, as index/navigate.py and the position codec take them."""
         assert self.index is not None
         uri = convert.uri_of(self.index.root, path)
         doc = self.workspace.text_documents.get(uri)
         if doc is not None:
-            return doc.source
+            return doc.source.splitlines()
         fs = self.index.root / path
         try:
-            return _disk_text(str(fs), fs.stat().st_mtime_ns)
+            return _disk_lines(str(fs), fs.stat().st_mtime_ns)
         except OSError:
             return None
-
-    def lines_of(self, path: str) -> list[str]:
-        text = self.text_of(path)
-        return text.splitlines(True) if text is not None else []
 
     def ready(self):
         """The loaded index, or None (logged) when it is not ready."""
@@ -98,18 +95,18 @@ class GraphmerServer(LanguageServer):
     def location(self, site: Site) -> types.Location:
         assert self.index is not None
         codec = self.workspace.position_codec
-        return types.Location(uri=convert.uri_of(self.index.root, site.path), range=convert.site_range(codec, self.lines_of(site.path), site))
+        return types.Location(uri=convert.uri_of(self.index.root, site.path), range=convert.site_range(codec, self.lines_of(site.path) or [], site))
 
     def symbol_range(self, sym: SymbolInfo) -> types.Range:
         """The whole definition, first line to last."""
-        lines = self.lines_of(sym.path) if sym.path else []
+        lines = (self.lines_of(sym.path) if sym.path else None) or []
         last = max(sym.end_line - 1, 0)
-        end = len(lines[last].rstrip("\r\n")) if last < len(lines) else 0
+        end = len(lines[last]) if last < len(lines) else 0
         return convert.client_range(self.workspace.position_codec, lines, max(sym.start_line - 1, 0), 0, last, end)
 
     def hierarchy_item(self, sym: SymbolInfo) -> types.CallHierarchyItem:
         assert self.index is not None and sym.path is not None
-        site = name_site(sym.path, self.text_of(sym.path), sym)
+        site = name_site(sym.path, self.lines_of(sym.path), sym)
         return types.CallHierarchyItem(
             name=sym.name, kind=convert.symbol_kind(sym.kind), uri=convert.uri_of(self.index.root, sym.path),
             range=self.symbol_range(sym), selection_range=self.location(site).range, detail=sym.qualname, data={"id": sym.id},
@@ -132,8 +129,8 @@ class GraphmerServer(LanguageServer):
 
 
 @lru_cache(maxsize=256)
-def _disk_text(fs_path: str, mtime_ns: int) -> str:
-    return Path(fs_path).read_text(encoding="utf-8", errors="replace")
+def _disk_lines(fs_path: str, mtime_ns: int) -> list[str]:
+    return Path(fs_path).read_text(encoding="utf-8", errors="replace").splitlines()
 
 
 server = GraphmerServer()
@@ -147,7 +144,7 @@ def initialize(ls: GraphmerServer, params: types.InitializeParams) -> None:
     uri = folders[0].uri if folders else params.root_uri
     root = to_fs_path(uri) if uri else params.root_path
     if root:
-        ls.index = WorkspaceIndex(root, ls.options, text_of=ls.text_of)
+        ls.index = WorkspaceIndex(root, ls.options, lines_of=ls.lines_of)
         ls.debouncer = Debouncer(ls.options.reindex_delay, lambda: _reindex_quietly(ls))
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from index.indexer import IndexConfig, IndexReport, build_index
-from index.navigate import Navigator, TextOf
+from index.navigate import LinesOf, Navigator
 from index.search import Searcher
 from index.store import INDEX_DIRNAME, META_NAME, Store
 from index.symbol_match import SymbolTable
@@ -80,11 +80,11 @@ class BuildState:
 class WorkspaceIndex:
     """The index of one workspace folder, opened for the server's features."""
 
-    def __init__(self, root: str | os.PathLike, options: ServerOptions = ServerOptions(), text_of: TextOf | None = None) -> None:
+    def __init__(self, root: str | os.PathLike, options: ServerOptions = ServerOptions(), lines_of: LinesOf | None = None) -> None:
         self.root = Path(root).resolve()
         self.options = options
         self.index_dir = self.root / INDEX_DIRNAME
-        self.text_of: TextOf = text_of or self._disk_text
+        self.lines_of: LinesOf = lines_of or self._disk_lines
         self.build = BuildState()
         self._lock = threading.RLock()
         self._build_lock = threading.Lock()
@@ -94,9 +94,9 @@ class WorkspaceIndex:
         self._opening = False
 
     # -- state ---------------------------------------------------------------------------
-    def _disk_text(self, path: str) -> str | None:
+    def _disk_lines(self, path: str) -> list[str] | None:
         try:
-            return (self.root / path).read_text(encoding="utf-8", errors="replace")
+            return (self.root / path).read_text(encoding="utf-8", errors="replace").splitlines()
         except OSError:
             return None
 
@@ -137,7 +137,7 @@ class WorkspaceIndex:
     def _load(self) -> _Loaded:
         store = Store(self.index_dir)
         table = SymbolTable.from_store(store)
-        navigator = Navigator(store, self.text_of)
+        navigator = Navigator(store, self.lines_of)
         searcher = Searcher(store, embedder=self.embedder())
         return _Loaded(store, table, navigator, searcher)
 

@@ -205,3 +205,55 @@ async def test_malformed_requests_get_errors_and_the_server_lives(client: Langua
     assert got is None
     got = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="flush"))
     assert [s.name for s in got] == ["flush"]
+
+
+def open_buffer(client: LanguageClient, project: Path, rel: str, text: str) -> None:
+    client.text_document_did_open(types.DidOpenTextDocumentParams(
+        text_document=types.TextDocumentItem(uri=uri(project, rel), language_id="python", version=1, text=text)))
+
+
+def close_buffer(client: LanguageClient, project: Path, rel: str) -> None:
+    client.text_document_did_close(types.DidCloseTextDocumentParams(text_document=doc(project, rel)))
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_completion_members_of_self_with_inherited_ones_and_resolve(client: LanguageClient, project: Path):
+    text = (project / "pkg/store.py").read_text().replace("        self.flush()\n", "        self.\n")
+    open_buffer(client, project, "pkg/store.py", text)  # unsaved: the buffer is what completes
+    try:
+        got = await client.text_document_completion_async(types.CompletionParams(text_document=doc(project, "pkg/store.py"), position=pos(26, 13)))
+        assert [(i.label, i.kind, i.sort_text) for i in got.items] == [
+            ("save", types.CompletionItemKind.Method, "0000"),
+            ("load", types.CompletionItemKind.Method, "0001"),  # inherited from BaseStore
+            ("Options", types.CompletionItemKind.Class, "0002"),
+            ("flush", types.CompletionItemKind.Method, "0003"),
+            ("records", types.CompletionItemKind.Field, "0004"),  # set on self in BaseStore
+        ]
+        resolved = await client.completion_item_resolve_async(got.items[0])
+        assert resolved.detail == "def save(self, record)"
+        assert resolved.documentation.value == "Save one record to the file."
+        text2 = text.replace("        self.\n", "        self.fl\n")
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri(project, "pkg/store.py"), version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text2)]))
+        got = await client.text_document_completion_async(types.CompletionParams(text_document=doc(project, "pkg/store.py"), position=pos(26, 15)))
+        assert [i.label for i in got.items] == ["flush"]
+    finally:
+        close_buffer(client, project, "pkg/store.py")
+
+
+@pytest.mark.asyncio(loop_scope="module")
+async def test_completion_module_members_behind_an_alias_and_names_in_scope(client: LanguageClient, project: Path):
+    text = (project / "pkg/app.py").read_text().replace("        st.BaseStore().load()\n", "        st.\n")
+    open_buffer(client, project, "pkg/app.py", text)
+    try:
+        got = await client.text_document_completion_async(types.CompletionParams(text_document=doc(project, "pkg/app.py"), position=pos(14, 11)))
+        assert [(i.label, i.kind) for i in got.items] == [("BaseStore", types.CompletionItemKind.Class), ("FileStore", types.CompletionItemKind.Class)]
+        text2 = text.replace("        return label\n", "        return ma\n")
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri(project, "pkg/app.py"), version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=text2)]))
+        got = await client.text_document_completion_async(types.CompletionParams(text_document=doc(project, "pkg/app.py"), position=pos(16, 17)))
+        assert [i.label for i in got.items] == ["make_store", "map", "max"]  # module function, then builtins
+    finally:
+        close_buffer(client, project, "pkg/app.py")

@@ -123,3 +123,24 @@ async def test_dense_search_with_the_default_model(project: Path):
     finally:
         await client.shutdown_session()
         await client.stop()
+
+
+def test_lsp_cli_rejects_a_bad_tcp_address():
+    from click.testing import CliRunner
+
+    from graphmer_cli.main import cli
+
+    res = CliRunner().invoke(cli, ["lsp", "--tcp", "localhost"])
+    assert res.exit_code == 2
+    assert "'localhost' is not HOST:PORT" in res.output
+
+
+def test_bench_symbols_runs_a_real_server(project: Path):
+    from index.indexer import build_index
+    from lsp.bench_symbols import bench_symbols
+
+    build_index(project)
+    res = bench_symbols(project, n=8, seed=1)
+    assert res.queries == 8 and res.symbols == 14
+    assert res.by_shape["name"]["found"] == res.by_shape["name"]["queries"] == 2
+    assert set(res.latency_ms) == {"mean", "p50", "p95", "max"}
