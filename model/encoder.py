@@ -113,12 +113,13 @@ class HGAT(nn.Module):
             k = (rel == r).nonzero(as_tuple=True)[0]  # (Mr,)
             W = F.dropout(self.W[r], self.p, self.training)  # (H, H)
             a = F.dropout(self.a[r], self.p, self.training)  # (2H,)
-            wt = t[k] @ W.T  # (Mr, H): W_r t_i
-            wh = h[k] @ W.T  # (Mr, J, H): W_r h_j
-            e = F.leaky_relu((wt @ a[:H])[:, None] + wh @ a[H:], 0.01)  # (Mr, J)
+            # The same formula with W_r applied once per leaf instead of once per head token:
+            # aᵀ[W t ‖ W h] = (Wᵀa₁)·t + (Wᵀa₂)·h and Σ_j α_j W h_j = W Σ_j α_j h_j.
+            hk = h[k]  # (Mr, J, H)
+            e = F.leaky_relu((t[k] @ (W.T @ a[:H]))[:, None] + hk @ (W.T @ a[H:]), 0.01)  # (Mr, J)
             alpha = e.masked_fill(~head_ok[k], float("-inf")).softmax(-1)  # (Mr, J)
             out_idx.append(k)
-            out_val.append(t[k] + (alpha[:, :, None] * wh).sum(1))  # (Mr, H): residual + t_i [P; M]
+            out_val.append(t[k] + (alpha[:, :, None] * hk).sum(1) @ W.T)  # (Mr, H): residual + t_i [P; M]
         k = torch.cat(out_idx)
         return x.index_put((b[k], n[k]), torch.cat(out_val))  # (B, N, H), out of place for autograd
 
@@ -143,8 +144,8 @@ class Layer(nn.Module):
         q, k, v = split(self.query(x)), split(self.key(x)), split(self.value(x))  # (B, h, N, d)
         p = self.p if self.training else 0.0
         if self.multiply:  # official: S̃ = (QKᵀ/√d) ⊙ f', then pad masking, softmax [M]
-            s = (q @ k.transpose(-1, -2)) * mask  # (B, h, N, N)
-            s = s.masked_fill(~key_valid[:, None, None, :], torch.finfo(s.dtype).min)
+            pad = torch.zeros(B, 1, 1, N, dtype=q.dtype, device=q.device).masked_fill(~key_valid[:, None, None, :], _MASKED)
+            s = torch.addcmul(pad, q @ k.transpose(-1, -2), mask)  # (B, h, N, N): one pass for scale and padding
             a = F.dropout(s.softmax(-1), p, self.training) @ v  # (B, h, N, d)
         else:  # fast: S + ln f' as an SDPA float mask (⚑ §8.4 variant B)
             a = F.scaled_dot_product_attention(q, k, v, attn_mask=mask.to(q.dtype), dropout_p=p)  # (B, h, N, d)
