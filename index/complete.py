@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from index.complete_buffer import Buffer, CursorText, cursor_text, split_lines
+from index.complete_usage import Uses, last_part, near_uses, split_uses
 from index.complete_types import BUILTIN_CLASSES, UNKNOWN, Typer, Val
 from index.graph import Resolver
 from index.indexer import module_names
@@ -59,56 +60,11 @@ class RankWeights:
     exact: float = 2.0  # log(1 + uses after this exact receiver text)
     last: float = 1.0  # log(1 + uses after a receiver ending in the same name)
     buffer: float = 0.6  # log(1 + uses of the name as an attribute in the buffer)
+    typed: float = 1.0  # log(1 + uses after receivers typed as the same class, see Completer.typed_receivers)
+    near: float = 3.0  # log(1 + uses after this receiver text in the buffer, each weighted by closeness)
+    popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
+    near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
     anywhere: float = 0.3  # log(1 + uses of the name as an attribute anywhere)
-
-
-class Uses:
-    """Attribute-use counts of the repository with one file's indexed uses swapped for a buffer's."""
-
-    def __init__(self, totals: "Completer", indexed: tuple[dict, dict, Counter], buffer: Counter) -> None:
-        self.t = totals
-        self.cur_recv, self.cur_last, self.cur_name = indexed
-        self.buf_recv, self.buf_last, self.buf_name = _split(buffer)
-
-    def by_receiver(self, r: str) -> Counter:
-        """name -> uses after the receiver text r."""
-        return _swap(self.t.by_recv.get(r), self.cur_recv.get(r), self.buf_recv.get(r))
-
-    def by_last(self, r: str) -> Counter:
-        """name -> uses after any receiver whose last part is r's last part."""
-        last = _last(r)
-        return _swap(self.t.by_last.get(last), self.cur_last.get(last), self.buf_last.get(last))
-
-    def name(self, n: str) -> int:
-        """Uses of n as an attribute anywhere."""
-        return self.t.by_name.get(n, 0) - self.cur_name.get(n, 0) + self.buf_name.get(n, 0)
-
-    def in_buffer(self, n: str) -> int:
-        return self.buf_name.get(n, 0)
-
-
-def _last(receiver: str) -> str:
-    return receiver.rsplit(".", 1)[-1]
-
-
-def _split(c: Counter) -> tuple[dict[str, Counter], dict[str, Counter], Counter]:
-    recv: dict[str, Counter] = {}
-    last: dict[str, Counter] = {}
-    name: Counter = Counter()
-    for (r, n), k in c.items():
-        recv.setdefault(r, Counter())[n] += k
-        last.setdefault(_last(r), Counter())[n] += k
-        name[n] += k
-    return recv, last, name
-
-
-def _swap(total: Counter | None, minus: Counter | None, plus: Counter | None) -> Counter:
-    out = Counter(total) if total else Counter()
-    if minus:
-        out.subtract(minus)
-    if plus:
-        out.update(plus)
-    return +out  # drops the zero counts the subtraction leaves
 
 
 class Completer:
@@ -141,8 +97,9 @@ class Completer:
         self.by_name: Counter = Counter()
         for r, n, k in store.conn.execute("SELECT receiver, name, sum(count) FROM attr_uses GROUP BY receiver, name"):
             self.by_recv.setdefault(r, Counter())[n] += k
-            self.by_last.setdefault(_last(r), Counter())[n] += k
+            self.by_last.setdefault(last_part(r), Counter())[n] += k
             self.by_name[n] += k
+        self.popular = [n for n, _ in self.by_name.most_common(weights.popular)]
         self.submodules: dict[str, list[str]] = {}
         for q, kind in self.resolver.kind.items():
             if kind == "module" and "." in q:
@@ -150,6 +107,7 @@ class Completer:
         module_file = {g.module: fi for fi, g in enumerate(graphs)}
         self.typer = Typer(self.resolver, module_file, self.attrs, returns)
         self._indexed_uses: dict[str, Counter] = {}
+        self._typed: dict[tuple[str, int], list[str]] = {}
         self._split_cache: dict[str, tuple[dict, dict, Counter]] = {}
 
     # -- public ------------------------------------------------------------------------
@@ -167,7 +125,7 @@ class Completer:
             items, rtype = self._scope_items(buf, source), ""
         else:
             uses = Uses(self, self._indexed_split(path), buf.use_counts())
-            items, rtype = self._member_items(ct, uses)
+            items, rtype = self._member_items(ct, uses, buf)
         items = [it for it in items if it.label.startswith(ct.prefix)]
         if self.scorer is not None and items:
             extra = self.scorer(path, line, items)
@@ -211,11 +169,11 @@ class Completer:
 
     def _indexed_split(self, path: str) -> tuple[dict, dict, Counter]:
         if path not in self._split_cache:
-            self._split_cache[path] = _split(self.indexed_uses(path))
+            self._split_cache[path] = split_uses(self.indexed_uses(path))
         return self._split_cache[path]
 
     # -- attribute completion ----------------------------------------------------------
-    def _member_items(self, ct: CursorText, uses: Uses) -> tuple[list[CompletionItem], str]:
+    def _member_items(self, ct: CursorText, uses: Uses, buf: Buffer) -> tuple[list[CompletionItem], str]:
         if ct.literal:
             val = Val("instance", "builtins." + ct.literal)
         elif ct.receiver:
@@ -229,12 +187,22 @@ class Completer:
             # `self.` names a different class in every file: the repository's counts mix them,
             # the buffer's are (mostly) this class's own.
             exact = Counter(uses.buf_recv.get(key, {}))
+            cls = next((n for n in buf.chain if n.type == "class_definition"), None)
+            if cls is not None:  # this class's own uses, when the cursor is in one
+                lo, hi = cls.start_point.row, cls.end_point.row
+                exact = Counter(n for r, n, row in buf.use_sites() if r == key and lo <= row <= hi)
         last = uses.by_last(key) if key else Counter()
+        typed = uses.by_receivers(self.typed_receivers(val.qual, members)) if val.kind in ("class", "instance") and members else Counter()
+        near = near_uses(buf, key, self.w.near_lines) if key else {}
         pool = set(members) | set(exact) | set(last)
-        if val.kind != "module" and (ct.prefix or (val.kind not in ("class", "instance") and len(pool) < 10)):
+        if val.kind != "module" and ct.prefix:
             # Objects get attributes at run time: any attribute name of the repository may
-            # do; only once a prefix narrows them, as ranked by usage alone they rarely lead.
+            # do once a prefix narrows them; ranked by usage alone they rarely lead.
             pool |= {n for n in uses.t.by_name if n.startswith(ct.prefix)} | {n for n in uses.buf_name if n.startswith(ct.prefix)}
+        elif val.kind not in ("module", "class", "instance") or not members:
+            # Without a prefix and a known type, the repository's most used attribute names fill
+            # the list's tail (their score is usage alone, below the receiver's own names).
+            pool |= set(self.popular) | set(uses.buf_name)
         pool = {n for n in pool if n.startswith(ct.prefix)}
         w = self.w
         out = []
@@ -245,6 +213,8 @@ class Completer:
                 + w.exact * math.log1p(exact.get(name, 0))
                 + w.last * math.log1p(last.get(name, 0))
                 + w.buffer * math.log1p(uses.in_buffer(name))
+                + (w.typed * math.log1p(typed.get(name, 0)) if m else 0.0)
+                + w.near * math.log1p(near.get(name, 0.0))
                 + w.anywhere * math.log1p(max(uses.name(name), 0))
             )
             if m is None and score <= 0:
@@ -252,6 +222,15 @@ class Completer:
             kind, detail, sid = (m[0], m[1], m[2]) if m else ("attribute", "", 0)
             out.append(CompletionItem(name, kind, detail, round(score, 6), sid))
         return out, val.qual if val.kind in ("module", "class", "instance") else ""
+
+    def typed_receivers(self, cls: str, members: dict) -> list[str]:
+        """Receiver texts of the repository whose attributes (two names or more) are all members
+        of cls: a stand-in for "receivers of this type" that needs no whole-repository inference."""
+        key = (cls, len(members))
+        if key not in self._typed:
+            self._typed[key] = [r for r, names in self.by_recv.items()
+                                if r not in ("self", "cls") and len(names) > 1 and all(n in members for n in names)]
+        return self._typed[key]
 
     def members(self, val: Val) -> dict[str, tuple[str, str, int, int]]:
         """name -> (kind, detail, symbol id, base depth) for the members of a value's type."""

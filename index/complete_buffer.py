@@ -8,6 +8,7 @@ an attribute access and the cursor's enclosing function survives error recovery.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 import tree_sitter as ts
@@ -128,10 +129,17 @@ class Buffer:
             node = node.parent
         self._scopes: dict[int, dict[str, tuple[str, str]]] = {}
         self._classes: dict[str, ts.Node] | None = None
+        self._sites: list[tuple[str, str, int]] | None = None
 
-    def use_counts(self):
+    def use_sites(self) -> list[tuple[str, str, int]]:
+        """(receiver, name, row) of the attribute uses in the buffer, the cursor's excluded."""
+        if self._sites is None:
+            self._sites = pynames.attr_use_sites(self.root, skip=PLACEHOLDER)
+        return self._sites
+
+    def use_counts(self) -> Counter:
         """Counter of (receiver, name) attribute uses in the buffer, the cursor's excluded."""
-        return pynames.attr_use_counts(self.root, skip=PLACEHOLDER)
+        return Counter((r, n) for r, n, _ in self.use_sites())
 
     def scope_names(self, node: ts.Node) -> dict[str, tuple[str, str]]:
         """Names bound directly in a scope node: name -> (kind, value encoding or import target).

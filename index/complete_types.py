@@ -140,6 +140,10 @@ class Typer:
                 cls = self.enclosing_class(i)
                 if cls:
                     return Val("instance" if name == "self" else "class", cls)
+            if name == "super" and scope.type == "function_definition" and self.enclosing_class(i):
+                # super() in a method: the instance seen from the first base on (eval applies the "()")
+                bases = self.mro(self.enclosing_class(i))[1:]
+                return Val("class", bases[0]) if bases else UNKNOWN
             names = buf.scope_names(scope)
             if name in names:
                 return self._binding(name, names[name], scope, depth)

@@ -80,15 +80,21 @@ def _text(node: ts.Node) -> str:
     return node.text.decode("utf-8", "replace")
 
 
-def attr_use_counts(root: ts.Node, skip: str = "") -> Counter:
-    """Counter of (receiver key, attribute name) over every `x.name` under root; an
-    attribute spelled `skip` (completion's cursor placeholder) is not counted."""
-    counts: Counter = Counter()
+def attr_use_sites(root: ts.Node, skip: str = "") -> list[tuple[str, str, int]]:
+    """(receiver key, attribute name, 0-based row) of every `x.name` under root; an
+    attribute spelled `skip` (completion's cursor placeholder) is left out."""
+    out = []
     for _, caps in ts.QueryCursor(_attr_query()).matches(root):
-        name = _text(caps["attr"][0])
+        attr = caps["attr"][0]
+        name = _text(attr)
         if name != skip:
-            counts[(norm_receiver(_text(caps["obj"][0])), name)] += 1
-    return counts
+            out.append((norm_receiver(_text(caps["obj"][0])), name, attr.start_point.row))
+    return out
+
+
+def attr_use_counts(root: ts.Node, skip: str = "") -> Counter:
+    """Counter of (receiver key, attribute name) over every `x.name` under root (see attr_use_sites)."""
+    return Counter((r, n) for r, n, _ in attr_use_sites(root, skip))
 
 
 def attr_uses(root: ts.Node) -> list[AttrUse]:

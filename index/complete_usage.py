@@ -1,0 +1,82 @@
+"""Attribute-use counts as completion ranks by them: the repository's totals with one file's
+indexed uses swapped for its open buffer's (the leakage rule), closeness in the buffer, and
+uses per receiver type (receivers whose attributes are all members of one class).
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from index.complete_buffer import Buffer
+
+if TYPE_CHECKING:
+    from index.complete import Completer
+
+
+class Uses:
+    """Attribute-use counts of the repository with one file's indexed uses swapped for a buffer's."""
+
+    def __init__(self, totals: "Completer", indexed: tuple[dict, dict, Counter], buffer: Counter) -> None:
+        self.t = totals
+        self.cur_recv, self.cur_last, self.cur_name = indexed
+        self.buf_recv, self.buf_last, self.buf_name = split_uses(buffer)
+
+    def by_receiver(self, r: str) -> Counter:
+        """name -> uses after the receiver text r."""
+        return _swap(self.t.by_recv.get(r), self.cur_recv.get(r), self.buf_recv.get(r))
+
+    def by_receivers(self, rs: list[str]) -> Counter:
+        """name -> uses after any of the receiver texts rs."""
+        out: Counter = Counter()
+        for r in rs:
+            out.update(self.by_receiver(r))
+        return out
+
+    def by_last(self, r: str) -> Counter:
+        """name -> uses after any receiver whose last part is r's last part."""
+        last = last_part(r)
+        return _swap(self.t.by_last.get(last), self.cur_last.get(last), self.buf_last.get(last))
+
+    def name(self, n: str) -> int:
+        """Uses of n as an attribute anywhere."""
+        return self.t.by_name.get(n, 0) - self.cur_name.get(n, 0) + self.buf_name.get(n, 0)
+
+    def in_buffer(self, n: str) -> int:
+        return self.buf_name.get(n, 0)
+
+
+def near_uses(buf: Buffer, key: str, span: float) -> dict[str, float]:
+    """name -> uses after receiver text `key` in the buffer, each weighted exp(-lines away / span):
+    code repeats the attributes it just used (`frame.buffer` twice in one function)."""
+    out: dict[str, float] = {}
+    for r, n, row in buf.use_sites():
+        if r == key:
+            out[n] = out.get(n, 0.0) + math.exp(-abs(row - buf.line) / span)
+    return out
+
+
+def last_part(receiver: str) -> str:
+    return receiver.rsplit(".", 1)[-1]
+
+
+def split_uses(c: Counter) -> tuple[dict[str, Counter], dict[str, Counter], Counter]:
+    recv: dict[str, Counter] = {}
+    last: dict[str, Counter] = {}
+    name: Counter = Counter()
+    for (r, n), k in c.items():
+        recv.setdefault(r, Counter())[n] += k
+        last.setdefault(last_part(r), Counter())[n] += k
+        name[n] += k
+    return recv, last, name
+
+
+def _swap(total: Counter | None, minus: Counter | None, plus: Counter | None) -> Counter:
+    out = Counter(total) if total else Counter()
+    if minus:
+        out.subtract(minus)
+    if plus:
+        out.update(plus)
+    return +out  # drops the zero counts the subtraction leaves
+
+
