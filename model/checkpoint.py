@@ -133,7 +133,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
             raise CheckpointError(f"{path}/model.safetensors: {k} has shape {tuple(v.shape)}, the config needs "
                                   f"{tuple(own[k].shape)}; save or train the model again")
     tensors = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}  # float16 files too
-    model.load_state_dict(tensors, strict=True)
+    model.load_state_dict(tensors, strict=True, assign=True)  # take the tensors, no second copy
     try:
         tokenizer = Tokenizer.load(path / "tokenizer.json")
     except Exception as e:  # the tokenizer library's own errors for a damaged file

@@ -31,14 +31,20 @@ def _canonical(hf: dict) -> str:
     return json.dumps(hf, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def _hash(kind: str, canonical: str) -> str:
+    return hashlib.sha256((kind + "\n" + canonical).encode("utf-8")).hexdigest()
+
+
 class Tokenizer:
     """A HF tokenizer plus the special ids and kind ("bpe" | "wordpiece") GraphMER needs."""
 
-    def __init__(self, hf_json: str, kind: str) -> None:
+    def __init__(self, hf_json: str, kind: str, hf_dict: dict | None = None) -> None:
         if kind not in ("bpe", "wordpiece"):
             raise ValueError(f"unknown tokenizer kind {kind!r}: expected 'bpe' or 'wordpiece'")
         self.kind = kind
-        self._hf_dict = json.loads(hf_json)  # kept as given (a warm start's file stays as is)
+        # kept as given (a warm start's file stays as is); hf_dict: hf_json already parsed
+        self._hf_dict = hf_dict if hf_dict is not None else json.loads(hf_json)
+        self._sha: str | None = None
         self._tok = HFTokenizer.from_str(hf_json)
         # The shipped MiniLM file pads/truncates to 128; encoding here must do neither
         # (long bodies are windowed by the caller). This changes no id.
@@ -101,11 +107,13 @@ class Tokenizer:
         hf = data.get("tokenizer")
         if not isinstance(hf, dict):
             raise ValueError(f"{path} is corrupt: its 'tokenizer' entry is missing; re-save it")
+        text = _canonical(hf)  # dumped once: it builds the tokenizer and is what the hash covers
         try:
-            tok = cls(_canonical(hf), data.get("kind", ""))
+            tok = cls(text, data.get("kind", ""), hf_dict=hf)
         except Exception as e:  # HF's parser raises plain Exception on a damaged model
             raise ValueError(f"{path} is corrupt ({str(e).splitlines()[0] if str(e) else type(e).__name__}); re-save it") from None
-        if data.get("sha256") != tok.sha256():
+        tok._sha = _hash(tok.kind, text)
+        if data.get("sha256") != tok._sha:
             raise ValueError(f"{path} is corrupt: its content does not match its sha256; re-save it")
         specials = {r: getattr(tok, f"{r}_id") for r in _ROLES}
         if data.get("specials") != specials:
@@ -164,7 +172,9 @@ class Tokenizer:
 
     def sha256(self) -> str:
         """Hash of the kind and vocabulary/model JSON: checkpoints record it to refuse a mismatch."""
-        return hashlib.sha256((self.kind + "\n" + _canonical(self._hf_dict)).encode("utf-8")).hexdigest()
+        if self._sha is None:  # the vocabulary never changes after construction
+            self._sha = _hash(self.kind, _canonical(self._hf_dict))
+        return self._sha
 
     def __repr__(self) -> str:
         return f"Tokenizer(kind={self.kind!r}, vocab_size={self.vocab_size}, sha256={self.sha256()[:12]})"

@@ -163,7 +163,9 @@ def test_version_1_index_is_upgraded(sample_repo):
     meta = sample_repo / ".graphmer" / "meta.json"
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": 1}))
     report = dense_index(sample_repo, HashEmbedder())
-    assert report.counts["vectors"] == 9 and json.loads(meta.read_text())["version"] == 2
+    from index.store import FORMAT_VERSION
+
+    assert report.counts["vectors"] == 9 and json.loads(meta.read_text())["version"] == FORMAT_VERSION  # upgraded to the current
 
 
 def test_hnsw_agrees_with_flat():
