@@ -183,17 +183,17 @@ class Completer:
         members = self.members(val)
         key = norm_receiver(ct.receiver or "")
         exact = uses.by_receiver(key) if key else Counter()
+        last = uses.by_last(key) if key else Counter()
+        rows = [(0, buf.root.end_point.row)]  # the buffer rows whose uses count as near
         if key in ("self", "cls") and members:
             # `self.` names a different class in every file: the repository's counts mix them,
-            # the buffer's are (mostly) this class's own.
-            exact = Counter(uses.buf_recv.get(key, {}))
-            cls = next((n for n in buf.chain if n.type == "class_definition"), None)
-            if cls is not None:  # this class's own uses, when the cursor is in one
-                lo, hi = cls.start_point.row, cls.end_point.row
-                exact = Counter(n for r, n, row in buf.use_sites() if r == key and lo <= row <= hi)
-        last = uses.by_last(key) if key else Counter()
+            # the buffer's too; the uses inside the enclosing class and its bases are its own.
+            nodes = [self.typer._buffer_class(c) for c in self.typer.mro(val.qual)]
+            rows = [(n.start_point.row, n.end_point.row) for n in nodes if n is not None] or rows
+            exact = Counter(n for r, n, row in buf.use_sites() if r == key and any(a <= row <= b for a, b in rows))
+            last = Counter()  # exact is already these uses
         typed = uses.by_receivers(self.typed_receivers(val.qual, members)) if val.kind in ("class", "instance") and members else Counter()
-        near = near_uses(buf, key, self.w.near_lines) if key else {}
+        near = near_uses(buf, key, self.w.near_lines, rows) if key else {}
         pool = set(members) | set(exact) | set(last)
         if val.kind != "module" and ct.prefix:
             # Objects get attributes at run time: any attribute name of the repository may

@@ -46,12 +46,12 @@ class Uses:
         return self.buf_name.get(n, 0)
 
 
-def near_uses(buf: Buffer, key: str, span: float) -> dict[str, float]:
-    """name -> uses after receiver text `key` in the buffer, each weighted exp(-lines away / span):
-    code repeats the attributes it just used (`frame.buffer` twice in one function)."""
+def near_uses(buf: Buffer, key: str, span: float, rows: list[tuple[int, int]]) -> dict[str, float]:
+    """name -> uses after receiver text `key` within the buffer's row ranges `rows`, each weighted
+    exp(-lines away / span): code repeats the attributes it just used (`frame.buffer` twice)."""
     out: dict[str, float] = {}
     for r, n, row in buf.use_sites():
-        if r == key:
+        if r == key and any(a <= row <= b for a, b in rows):
             out[n] = out.get(n, 0.0) + math.exp(-abs(row - buf.line) / span)
     return out
 

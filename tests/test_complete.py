@@ -5,7 +5,7 @@ import textwrap
 
 import pytest
 
-from index.complete import Completer, CompletionItem
+from index.complete import Completer, CompletionItem, RankWeights
 from index.complete_buffer import CursorText, cursor_text
 from index.indexer import IndexConfig, build_index
 from index.store import INDEX_DIRNAME, Store
@@ -221,3 +221,79 @@ def test_index_stores_attributes_and_uses(completer):
         ("pkg/util.py", "pkg.util", "LIMIT", 1, ":int"),
     ]
     assert completer.indexed_uses("pkg/use.py") == {("s", "area"): 2, ("s", "draw"): 1}
+
+
+def test_super_in_a_method_completes_the_base(completer):
+    src, line, col = source_with("pkg/shapes.py", 16, "        super().")
+    c = completer.complete("pkg/shapes.py", src, line, col)
+    assert (c.receiver, c.receiver_type) == ("super()", "pkg.base.Base")
+    assert labels(c) == ["save", "_hidden"]  # save is used on self in the buffer; Shape's own members are not Base's
+
+
+def test_receivers_of_the_same_type_rank_its_members(completer):
+    # use.py calls s.area() twice and s.draw() once, and every name after `s` is a Shape
+    # member: `s` counts as a Shape receiver, so a Shape parameter elsewhere ranks by it.
+    src = "from pkg.shapes import Shape\n\n\ndef f(x: Shape):\n    x."
+    c = completer.complete("pkg/new.py", src, 4, 6)
+    assert c.receiver_type == "pkg.shapes.Shape"
+    # then the other members by their uses anywhere (size 3, color 1, save 2 but inherited)
+    assert labels(c) == ["area", "draw", "size", "color", "save", "__init__", "_hidden"]
+    members = completer.members(completer.typer.eval("x"))
+    assert completer.typed_receivers("pkg.shapes.Shape", members) == ["s"]
+    # Completing in use.py itself, its indexed uses of `s` are swapped for the buffer's (none left).
+    src, line, col = source_with("pkg/use.py", 6, "    x: Shape = n\n    x.")
+    src = src.replace("    s.area()\n", "").replace("    s.draw()\n", "")
+    c = completer.complete("pkg/use.py", src, line, 6)
+    assert labels(c) == ["size", "area", "color", "save", "__init__", "draw", "_hidden"]  # draw: no use left
+
+
+def test_untyped_receiver_gets_the_repository_names_without_a_prefix(completer):
+    src = "def f(thing):\n    thing."
+    c = completer.complete("pkg/new.py", src, 1, 10)
+    assert c.receiver_type == ""
+    # usage alone: size 3 (self.size x3 in shapes.py), area 3, save 2, helper 2, then the ones used once
+    assert labels(c) == ["area", "size", "helper", "save", "color", "draw", "render"]
+
+
+def test_buffer_uses_near_the_cursor_rank_first(tmp_path):
+    filler = "".join(f"x{i} = {i}\n" for i in range(200))
+    (tmp_path / "m.py").write_text("")
+    build_index(tmp_path, IndexConfig(jobs=1))
+    src = f"def far(obj):\n    obj.beta()\n    obj.beta()\n\n\n{filler}\ndef near(obj):\n    obj.alpha()\n    obj."
+    line = src.count("\n")
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        assert labels(Completer(store).complete("m.py", src, line, 8)) == ["alpha", "beta"]
+        # Without closeness the twice-used name leads: the weight is what ranks alpha first.
+        assert labels(Completer(store, weights=RankWeights(near=0.0)).complete("m.py", src, line, 8)) == ["beta", "alpha"]
+    finally:
+        store.close()
+
+
+def test_self_counts_come_from_the_enclosing_class(tmp_path):
+    (tmp_path / "m.py").write_text("")
+    build_index(tmp_path, IndexConfig(jobs=1))
+    src = textwrap.dedent('''
+        class A:
+            def f(self):
+                return self.bb + self.bb + self.bb + self.bb
+
+            def bb(self):
+                pass
+
+
+        class B:
+            def bb(self):
+                return self.cc()
+
+            def cc(self):
+                return self.
+        ''').lstrip("\n").rstrip(" \n")
+    line = src.count("\n")
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        c = Completer(store).complete("m.py", src, line, len(src.split("\n")[-1]))
+        assert c.receiver_type == "m.B"
+        assert labels(c) == ["cc", "bb"]  # A's self.bb uses say nothing about B
+    finally:
+        store.close()
