@@ -184,25 +184,24 @@ def _item_id(item: types.CallHierarchyItem) -> int | None:
     return sid if isinstance(sid, int) else None
 
 
-@server.feature(types.CALL_HIERARCHY_INCOMING_CALLS)
-def incoming_calls(ls: GraphmerServer, params: types.CallHierarchyIncomingCallsParams) -> list[types.CallHierarchyIncomingCall] | None:
+def _calls(ls: GraphmerServer, item: types.CallHierarchyItem, incoming: bool):
+    """(other symbol's item, call-site ranges) pairs on one side of the item, or None."""
     loaded = ls.ready()
-    sid = _item_id(params.item)
+    sid = _item_id(item)
     if loaded is None or sid is None:
         return None
-    return [
-        types.CallHierarchyIncomingCall(from_=ls.hierarchy_item(c.symbol), from_ranges=[ls.location(s).range for s in c.sites])
-        for c in loaded.navigator.incoming_calls(sid)
-    ]
+    nav = loaded.navigator
+    calls = nav.incoming_calls(sid) if incoming else nav.outgoing_calls(sid)
+    return [(ls.hierarchy_item(c.symbol), [ls.location(s).range for s in c.sites]) for c in calls]
+
+
+@server.feature(types.CALL_HIERARCHY_INCOMING_CALLS)
+def incoming_calls(ls: GraphmerServer, params: types.CallHierarchyIncomingCallsParams) -> list[types.CallHierarchyIncomingCall] | None:
+    pairs = _calls(ls, params.item, incoming=True)
+    return None if pairs is None else [types.CallHierarchyIncomingCall(from_=i, from_ranges=r) for i, r in pairs]
 
 
 @server.feature(types.CALL_HIERARCHY_OUTGOING_CALLS)
 def outgoing_calls(ls: GraphmerServer, params: types.CallHierarchyOutgoingCallsParams) -> list[types.CallHierarchyOutgoingCall] | None:
-    loaded = ls.ready()
-    sid = _item_id(params.item)
-    if loaded is None or sid is None:
-        return None
-    return [
-        types.CallHierarchyOutgoingCall(to=ls.hierarchy_item(c.symbol), from_ranges=[ls.location(s).range for s in c.sites])
-        for c in loaded.navigator.outgoing_calls(sid)
-    ]
+    pairs = _calls(ls, params.item, incoming=False)
+    return None if pairs is None else [types.CallHierarchyOutgoingCall(to=i, from_ranges=r) for i, r in pairs]

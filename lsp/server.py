@@ -20,9 +20,8 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 from pygls.uris import to_fs_path
 
-from index.navigate import Site, is_callable, name_site
+from index.navigate import Site, name_site
 from index.neighbours import SymbolInfo
-from index.search import MODES
 from lsp import convert
 from lsp.state import Debouncer, ServerOptions, WorkspaceIndex
 

@@ -92,7 +92,7 @@ def _pretrain_card(log: RunLog, rep: Report) -> list[str]:
             f"- Held out: {fmt(tr['valid_fraction'])} of the files, chosen by a hash of (data seed, path): {data.get('valid_files')} held-out "
             f"files ({data.get('valid_samples')} samples) vs {data.get('train_files')} training files ({data.get('train_samples')} samples); "
             f"evaluations use the first {data.get('eval_samples')} held-out samples with fixed masks.",
-            f"- Graph relations injected as leaves (counts in the corpus): "
+            "- Graph relations injected as leaves (counts in the corpus): "
             + ", ".join(f"{k} {v}" for k, v in (data.get("relation_counts") or {}).items()) + ".", "",
             "## Training", "",
             f"- Objective: MLM + SBO + μ·MNM; {tr['steps']} steps of {tr['batch_size']} graphs, peak lr {tr['lr']} ({tr['schedule']} decay), "
