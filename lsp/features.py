@@ -1,6 +1,7 @@
 """LSP features of the graphmer server: each a short function over library code."""
 from __future__ import annotations
 
+import asyncio
 import re
 
 from lsprotocol import types
@@ -8,7 +9,7 @@ from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 
 from index.navigate import is_callable, word_at
 from index.neighbours import SymbolInfo, symbols_by_ids
-from index.search import MODES
+from index.search import MODES, SearchError
 from lsp import convert
 from lsp.server import SEARCH_LIMIT, GraphmerServer, build_with_progress, server
 
@@ -53,7 +54,7 @@ def loaded_site(ls: GraphmerServer, sym):
 
 
 @server.command("graphmer.search")
-def search_command(ls: GraphmerServer, *args) -> list[dict]:
+async def search_command(ls: GraphmerServer, *args) -> list[dict]:
     """["query", {"limit": n, "mode": "hybrid"|"dense"|"lexical"}] -> ranked hits with locations."""
     if not args or not isinstance(args[0], str) or not args[0].strip():
         raise JsonRpcInvalidParams("graphmer.search takes a non-empty query string, then optional {limit, mode}")
@@ -66,7 +67,12 @@ def search_command(ls: GraphmerServer, *args) -> list[dict]:
     loaded = ls.ready()
     if loaded is None:
         raise JsonRpcInternalError(ls.index.status() if ls.index else "graphmer has no workspace folder")
-    hits = loaded.searcher.search(args[0], top_k=limit, mode=mode)
+    if mode != "lexical" and not ls.index.model_settled.is_set():  # the model is still loading: wait for it
+        await asyncio.get_running_loop().run_in_executor(None, ls.index.model_settled.wait, 120)
+    try:
+        hits = loaded.searcher.search(args[0], top_k=limit, mode=mode)
+    except SearchError as e:
+        raise JsonRpcInternalError(str(e)) from None
     syms = {s.id: s for s in symbols_by_ids(loaded.store, [h.symbol_id for h in hits])}
     out = []
     for h in hits:

@@ -92,6 +92,7 @@ class WorkspaceIndex:
         self._embedder = None
         self._embedder_error = ""
         self._opening = False
+        self.model_settled = threading.Event()  # set once the search model is loaded or known unavailable
 
     # -- state ---------------------------------------------------------------------------
     def _disk_lines(self, path: str) -> list[str] | None:
@@ -133,12 +134,16 @@ class WorkspaceIndex:
             old, self._loaded = self._loaded, loaded
         if old is not None:
             old.store.close()
+        if loaded.searcher.embedder is None and self.options.dense:
+            # Names answer from here on; the model (seconds to load) joins the searcher after.
+            loaded.searcher.embedder = self.embedder()
+        self.model_settled.set()
 
     def _load(self) -> _Loaded:
         store = Store(self.index_dir)
         table = SymbolTable.from_store(store)
         navigator = Navigator(store, self.lines_of)
-        searcher = Searcher(store, embedder=self.embedder())
+        searcher = Searcher(store, embedder=self._embedder)  # None until loaded (see open)
         return _Loaded(store, table, navigator, searcher)
 
     def completer(self):
