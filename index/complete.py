@@ -25,6 +25,7 @@ from index.complete_types import BUILTIN_CLASSES, UNKNOWN, Typer, Val
 from index.graph import Resolver
 from index.indexer import module_names
 from index.pynames import norm_receiver
+from index import stdlib_members
 from index.records import CLASS_KINDS
 from index.store import Store
 
@@ -61,6 +62,7 @@ class RankWeights:
     last: float = 1.0  # log(1 + uses after a receiver ending in the same name)
     buffer: float = 0.6  # log(1 + uses of the name as an attribute in the buffer)
     typed: float = 1.0  # log(1 + uses after receivers typed as the same class, see Completer.typed_receivers)
+    qual: float = 1.0  # log(1 + uses after receivers of any file naming the same module/class/external path)
     near: float = 3.0  # log(1 + uses after this receiver text in the buffer, each weighted by closeness)
     popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
     near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
@@ -99,6 +101,13 @@ class Completer:
             self.by_recv.setdefault(r, Counter())[n] += k
             self.by_last.setdefault(last_part(r), Counter())[n] += k
             self.by_name[n] += k
+        self._recv_qual: dict[tuple[str, str], str] = {}
+        self.by_qual: dict[str, Counter] = {}
+        fid_module = {self.file_ids[p]: m for p, (m, _) in self.modules.items()}
+        for fid, r, n, k in store.conn.execute("SELECT file_id, receiver, name, count FROM attr_uses"):
+            q = self.receiver_qual(fid_module.get(fid, ""), r)
+            if q:
+                self.by_qual.setdefault(q, Counter())[n] += k
         self.popular = [n for n, _ in self.by_name.most_common(weights.popular)]
         self.submodules: dict[str, list[str]] = {}
         for q, kind in self.resolver.kind.items():
@@ -125,6 +134,7 @@ class Completer:
             items, rtype = self._scope_items(buf, source), ""
         else:
             uses = Uses(self, self._indexed_split(path), buf.use_counts())
+            uses.set_quals(self._quals(module, self.indexed_uses(path)), self._quals(module, buf.use_counts()))
             items, rtype = self._member_items(ct, uses, buf)
         items = [it for it in items if it.label.startswith(ct.prefix)]
         if self.scorer is not None and items:
@@ -180,7 +190,7 @@ class Completer:
             val = self.typer.eval(norm_receiver(ct.receiver))
         else:
             val = UNKNOWN
-        members = self.members(val)
+        members, whole = self._members(val)
         key = norm_receiver(ct.receiver or "")
         exact = uses.by_receiver(key) if key else Counter()
         last = uses.by_last(key) if key else Counter()
@@ -192,14 +202,15 @@ class Completer:
             rows = [(n.start_point.row, n.end_point.row) for n in nodes if n is not None] or rows
             exact = Counter(n for r, n, row in buf.use_sites() if r == key and any(a <= row <= b for a, b in rows))
             last = Counter()  # exact is already these uses
-        typed = uses.by_receivers(self.typed_receivers(val.qual, members)) if val.kind in ("class", "instance") and members else Counter()
+        typed = uses.by_receivers(self.typed_receivers(val.qual, members)) if val.kind == "instance" and members else Counter()
+        quals = uses.by_qual(val.qual) if val.kind in ("module", "class", "external") else Counter()
         near = near_uses(buf, key, self.w.near_lines, rows) if key else {}
-        pool = set(members) | set(exact) | set(last)
+        pool = set(members) | set(exact) | set(last) | set(quals)
         if val.kind != "module" and ct.prefix:
             # Objects get attributes at run time: any attribute name of the repository may
             # do once a prefix narrows them; ranked by usage alone they rarely lead.
             pool |= {n for n in uses.t.by_name if n.startswith(ct.prefix)} | {n for n in uses.buf_name if n.startswith(ct.prefix)}
-        elif val.kind not in ("module", "class", "instance") or not members:
+        elif not members or not whole:
             # Without a prefix and a known type, the repository's most used attribute names fill
             # the list's tail (their score is usage alone, below the receiver's own names).
             pool |= set(self.popular) | set(uses.buf_name)
@@ -214,6 +225,7 @@ class Completer:
                 + w.last * math.log1p(last.get(name, 0))
                 + w.buffer * math.log1p(uses.in_buffer(name))
                 + (w.typed * math.log1p(typed.get(name, 0)) if m else 0.0)
+                + w.qual * math.log1p(quals.get(name, 0))
                 + w.near * math.log1p(near.get(name, 0.0))
                 + w.anywhere * math.log1p(max(uses.name(name), 0))
             )
@@ -222,6 +234,29 @@ class Completer:
             kind, detail, sid = (m[0], m[1], m[2]) if m else ("attribute", "", 0)
             out.append(CompletionItem(name, kind, detail, round(score, 6), sid))
         return out, val.qual if val.kind in ("module", "class", "instance") else ""
+
+    def receiver_qual(self, module: str, receiver: str) -> str:
+        """The absolute path a receiver text names in a module through its module-level imports
+        and definitions ("t.abc" with `import typing as t` -> "typing.abc"), or ""."""
+        key = (module, receiver)
+        if key not in self._recv_qual:
+            head, _, rest = receiver.partition(".")
+            r = self.resolver
+            target = r.bindings.get(module, {}).get(head) or r.members.get(module, {}).get(head)
+            q = ""
+            if target and "(" not in receiver and "[" not in receiver:
+                q = r.canonical(f"{target}.{rest}" if rest else target) or ""
+            self._recv_qual[key] = q
+        return self._recv_qual[key]
+
+    def _quals(self, module: str, counts: Counter) -> dict[str, Counter]:
+        """(receiver, name) counts of one file regrouped by what the receivers name (receiver_qual)."""
+        out: dict[str, Counter] = {}
+        for (r, n), k in counts.items():
+            q = self.receiver_qual(module, r)
+            if q:
+                out.setdefault(q, Counter())[n] += k
+        return out
 
     def typed_receivers(self, cls: str, members: dict) -> list[str]:
         """Receiver texts of the repository whose attributes (two names or more) are all members
@@ -234,14 +269,21 @@ class Completer:
 
     def members(self, val: Val) -> dict[str, tuple[str, str, int, int]]:
         """name -> (kind, detail, symbol id, base depth) for the members of a value's type."""
+        return self._members(val)[0]
+
+    def _members(self, val: Val) -> tuple[dict[str, tuple[str, str, int, int]], bool]:
+        """members(val), and whether they are all there (False: a base class outside what we can read)."""
         out: dict[str, tuple[str, str, int, int]] = {}
         if val.kind == "module":
             self._module_members(val.qual, out)
+        elif val.kind == "external":
+            for name, kind in stdlib_members.members(val.qual).items():
+                out[name] = (kind, f"{val.qual}.{name}", 0, 0)
         elif val.kind in ("class", "instance"):
             for depth, cls in enumerate(self.typer.mro(val.qual)):
                 if not self._class_members(cls, depth, out):
-                    break
-        return out
+                    return out, False
+        return out, True
 
     def _sym(self, q: str, default_kind: str) -> tuple[str, str, int, int]:
         sid, kind, sig = self.symbols.get(q, (0, default_kind, ""))
@@ -283,6 +325,12 @@ class Completer:
                 if name not in out:
                     out[name] = ("attribute", f"{cls}.{name}", 0, depth)
             return True
+        if stdlib_members.is_stdlib(cls) and cls not in self.resolver.kind and not cls.startswith("builtins."):
+            found = stdlib_members.members(cls)
+            for name, kind in found.items():
+                if name not in out:
+                    out[name] = (kind, f"{cls}.{name}", 0, depth)
+            return bool(found)
         if cls.startswith("builtins.") and cls[9:] in BUILTIN_CLASSES:
             t = getattr(builtins, cls[9:])
             for name in dir(t):

@@ -21,10 +21,20 @@ class Uses:
         self.t = totals
         self.cur_recv, self.cur_last, self.cur_name = indexed
         self.buf_recv, self.buf_last, self.buf_name = split_uses(buffer)
+        self.cur_qual: dict[str, Counter] = {}
+        self.buf_qual: dict[str, Counter] = {}
 
     def by_receiver(self, r: str) -> Counter:
         """name -> uses after the receiver text r."""
         return _swap(self.t.by_recv.get(r), self.cur_recv.get(r), self.buf_recv.get(r))
+
+    def set_quals(self, indexed: dict[str, Counter], buffer: dict[str, Counter]) -> None:
+        """The file's indexed and buffer counts grouped by receiver path (Completer.receiver_qual)."""
+        self.cur_qual, self.buf_qual = indexed, buffer
+
+    def by_qual(self, q: str) -> Counter:
+        """name -> uses after receivers naming the path q, in any file."""
+        return _swap(self.t.by_qual.get(q), self.cur_qual.get(q), self.buf_qual.get(q))
 
     def by_receivers(self, rs: list[str]) -> Counter:
         """name -> uses after any of the receiver texts rs."""

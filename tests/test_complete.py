@@ -1,6 +1,7 @@
 """Completion engine: candidates from the graph, ranking by usage, buffer overriding the index."""
 from __future__ import annotations
 
+import math
 import textwrap
 
 import pytest
@@ -297,3 +298,37 @@ def test_self_counts_come_from_the_enclosing_class(tmp_path):
         assert labels(c) == ["cc", "bb"]  # A's self.bb uses say nothing about B
     finally:
         store.close()
+
+
+def test_uses_after_any_alias_of_a_module_count(completer):
+    # shapes.py writes u.helper twice and u.render once (`import pkg.util as u`); another
+    # alias of pkg.util ranks by them, LIMIT (never used) last.
+    src = "import pkg.util as zz\n\nzz."
+    c = completer.complete("pkg/new.py", src, 2, 3)
+    assert c.receiver_type == "pkg.util"
+    assert labels(c) == ["helper", "render", "LIMIT"]
+    assert completer.receiver_qual("pkg.shapes", "u") == "pkg.util"
+    assert completer.receiver_qual("pkg.shapes", "u.helper") == "pkg.util.helper"
+    assert completer.receiver_qual("pkg.shapes", "u.helper()") == ""
+    without = Completer(completer.store, weights=RankWeights(qual=0.0)).complete("pkg/new.py", src, 2, 3)
+    gain = {i.label: round(i.score - j.score, 4) for i in c.items for j in without.items if i.label == j.label}
+    assert gain == {"helper": round(math.log(3), 4), "render": round(math.log(2), 4), "LIMIT": 0.0}
+
+
+def test_standard_library_members_beyond_the_repository_uses(completer):
+    src = "import tempfile\nimport os\n\ntempfile.Named"
+    c = completer.complete("pkg/new.py", src, 3, 14)
+    assert [(i.label, i.kind) for i in c.items] == [("NamedTemporaryFile", "function")]
+    src = "import os\n\nos.path.isa"
+    assert labels(completer.complete("pkg/new.py", src, 2, 11)) == ["isabs"]
+
+
+def test_stdlib_members_are_read_statically():
+    from index.stdlib_members import members
+
+    assert {"join", "isabs", "splitext"} <= set(members("os.path"))
+    assert "_getfullpathname" not in members("os.path")  # ntpath's: os binds posixpath first
+    assert {"now", "fromtimestamp"} <= set(members("datetime.datetime"))
+    assert {"cast", "Optional", "TextIO"} <= set(members("typing"))
+    assert "R_OK" in members("os")  # from posix import *: compiled, listed by dir()
+    assert members("jinja2") == {} and members("pkg.util") == {}
