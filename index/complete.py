@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 
 from index.complete_buffer import Buffer, CursorText, cursor_text, split_lines
-from index.complete_usage import Uses, last_part, near_uses, split_uses
+from index.complete_usage import Uses, assigned_name, last_part, name_match, near_uses, split_uses
 from index.complete_types import BUILTIN_CLASSES, UNKNOWN, Typer, Val
 from index.graph import Resolver
 from index.indexer import module_names
-from index.pynames import norm_receiver
+from index.pynames import context_token, norm_receiver
 from index import stdlib_members
 from index.records import CLASS_KINDS
 from index.store import Store
@@ -63,6 +63,8 @@ class RankWeights:
     buffer: float = 0.6  # log(1 + uses of the name as an attribute in the buffer)
     typed: float = 1.0  # log(1 + uses after receivers typed as the same class, see Completer.typed_receivers)
     qual: float = 1.0  # log(1 + uses after receivers of any file naming the same module/class/external path)
+    context: float = 6.0  # log(1 + uses after this receiver text behind the same token: `return t.`, `x: t.`)
+    named: float = 3.0  # times name_match of the name the expression is assigned or passed to (`x = y.x`)
     near: float = 3.0  # log(1 + uses after this receiver text in the buffer, each weighted by closeness)
     popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
     near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
@@ -118,6 +120,10 @@ class Completer:
         self._indexed_uses: dict[str, Counter] = {}
         self._typed: dict[tuple[str, int], list[str]] = {}
         self._split_cache: dict[str, tuple[dict, dict, Counter]] = {}
+        self._ctx_cache: dict[str, dict[tuple[str, str], Counter]] = {}
+        self.by_ctx: dict[tuple[str, str], Counter] = {}
+        for r, x, n, k in store.conn.execute("SELECT receiver, ctx, name, sum(count) FROM attr_uses GROUP BY receiver, ctx, name"):
+            self.by_ctx.setdefault((r, x), Counter())[n] += k
 
     # -- public ------------------------------------------------------------------------
     def complete(self, path: str, source: str, line: int, column: int, limit: int = 100) -> Completions:
@@ -135,7 +141,9 @@ class Completer:
         else:
             uses = Uses(self, self._indexed_split(path), buf.use_counts())
             uses.set_quals(self._quals(module, self.indexed_uses(path)), self._quals(module, buf.use_counts()))
-            items, rtype = self._member_items(ct, uses, buf)
+            before = text[: max(column, 0) - len(ct.prefix) - 1 - len(ct.receiver)]
+            uses.path_ctx = self._indexed_ctx(path)
+            items, rtype = self._member_items(ct, uses, buf, assigned_name(before), context_token(before))
         items = [it for it in items if it.label.startswith(ct.prefix)]
         if self.scorer is not None and items:
             extra = self.scorer(path, line, items)
@@ -174,8 +182,22 @@ class Completer:
         if path not in self._indexed_uses:
             fid = self.file_ids.get(path)
             rows = self.store.conn.execute("SELECT receiver, name, count FROM attr_uses WHERE file_id = ?", (fid,)) if fid else []
-            self._indexed_uses[path] = Counter({(r, n): k for r, n, k in rows})
+            out: Counter = Counter()
+            for r, n, k in rows:  # one row per context token
+                out[(r, n)] += k
+            self._indexed_uses[path] = out
         return self._indexed_uses[path]
+
+    def _indexed_ctx(self, path: str) -> dict[tuple[str, str], Counter]:
+        """(receiver, context token) -> name -> count, stored for the file at path."""
+        if path not in self._ctx_cache:
+            fid = self.file_ids.get(path)
+            rows = self.store.conn.execute("SELECT receiver, ctx, name, count FROM attr_uses WHERE file_id = ?", (fid,)) if fid else []
+            out: dict[tuple[str, str], Counter] = {}
+            for r, x, n, k in rows:
+                out.setdefault((r, x), Counter())[n] += k
+            self._ctx_cache[path] = out
+        return self._ctx_cache[path]
 
     def _indexed_split(self, path: str) -> tuple[dict, dict, Counter]:
         if path not in self._split_cache:
@@ -183,7 +205,8 @@ class Completer:
         return self._split_cache[path]
 
     # -- attribute completion ----------------------------------------------------------
-    def _member_items(self, ct: CursorText, uses: Uses, buf: Buffer) -> tuple[list[CompletionItem], str]:
+    def _member_items(self, ct: CursorText, uses: Uses, buf: Buffer, target: str = "", token: str = "?"
+                      ) -> tuple[list[CompletionItem], str]:
         if ct.literal:
             val = Val("instance", "builtins." + ct.literal)
         elif ct.receiver:
@@ -191,8 +214,12 @@ class Completer:
         else:
             val = UNKNOWN
         members, whole = self._members(val)
+        # A class whose members are all known: the context token reorders its members only, it
+        # never lifts a name the class does not define above them.
+        whole_type = whole and bool(members) and val.kind in ("class", "instance")
         key = norm_receiver(ct.receiver or "")
         exact = uses.by_receiver(key) if key else Counter()
+        ctx = uses.by_context(key, token, buf.use_sites()) if key else Counter()
         last = uses.by_last(key) if key else Counter()
         rows = [(0, buf.root.end_point.row)]  # the buffer rows whose uses count as near
         if key in ("self", "cls") and members:
@@ -200,8 +227,9 @@ class Completer:
             # the buffer's too; the uses inside the enclosing class and its bases are its own.
             nodes = [self.typer._buffer_class(c) for c in self.typer.mro(val.qual)]
             rows = [(n.start_point.row, n.end_point.row) for n in nodes if n is not None] or rows
-            exact = Counter(n for r, n, row in buf.use_sites() if r == key and any(a <= row <= b for a, b in rows))
+            exact = Counter(n for r, n, row, _ in buf.use_sites() if r == key and any(a <= row <= b for a, b in rows))
             last = Counter()  # exact is already these uses
+            ctx = Counter(n for r, n, row, x in buf.use_sites() if r == key and x == token and any(a <= row <= b for a, b in rows))
         typed = uses.by_receivers(self.typed_receivers(val.qual, members)) if val.kind == "instance" and members else Counter()
         quals = uses.by_qual(val.qual) if val.kind in ("module", "class", "external") else Counter()
         near = near_uses(buf, key, self.w.near_lines, rows) if key else {}
@@ -226,6 +254,8 @@ class Completer:
                 + w.buffer * math.log1p(uses.in_buffer(name))
                 + (w.typed * math.log1p(typed.get(name, 0)) if m else 0.0)
                 + w.qual * math.log1p(quals.get(name, 0))
+                + w.named * name_match(target, name)
+                + (w.context * math.log1p(ctx.get(name, 0)) if m or not whole_type else 0.0)
                 + w.near * math.log1p(near.get(name, 0.0))
                 + w.anywhere * math.log1p(max(uses.name(name), 0))
             )

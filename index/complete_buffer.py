@@ -129,17 +129,17 @@ class Buffer:
             node = node.parent
         self._scopes: dict[int, dict[str, tuple[str, str]]] = {}
         self._classes: dict[str, ts.Node] | None = None
-        self._sites: list[tuple[str, str, int]] | None = None
+        self._sites: list[tuple[str, str, int, str]] | None = None
 
-    def use_sites(self) -> list[tuple[str, str, int]]:
-        """(receiver, name, row) of the attribute uses in the buffer, the cursor's excluded."""
+    def use_sites(self) -> list[tuple[str, str, int, str]]:
+        """(receiver, name, row, context token) of the attribute uses in the buffer, the cursor's excluded."""
         if self._sites is None:
             self._sites = pynames.attr_use_sites(self.root, skip=PLACEHOLDER)
         return self._sites
 
     def use_counts(self) -> Counter:
         """Counter of (receiver, name) attribute uses in the buffer, the cursor's excluded."""
-        return Counter((r, n) for r, n, _ in self.use_sites())
+        return Counter((r, n) for r, n, _, _ in self.use_sites())
 
     def scope_names(self, node: ts.Node) -> dict[str, tuple[str, str]]:
         """Names bound directly in a scope node: name -> (kind, value encoding or import target).

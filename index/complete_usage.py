@@ -5,6 +5,7 @@ uses per receiver type (receivers whose attributes are all members of one class)
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,29 @@ if TYPE_CHECKING:
     from index.complete import Completer
 
 
+_ASSIGNED = re.compile(r"([^\W\d]\w*)\s*(?::[^=]*)?(?<![=!<>])=\s*$")
+
+
+def assigned_name(before: str) -> str:
+    """The name an expression starting after `before` is assigned or passed to, or "".
+
+    assigned_name("    env = ") -> "env"; assigned_name("f(a, key=") -> "key"; assigned_name("x == ") -> "".
+    """
+    m = _ASSIGNED.search(before)
+    return m.group(1) if m else ""
+
+
+def name_match(target: str, name: str) -> float:
+    """1 when two names are the same up to case and underscores, 0.5 when one holds the
+    other (three characters or more), else 0: `environment = self.environment`."""
+    a, b = target.lower().strip("_"), name.lower().strip("_")
+    if not a or not b:
+        return 0.0
+    if a == b:
+        return 1.0
+    return 0.5 if min(len(a), len(b)) >= 3 and (a in b or b in a) else 0.0
+
+
 class Uses:
     """Attribute-use counts of the repository with one file's indexed uses swapped for a buffer's."""
 
@@ -21,12 +45,18 @@ class Uses:
         self.t = totals
         self.cur_recv, self.cur_last, self.cur_name = indexed
         self.buf_recv, self.buf_last, self.buf_name = split_uses(buffer)
+        self.path_ctx: dict[tuple[str, str], Counter] = {}  # the file's indexed (receiver, context) counts
         self.cur_qual: dict[str, Counter] = {}
         self.buf_qual: dict[str, Counter] = {}
 
     def by_receiver(self, r: str) -> Counter:
         """name -> uses after the receiver text r."""
         return _swap(self.t.by_recv.get(r), self.cur_recv.get(r), self.buf_recv.get(r))
+
+    def by_context(self, r: str, ctx: str, buffer_sites: list[tuple[str, str, int, str]]) -> Counter:
+        """name -> uses after receiver text r standing after the context token ctx."""
+        plus = Counter(n for br, n, _, x in buffer_sites if br == r and x == ctx)
+        return _swap(self.t.by_ctx.get((r, ctx)), self.path_ctx.get((r, ctx)), plus)
 
     def set_quals(self, indexed: dict[str, Counter], buffer: dict[str, Counter]) -> None:
         """The file's indexed and buffer counts grouped by receiver path (Completer.receiver_qual)."""
@@ -60,7 +90,7 @@ def near_uses(buf: Buffer, key: str, span: float, rows: list[tuple[int, int]]) -
     """name -> uses after receiver text `key` within the buffer's row ranges `rows`, each weighted
     exp(-lines away / span): code repeats the attributes it just used (`frame.buffer` twice)."""
     out: dict[str, float] = {}
-    for r, n, row in buf.use_sites():
+    for r, n, row, _ in buf.use_sites():
         if r == key and any(a <= row <= b for a, b in rows):
             out[n] = out.get(n, 0.0) + math.exp(-abs(row - buf.line) / span)
     return out

@@ -34,6 +34,10 @@ _LITERALS = {
     "set_comprehension": "set",
     "tuple": "tuple",
 }
+_CONTEXT = re.compile(
+    r"\b(return|yield|await|not|if|elif|while|in|and|or|is|raise|assert|for|with|lambda|else|del)\s*$"
+    r"|(->|==|!=|<=|>=|\*\*|[-+*/%@=:(\[,{<>|&~])\s*$"
+)
 _SCOPE_STOPS = frozenset({"function_definition", "class_definition", "module", "lambda"})
 
 
@@ -80,26 +84,47 @@ def _text(node: ts.Node) -> str:
     return node.text.decode("utf-8", "replace")
 
 
-def attr_use_sites(root: ts.Node, skip: str = "") -> list[tuple[str, str, int]]:
-    """(receiver key, attribute name, 0-based row) of every `x.name` under root; an
-    attribute spelled `skip` (completion's cursor placeholder) is left out."""
+def context_token(before: str) -> str:
+    """The token before a receiver, from the line text before it: a keyword or operator that
+    says what the expression is for, "^" at the start of a line, "?" for anything else.
+
+    context_token("    return ") -> "return"; context_token("def f(x: ") -> ":"; context_token("  ") -> "^".
+    """
+    if not before.strip():
+        return "^"
+    m = _CONTEXT.search(before)
+    return (m.group(1) or m.group(2)) if m else "?"
+
+
+def attr_use_sites(root: ts.Node, skip: str = "") -> list[tuple[str, str, int, str]]:
+    """(receiver key, attribute name, 0-based row, context token) of every `x.name` under
+    root; an attribute spelled `skip` (completion's cursor placeholder) is left out."""
     out = []
+    lines: list[bytes] | None = None
     for _, caps in ts.QueryCursor(_attr_query()).matches(root):
         attr = caps["attr"][0]
         name = _text(attr)
         if name != skip:
-            out.append((norm_receiver(_text(caps["obj"][0])), name, attr.start_point.row))
+            obj = caps["obj"][0]
+            while obj.type == "attribute":  # the context of `a.b.c` is what stands before `a`
+                obj = obj.child_by_field_name("object")
+            if lines is None:
+                lines = root.text.split(b"\n")
+            row, col = obj.start_point
+            before = lines[row][:col].decode("utf-8", "replace") if row < len(lines) else ""
+            out.append((norm_receiver(_text(caps["obj"][0])), name, attr.start_point.row, context_token(before)))
     return out
 
 
 def attr_use_counts(root: ts.Node, skip: str = "") -> Counter:
     """Counter of (receiver key, attribute name) over every `x.name` under root (see attr_use_sites)."""
-    return Counter((r, n) for r, n, _ in attr_use_sites(root, skip))
+    return Counter((r, n) for r, n, _, _ in attr_use_sites(root, skip))
 
 
 def attr_uses(root: ts.Node) -> list[AttrUse]:
-    """attr_use_counts as records, sorted for a stable store."""
-    return [AttrUse(r, n, c) for (r, n), c in sorted(attr_use_counts(root).items())]
+    """Counts of (receiver, name, context token) as records, sorted for a stable store."""
+    counts = Counter((r, n, x) for r, n, _, x in attr_use_sites(root))
+    return [AttrUse(r, n, c, x) for (r, n, x), c in sorted(counts.items())]
 
 
 def param_annotation(func: ts.Node | None, name: str) -> str:

@@ -86,6 +86,7 @@ class AttrUse:
     receiver: str
     name: str
     count: int
+    ctx: str = ""  # the token before the receiver (index.pynames.context_token): "return", "=", "(", "^", ...
 
 
 @dataclass(slots=True)

@@ -31,7 +31,9 @@ FORMAT_NAME = "graphmer-index"
 # vectors behind, so it must refuse a version-2 index; this one upgrades version 1.
 # 3: attributes and attr_uses (m003), what completion reads; an older graphmer would leave
 # their rows behind for deleted files.
-FORMAT_VERSION = 3
+# 4: attr_uses.ctx (m004), counts per token before the receiver; an older graphmer would
+# insert rows without it.
+FORMAT_VERSION = 4
 
 migrations = Migrations("graphmer-index")
 
@@ -67,6 +69,14 @@ def m003_attributes(db: sqlite_utils.Database) -> None:
     # Files stored before have no rows here: make the next `graphmer index` re-read and
     # re-parse them (a size/mtime that never matches, a hash that never matches).
     db.execute("UPDATE files SET mtime_ns = -1, hash = ''")
+
+
+@migrations()
+def m004_attr_use_context(db: sqlite_utils.Database) -> None:
+    # attr_uses rows split by the token before the receiver (index/pynames.py context_token),
+    # so completion can rank `return t.` apart from `x: t.`.
+    db.execute("ALTER TABLE attr_uses ADD COLUMN ctx TEXT NOT NULL DEFAULT ''")
+    db.execute("UPDATE files SET mtime_ns = -1, hash = ''")  # re-parse them to fill it, as m003 does
 
 
 _SCHEMA_V1 = """
@@ -279,7 +289,7 @@ class Store(VectorTable):
                 pf = r.parsed
                 file_rows.append((fid, r.path, r.language, r.hash, r.size, r.mtime_ns, pf.lines, pf.syntax_errors, r.graph_json))
                 attr_rows += [(fid, pf.symbols[a.owner].qualname, a.name, a.line, a.value) for a in pf.attributes]
-                use_rows += [(fid, u.receiver, u.name, u.count) for u in pf.attr_uses]
+                use_rows += [(fid, u.receiver, u.name, u.count, u.ctx) for u in pf.attr_uses]
                 base = sid
                 for s, text in zip(pf.symbols, r.fts):
                     parent = base + s.parent if s.parent >= 0 else None
@@ -291,7 +301,7 @@ class Store(VectorTable):
             c.executemany("INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?)", sym_rows)
             c.executemany("INSERT INTO symbols_fts(rowid, names, signature, doc, body) VALUES (?,?,?,?,?)", fts_rows)
             c.executemany("INSERT INTO attributes VALUES (?,?,?,?,?)", attr_rows)
-            c.executemany("INSERT INTO attr_uses VALUES (?,?,?,?)", use_rows)
+            c.executemany("INSERT INTO attr_uses(file_id, receiver, name, count, ctx) VALUES (?,?,?,?,?)", use_rows)
             self._set_state("edges_dirty", "1")
             c.execute("COMMIT")
         except BaseException:

@@ -111,8 +111,9 @@ def test_self_members_include_inherited_ranked_by_use(completer):
     src, line, col = source_with("pkg/shapes.py", 16, "        self.")
     c = completer.complete("pkg/shapes.py", src, line, col)
     assert (c.receiver, c.receiver_type, c.prefix) == ("self", "pkg.shapes.Shape", "")
-    # Members first, by uses on self in this buffer: size 3, save 2, area and color 1.
-    assert labels(c)[:7] == ["size", "save", "area", "color", "draw", "__init__", "_hidden"]
+    # Members first, by uses on self in this buffer (size 3, save 2, area and color 1) and at a
+    # line start as the cursor is (save 2, size and color 1: `return self.size`, `return self.area()` are not).
+    assert labels(c)[:7] == ["save", "size", "color", "area", "draw", "__init__", "_hidden"]
     kinds = {i.label: i.kind for i in c.items}
     assert kinds["save"] == "method" and kinds["size"] == "attribute"
     assert [i.score for i in c.items] == sorted((i.score for i in c.items), reverse=True)
@@ -122,7 +123,7 @@ def test_prefix_filters(completer):
     src, line, col = source_with("pkg/shapes.py", 16, "        self.s")
     c = completer.complete("pkg/shapes.py", src, line, col)
     assert c.prefix == "s"
-    assert labels(c)[:2] == ["size", "save"]
+    assert labels(c)[:2] == ["save", "size"]  # as above: save leads at a line start
     assert all(x.startswith("s") for x in labels(c))
 
 
@@ -189,7 +190,7 @@ def test_leakage_rule_counts_buffer_not_indexed_file(completer):
     assert uses[("s", "area")] == 2  # other files keep their indexed counts
     c = completer.complete("pkg/shapes.py", src, line, col)
     # save no longer leads: its uses are gone, and it is inherited (after the own members)
-    assert labels(c)[:7] == ["size", "area", "color", "draw", "__init__", "_hidden", "save"]
+    assert labels(c)[:7] == ["size", "color", "area", "draw", "__init__", "_hidden", "save"]
 
 
 def test_resolve_gives_signature_and_doc(completer):
@@ -260,7 +261,8 @@ def test_buffer_uses_near_the_cursor_rank_first(tmp_path):
     filler = "".join(f"x{i} = {i}\n" for i in range(200))
     (tmp_path / "m.py").write_text("")
     build_index(tmp_path, IndexConfig(jobs=1))
-    src = f"def far(obj):\n    obj.beta()\n    obj.beta()\n\n\n{filler}\ndef near(obj):\n    obj.alpha()\n    obj."
+    # the uses stand after "=", the cursor at a line start: their context token does not rank them
+    src = f"def far(obj):\n    a = obj.beta()\n    b = obj.beta()\n\n\n{filler}\ndef near(obj):\n    c = obj.alpha()\n    obj."
     line = src.count("\n")
     store = Store(tmp_path / INDEX_DIRNAME)
     try:
@@ -332,3 +334,53 @@ def test_stdlib_members_are_read_statically():
     assert {"cast", "Optional", "TextIO"} <= set(members("typing"))
     assert "R_OK" in members("os")  # from posix import *: compiled, listed by dir()
     assert members("jinja2") == {} and members("pkg.util") == {}
+
+
+def test_the_token_before_the_receiver_ranks_by_its_own_counts(tmp_path):
+    (tmp_path / "m.py").write_text(textwrap.dedent('''
+        import typing as t
+
+
+        def f(x: t.Any, y: t.Any, z: t.Any) -> t.Any:
+            return t.cast(int, x)
+        ''').lstrip("\n"))
+    build_index(tmp_path, IndexConfig(jobs=1))
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        c = Completer(store)
+        assert c.store.conn.execute("SELECT receiver, name, ctx, count FROM attr_uses ORDER BY name, ctx").fetchall() == [
+            ("t", "Any", "->", 1), ("t", "Any", ":", 3), ("t", "cast", "return", 1)]
+        src = "import typing as t\n\n\ndef g(a):\n    return t."
+        assert labels(c.complete("n.py", src, 4, 13))[:2] == ["cast", "Any"]
+        src = "import typing as t\n\n\ndef g(a: t."
+        assert labels(c.complete("n.py", src, 3, 11))[:2] == ["Any", "cast"]
+        # without the context token, `return t.` offers the more used Any first
+        src = "import typing as t\n\n\ndef g(a):\n    return t."
+        assert labels(Completer(store, weights=RankWeights(context=0.0)).complete("n.py", src, 4, 13))[:2] == ["Any", "cast"]
+    finally:
+        store.close()
+
+
+def test_version_3_index_is_upgraded_and_reparsed_for_contexts(tmp_path):
+    import json
+    import sqlite3
+
+    from index.store import FORMAT_VERSION
+
+    (tmp_path / "m.py").write_text("import os\n\n\ndef f():\n    return os.getcwd()\n")
+    build_index(tmp_path, IndexConfig(jobs=1))
+    db = tmp_path / INDEX_DIRNAME / "index.db"
+    c = sqlite3.connect(db)  # as graphmer with index format 3 left it: no ctx column
+    c.execute("ALTER TABLE attr_uses DROP COLUMN ctx")
+    c.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_attr_use_context'")
+    c.commit()
+    c.close()
+    meta = tmp_path / INDEX_DIRNAME / "meta.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": 3}))
+    build_index(tmp_path, IndexConfig(jobs=1))  # m004 adds the column and marks the files for re-parsing
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        assert store.conn.execute("SELECT receiver, name, count, ctx FROM attr_uses").fetchall() == [("os", "getcwd", 1, "return")]
+        assert json.loads(meta.read_text())["version"] == FORMAT_VERSION == 4
+    finally:
+        store.close()
