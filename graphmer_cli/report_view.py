@@ -70,10 +70,13 @@ def render_comparison(console, c) -> None:
     console.print(t)
     t = Table(title="paired differences (B − A)")
     for col in ("metric", "A", "B", "B − A", "95% interval", "p", "test"):
-        t.add_column(col, justify="right")
+        t.add_column(col, justify="right", overflow="fold")
+    tests = list(dict.fromkeys(d.test for d in c.differences))  # each test named once, below the table
     for d in c.differences:
-        t.add_row(d.metric, fmt(d.a), fmt(d.b), fmt(d.diff), ci((d.ci_low, d.ci_high)), fmt(d.p_value), d.test)
+        t.add_row(d.metric, fmt(d.a), fmt(d.b), fmt(d.diff), ci((d.ci_low, d.ci_high)), fmt(d.p_value), f"[{tests.index(d.test) + 1}]")
     console.print(t)
+    for n, test in enumerate(tests, 1):
+        console.print(f"[{n}] p from: {test}", markup=False)
     if c.differences:
         console.print(f"intervals: {c.differences[0].interval}", markup=False)
     if c.per_example_file:
