@@ -63,8 +63,11 @@ class RankWeights:
     buffer: float = 0.6  # log(1 + uses of the name as an attribute in the buffer)
     typed: float = 1.0  # log(1 + uses after receivers typed as the same class, see Completer.typed_receivers)
     qual: float = 1.0  # log(1 + uses after receivers of any file naming the same module/class/external path)
-    context: float = 6.0  # log(1 + uses after this receiver text behind the same token: `return t.`, `x: t.`)
-    named: float = 3.0  # times name_match of the name the expression is assigned or passed to (`x = y.x`)
+    context: float = 3.0  # log(1 + uses after this receiver text behind the same token: `return t.`, `x: t.`)
+    context_last: float = 1.0  # the same after any receiver ending in the same name
+    ctx_ratio: float = 3.0  # log((1 + uses in this context) / (1 + uses after this receiver))
+    named: float = 3.0
+    in_def: float = 1.0  # times name_match of the enclosing function's name (`def close(self): self._file.close()`)  # times name_match of the name the expression is assigned or passed to (`x = y.x`)
     near: float = 3.0  # log(1 + uses after this receiver text in the buffer, each weighted by closeness)
     popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
     near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
@@ -122,8 +125,10 @@ class Completer:
         self._split_cache: dict[str, tuple[dict, dict, Counter]] = {}
         self._ctx_cache: dict[str, dict[tuple[str, str], Counter]] = {}
         self.by_ctx: dict[tuple[str, str], Counter] = {}
+        self.by_ctx_last: dict[tuple[str, str], Counter] = {}
         for r, x, n, k in store.conn.execute("SELECT receiver, ctx, name, sum(count) FROM attr_uses GROUP BY receiver, ctx, name"):
             self.by_ctx.setdefault((r, x), Counter())[n] += k
+            self.by_ctx_last.setdefault((last_part(r), x), Counter())[n] += k
 
     # -- public ------------------------------------------------------------------------
     def complete(self, path: str, source: str, line: int, column: int, limit: int = 100) -> Completions:
@@ -220,6 +225,9 @@ class Completer:
         key = norm_receiver(ct.receiver or "")
         exact = uses.by_receiver(key) if key else Counter()
         ctx = uses.by_context(key, token, buf.use_sites()) if key else Counter()
+        fn = next((n for n in buf.chain if n.type == "function_definition"), None)
+        func = fn.child_by_field_name("name").text.decode("utf-8", "replace") if fn is not None and fn.child_by_field_name("name") else ""
+        ctx_last = uses.by_context_last(key, token, buf.use_sites()) if key and key not in ("self", "cls") else Counter()
         last = uses.by_last(key) if key else Counter()
         rows = [(0, buf.root.end_point.row)]  # the buffer rows whose uses count as near
         if key in ("self", "cls") and members:
@@ -255,7 +263,10 @@ class Completer:
                 + (w.typed * math.log1p(typed.get(name, 0)) if m else 0.0)
                 + w.qual * math.log1p(quals.get(name, 0))
                 + w.named * name_match(target, name)
-                + (w.context * math.log1p(ctx.get(name, 0)) if m or not whole_type else 0.0)
+                + w.in_def * name_match(func, name)
+                + ((w.context * math.log1p(ctx.get(name, 0)) + w.context_last * math.log1p(ctx_last.get(name, 0))
+                    + w.ctx_ratio * math.log((1 + ctx.get(name, 0)) / (1 + exact.get(name, 0))))
+                   if m or not whole_type else 0.0)
                 + w.near * math.log1p(near.get(name, 0.0))
                 + w.anywhere * math.log1p(max(uses.name(name), 0))
             )

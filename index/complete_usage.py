@@ -58,6 +58,16 @@ class Uses:
         plus = Counter(n for br, n, _, x in buffer_sites if br == r and x == ctx)
         return _swap(self.t.by_ctx.get((r, ctx)), self.path_ctx.get((r, ctx)), plus)
 
+    def by_context_last(self, r: str, ctx: str, buffer_sites: list[tuple[str, str, int, str]]) -> Counter:
+        """name -> uses after a receiver ending in r's last part, standing after the context token ctx."""
+        last = last_part(r)
+        plus = Counter(n for br, n, _, x in buffer_sites if x == ctx and last_part(br) == last)
+        minus: Counter = Counter()
+        for (pr, x), names in self.path_ctx.items():
+            if x == ctx and last_part(pr) == last:
+                minus.update(names)
+        return _swap(self.t.by_ctx_last.get((last, ctx)), minus, plus)
+
     def set_quals(self, indexed: dict[str, Counter], buffer: dict[str, Counter]) -> None:
         """The file's indexed and buffer counts grouped by receiver path (Completer.receiver_qual)."""
         self.cur_qual, self.buf_qual = indexed, buffer

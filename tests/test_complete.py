@@ -354,9 +354,10 @@ def test_the_token_before_the_receiver_ranks_by_its_own_counts(tmp_path):
         assert labels(c.complete("n.py", src, 4, 13))[:2] == ["cast", "Any"]
         src = "import typing as t\n\n\ndef g(a: t."
         assert labels(c.complete("n.py", src, 3, 11))[:2] == ["Any", "cast"]
-        # without the context token, `return t.` offers the more used Any first
+        # without the context features, `return t.` offers the more used Any first
         src = "import typing as t\n\n\ndef g(a):\n    return t."
-        assert labels(Completer(store, weights=RankWeights(context=0.0)).complete("n.py", src, 4, 13))[:2] == ["Any", "cast"]
+        plain = Completer(store, weights=RankWeights(context=0.0, context_last=0.0, ctx_ratio=0.0))
+        assert labels(plain.complete("n.py", src, 4, 13))[:2] == ["Any", "cast"]
     finally:
         store.close()
 
@@ -384,3 +385,31 @@ def test_version_3_index_is_upgraded_and_reparsed_for_contexts(tmp_path):
         assert json.loads(meta.read_text())["version"] == FORMAT_VERSION == 4
     finally:
         store.close()
+
+
+@pytest.mark.parametrize("before, token", [("    return ", "return"), ("def f(x: ", ":"), ("  ", "^"), ("a = b + ", "+"),
+                                           ("f(a, ", ","), ("x ", "?"), ("if not ", "not")])
+def test_context_token(before, token):
+    from index.pynames import context_token
+
+    assert context_token(before) == token
+
+
+@pytest.mark.parametrize("before, name", [("    env = ", "env"), ("f(a, key=", "key"), ("x == ", ""), ("x: int = ", "x"),
+                                          ("return ", "")])
+def test_assigned_name(before, name):
+    from index.complete_usage import assigned_name
+
+    assert assigned_name(before) == name
+
+
+def test_name_match_and_the_names_around_the_cursor(completer):
+    from index.complete_usage import name_match
+
+    assert [name_match("env", "environment"), name_match("_name", "NAME"), name_match("x", "xa"), name_match("", "a")] == [0.5, 1.0, 0.0, 0.0]
+    # `color = self.` and `def color(self): return self.` put color first, before size and save
+    for text in ("        color = self.", "        x = dict(color=self."):
+        src, line, col = source_with("pkg/shapes.py", 16, text)
+        assert labels(completer.complete("pkg/shapes.py", src, line, col))[0] == "color"
+    src = "class A:\n    def __init__(self):\n        self.big = self.big2 = self.label = 1\n\n    def label_text(self):\n        return self."
+    assert labels(completer.complete("pkg/new.py", src, 5, 20))[0] == "label"
