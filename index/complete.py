@@ -30,6 +30,7 @@ from index.records import CLASS_KINDS
 from index.store import Store
 
 _IDENT = re.compile(r"[^\W\d]\w*")
+_PLAIN_METHODS = frozenset(n for t in (str, list, dict) for n in dir(t) if not n.startswith("_"))
 _BUILTIN_NAMES = sorted(n for n in dir(builtins) if not n.startswith("_"))
 # Scorer: (path, line, candidates) -> one extra score per candidate (e.g. a model's).
 Scorer = Callable[[str, int, list["CompletionItem"]], list[float]]
@@ -66,6 +67,7 @@ class RankWeights:
     context: float = 3.0  # log(1 + uses after this receiver text behind the same token: `return t.`, `x: t.`)
     context_last: float = 1.0  # the same after any receiver ending in the same name
     ctx_ratio: float = 3.0  # log((1 + uses in this context) / (1 + uses after this receiver))
+    plain: float = 0.05  # score of a str/list/dict method on a receiver of unknown type: after every used name
     named: float = 3.0
     in_def: float = 1.0  # times name_match of the enclosing function's name (`def close(self): self._file.close()`)  # times name_match of the name the expression is assigned or passed to (`x = y.x`)
     near: float = 3.0  # log(1 + uses after this receiver text in the buffer, each weighted by closeness)
@@ -249,7 +251,7 @@ class Completer:
         elif not members or not whole:
             # Without a prefix and a known type, the repository's most used attribute names fill
             # the list's tail (their score is usage alone, below the receiver's own names).
-            pool |= set(self.popular) | set(uses.buf_name)
+            pool |= set(self.popular) | set(uses.buf_name) | (_PLAIN_METHODS if val.kind == "" else set())
         pool = {n for n in pool if n.startswith(ct.prefix)}
         w = self.w
         out = []
@@ -270,6 +272,8 @@ class Completer:
                 + w.near * math.log1p(near.get(name, 0.0))
                 + w.anywhere * math.log1p(max(uses.name(name), 0))
             )
+            if val.kind == "" and name in _PLAIN_METHODS:
+                score += w.plain  # an object we know nothing about is often a str, list or dict
             if m is None and score <= 0:
                 continue
             kind, detail, sid = (m[0], m[1], m[2]) if m else ("attribute", "", 0)
