@@ -19,13 +19,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from index import stdlib_members
 from index.complete_buffer import Buffer, CursorText, cursor_text, split_lines
-from index.complete_usage import Uses, assigned_name, last_part, name_match, near_uses, split_uses
 from index.complete_types import BUILTIN_CLASSES, UNKNOWN, Typer, Val
+from index.complete_usage import (
+    RankWeights,
+    Uses,
+    assigned_name,
+    last_part,
+    name_match,
+    near_uses,
+    split_uses,
+)
 from index.graph import Resolver
 from index.indexer import module_names
 from index.pynames import context_token, norm_receiver
-from index import stdlib_members
 from index.records import CLASS_KINDS
 from index.store import Store
 
@@ -51,29 +59,6 @@ class Completions:
     prefix: str  # the identifier characters typed before the cursor
     receiver: str  # the receiver expression text ("self", "os.path", "") or ""
     receiver_type: str  # what it resolved to (qualname) or "" when unknown
-
-
-@dataclass(frozen=True, slots=True)
-class RankWeights:
-    """Weights of the attribute-completion score (a sum of log-counts plus bonuses)."""
-
-    member: float = 6.0  # a member of the receiver's inferred type
-    depth: float = 0.2  # per base class between the type and the member's class
-    exact: float = 2.0  # log(1 + uses after this exact receiver text)
-    last: float = 1.0  # log(1 + uses after a receiver ending in the same name)
-    buffer: float = 0.6  # log(1 + uses of the name as an attribute in the buffer)
-    typed: float = 1.0  # log(1 + uses after receivers typed as the same class, see Completer.typed_receivers)
-    qual: float = 1.0  # log(1 + uses after receivers of any file naming the same module/class/external path)
-    context: float = 3.0  # log(1 + uses after this receiver text behind the same token: `return t.`, `x: t.`)
-    context_last: float = 1.0  # the same after any receiver ending in the same name
-    ctx_ratio: float = 3.0  # log((1 + uses in this context) / (1 + uses after this receiver))
-    plain: float = 0.05  # score of a str/list/dict method on a receiver of unknown type: after every used name
-    named: float = 3.0
-    in_def: float = 1.0  # times name_match of the enclosing function's name (`def close(self): self._file.close()`)  # times name_match of the name the expression is assigned or passed to (`x = y.x`)
-    near: float = 3.0  # log(1 + uses after this receiver text in the buffer, each weighted by closeness)
-    popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
-    near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
-    anywhere: float = 0.3  # log(1 + uses of the name as an attribute anywhere)
 
 
 class Completer:
