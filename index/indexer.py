@@ -88,10 +88,12 @@ class IndexReport:
 def module_names(paths: list[str], root_name: str) -> dict[str, tuple[str, bool]]:
     """Module name and is-package flag for each path.
 
-    Python modules are named from the outermost folder of their chain of packages
-    (folders with an __init__.py), so `src/click/core.py` is `click.core`.
-    module_names(["p/__init__.py", "p/m.py", "s.py"], "r") ->
-        {"p/__init__.py": ("p", True), "p/m.py": ("p.m", False), "s.py": ("s", False)}
+    Python modules are named from the outermost package above them (a folder with an
+    __init__.py), so `src/click/core.py` is `click.core`; a folder without one inside a
+    package is a namespace package there, as Python imports it (`flask/sansio/app.py` is
+    `flask.sansio.app`).
+    module_names(["p/__init__.py", "p/m.py", "p/ns/n.py", "s.py"], "r") ->
+        {"p/__init__.py": ("p", True), "p/m.py": ("p.m", False), "p/ns/n.py": ("p.ns.n", False), "s.py": ("s", False)}
     """
     pkg_dirs = {str(PurePosixPath(p).parent) for p in paths if PurePosixPath(p).name in ("__init__.py", "__init__.pyi")}
     out: dict[str, tuple[str, bool]] = {}
@@ -100,10 +102,8 @@ def module_names(paths: list[str], root_name: str) -> dict[str, tuple[str, bool]
         stem = pp.name.split(".", 1)[0] if pp.suffix in (".py", ".pyi") else pp.stem.replace(".", "_")
         dirs = list(pp.parent.parts)
         if pp.suffix in (".py", ".pyi"):
-            start = len(dirs)
-            while start > 0 and "/".join(dirs[:start]) in pkg_dirs:
-                start -= 1
-            dirs = dirs[start:]
+            outer = next((k for k in range(1, len(dirs) + 1) if "/".join(dirs[:k]) in pkg_dirs), None)
+            dirs = dirs[outer - 1 :] if outer is not None else []
         is_pkg = stem == "__init__"
         parts = dirs if is_pkg else [*dirs, stem]
         out[p] = (".".join(parts) or root_name, is_pkg)

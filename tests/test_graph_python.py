@@ -116,6 +116,20 @@ def test_module_names_follow_package_chains():
     }
 
 
+def test_folder_without_init_inside_a_package_is_a_namespace_package():
+    # flask/sansio has no __init__.py; Python imports flask/sansio/app.py as flask.sansio.app
+    got = module_names(["flask/__init__.py", "flask/app.py", "flask/sansio/app.py", "flask/sansio/sub/__init__.py",
+                        "flask/sansio/sub/m.py", "tools/x.py"], "r")
+    assert got == {
+        "flask/__init__.py": ("flask", True),
+        "flask/app.py": ("flask.app", False),
+        "flask/sansio/app.py": ("flask.sansio.app", False),
+        "flask/sansio/sub/__init__.py": ("flask.sansio.sub", True),
+        "flask/sansio/sub/m.py": ("flask.sansio.sub.m", False),
+        "tools/x.py": ("x", False),
+    }
+
+
 def test_star_import_cycle_terminates():
     r = _resolver({"p/__init__.py": "", "p/a.py": "from .b import *\nb_thing()\n", "p/b.py": "from .a import *\nimport p.a\np.a.nothing()\n"})
     calls = {(e.src, e.dst) for e in r.edges() if e.relation == "calls"}
