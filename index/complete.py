@@ -21,6 +21,7 @@ from pathlib import PurePosixPath
 
 from index import stdlib_members
 from index.complete_buffer import Buffer, CursorText, cursor_text, split_lines
+from index.complete_owner import OwnerUses
 from index.complete_types import BUILTIN_CLASSES, UNKNOWN, Typer, Val
 from index.complete_usage import (
     RankWeights,
@@ -101,6 +102,7 @@ class Completer:
             if q:
                 self.by_qual.setdefault(q, Counter())[n] += k
         self.popular = [n for n, _ in self.by_name.most_common(weights.popular)]
+        self.owners = OwnerUses(store, self.resolver.bases)
         self.submodules: dict[str, list[str]] = {}
         for q, kind in self.resolver.kind.items():
             if kind == "module" and "." in q:
@@ -135,6 +137,7 @@ class Completer:
             uses.set_quals(self._quals(module, self.indexed_uses(path)), self._quals(module, buf.use_counts()))
             before = text[: max(column, 0) - len(ct.prefix) - 1 - len(ct.receiver)]
             uses.path_ctx = self._indexed_ctx(path)
+            uses.owner_swap = (self.owners.indexed(self.file_ids.get(path)), buf.self_uses(module))
             items, rtype = self._member_items(ct, uses, buf, assigned_name(before), context_token(before))
         items = [it for it in items if it.label.startswith(ct.prefix)]
         if self.scorer is not None and items:
@@ -225,6 +228,7 @@ class Completer:
             exact = Counter(n for r, n, row, _ in buf.use_sites() if r == key and any(a <= row <= b for a, b in rows))
             last = Counter()  # exact is already these uses
             ctx = Counter(n for r, n, row, x in buf.use_sites() if r == key and x == token and any(a <= row <= b for a, b in rows))
+        fam, sub = self.owners.counts(self.typer.mro(val.qual), uses.owner_swap) if key in ("self", "cls") and members else ({}, {})
         typed = uses.by_receivers(self.typed_receivers(val.qual, members)) if val.kind == "instance" and members else Counter()
         quals = uses.by_qual(val.qual) if val.kind in ("module", "class", "external") else Counter()
         near = near_uses(buf, key, self.w.near_lines, rows) if key else {}
@@ -255,6 +259,7 @@ class Completer:
                     + w.ctx_ratio * math.log((1 + ctx.get(name, 0)) / (1 + exact.get(name, 0))))
                    if m or not whole_type else 0.0)
                 + w.near * math.log1p(near.get(name, 0.0))
+                + (w.family * math.log1p(fam.get(name, 0)) + w.subclass * math.log1p(sub.get(name, 0)) if m or not whole_type else 0.0)
                 + w.anywhere * math.log1p(max(uses.name(name), 0))
             )
             if val.kind == "" and name in _PLAIN_METHODS:

@@ -130,6 +130,7 @@ class Buffer:
         self._scopes: dict[int, dict[str, tuple[str, str]]] = {}
         self._classes: dict[str, ts.Node] | None = None
         self._sites: list[tuple[str, str, int, str]] | None = None
+        self._self: dict[str, Counter] | None = None
 
     def use_sites(self) -> list[tuple[str, str, int, str]]:
         """(receiver, name, row, context token) of the attribute uses in the buffer, the cursor's excluded."""
@@ -140,6 +141,16 @@ class Buffer:
     def use_counts(self) -> Counter:
         """Counter of (receiver, name) attribute uses in the buffer, the cursor's excluded."""
         return Counter((r, n) for r, n, _, _ in self.use_sites())
+
+    def self_uses(self, module: str) -> dict[str, Counter]:
+        """Class qualname -> `self.name` / `cls.name` counts in its methods, the cursor's excluded
+        (as the indexer's self_uses counts them, so the two can be swapped)."""
+        if self._self is None:
+            self._self = {}
+            for cls, name in pynames.self_sites(self.root, skip=PLACEHOLDER):
+                q = f"{module}.{self.qualname_below_module(cls)}"
+                self._self.setdefault(q, Counter())[name] += 1
+        return self._self
 
     def scope_names(self, node: ts.Node) -> dict[str, tuple[str, str]]:
         """Names bound directly in a scope node: name -> (kind, value encoding or import target).

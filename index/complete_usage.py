@@ -36,6 +36,8 @@ class RankWeights:
     near: float = 3.0  # log(1 + uses after this receiver text in the buffer, each weighted by closeness)
     popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
     near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
+    family: float = 1.0  # `self.`: log(1 + uses in the methods of the class and its bases in other files)
+    subclass: float = 1.0  # `self.`: log(1 + uses in the methods of its subclasses, any file)
     anywhere: float = 0.3  # log(1 + uses of the name as an attribute anywhere)
 
 
@@ -72,6 +74,7 @@ class Uses:
         self.path_ctx: dict[tuple[str, str], Counter] = {}  # the file's indexed (receiver, context) counts
         self.cur_qual: dict[str, Counter] = {}
         self.buf_qual: dict[str, Counter] = {}
+        self.owner_swap: tuple[dict, dict] = ({}, {})  # the file's indexed and buffer self_uses, by class
 
     def by_receiver(self, r: str) -> Counter:
         """name -> uses after the receiver text r."""

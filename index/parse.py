@@ -257,6 +257,7 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
 
         pf.attributes = pynames.attribute_defs(root, symbol_of_class)
         pf.attr_uses = pynames.attr_uses(root)
+        pf.self_uses = pynames.self_uses(root, symbol_of_class)
     return pf
 
 

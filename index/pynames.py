@@ -14,7 +14,7 @@ from collections.abc import Callable
 import tree_sitter as ts
 
 from index import languages
-from index.records import Attribute, AttrUse
+from index.records import Attribute, AttrUse, SelfUse
 
 _WS = re.compile(r"\s+")
 _DOTTED = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*")
@@ -125,6 +125,47 @@ def attr_uses(root: ts.Node) -> list[AttrUse]:
     """Counts of (receiver, name, context token) as records, sorted for a stable store."""
     counts = Counter((r, n, x) for r, n, _, x in attr_use_sites(root))
     return [AttrUse(r, n, c, x) for (r, n, x), c in sorted(counts.items())]
+
+
+def self_sites(root: ts.Node, skip: str = "") -> list[tuple[ts.Node, str]]:
+    """(class node, attribute name) of every `self.name` / `cls.name` inside a method (closures
+    in it included), the class being the one that defines the method; an attribute spelled
+    `skip` (completion's cursor placeholder) is left out."""
+    out = []
+    for _, caps in ts.QueryCursor(_attr_query()).matches(root):
+        obj, attr = caps["obj"][0], caps["attr"][0]
+        if obj.type != "identifier" or _text(obj) not in ("self", "cls"):
+            continue
+        name = _text(attr)
+        if name == skip:
+            continue
+        n, func = obj.parent, None
+        while n is not None and n.type != "class_definition":
+            if n.type == "function_definition":
+                func = n
+            n = n.parent
+        # The class must hold the outermost function directly (its body, maybe decorated).
+        if n is not None and func is not None and _class_of_def(func) == n:
+            out.append((n, name))
+    return out
+
+
+def _class_of_def(func: ts.Node) -> ts.Node | None:
+    p = func.parent
+    if p is not None and p.type == "decorated_definition":
+        p = p.parent
+    p = p.parent if p is not None and p.type == "block" else None
+    return p if p is not None and p.type == "class_definition" else None
+
+
+def self_uses(root: ts.Node, symbol_of_class: Callable[[ts.Node], int]) -> list[SelfUse]:
+    """`self.name` / `cls.name` counts per owning class (see self_sites), as records."""
+    counts: Counter = Counter()
+    for cls, name in self_sites(root):
+        owner = symbol_of_class(cls)
+        if owner > 0:
+            counts[(owner, name)] += 1
+    return [SelfUse(o, n, k) for (o, n), k in sorted(counts.items())]
 
 
 def param_annotation(func: ts.Node | None, name: str) -> str:

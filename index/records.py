@@ -89,6 +89,16 @@ class AttrUse:
     ctx: str = ""  # the token before the receiver (index.pynames.context_token): "return", "=", "(", "^", ...
 
 
+@dataclass(frozen=True, slots=True)
+class SelfUse:
+    """How often `self.name` / `cls.name` is written in the methods of one class of a file;
+    `owner` indexes ParsedFile.symbols (the class)."""
+
+    owner: int
+    name: str
+    count: int
+
+
 @dataclass(slots=True)
 class ParsedFile:
     """Everything parsing one file yields. symbols[0] is the file's module symbol."""
@@ -101,6 +111,7 @@ class ParsedFile:
     syntax_errors: int = 0  # count of ERROR/MISSING nodes tree-sitter recovered from
     attributes: list[Attribute] = field(default_factory=list)  # Python only (index/pynames.py)
     attr_uses: list[AttrUse] = field(default_factory=list)  # Python only
+    self_uses: list[SelfUse] = field(default_factory=list)  # Python only
 
 
 @dataclass(frozen=True, slots=True)

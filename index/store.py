@@ -33,7 +33,9 @@ FORMAT_NAME = "graphmer-index"
 # their rows behind for deleted files.
 # 4: attr_uses.ctx (m004), counts per token before the receiver; an older graphmer would
 # insert rows without it.
-FORMAT_VERSION = 4
+# 5: self_uses (m005), `self.x` counts per owning class; an older graphmer would leave their
+# rows behind for deleted files.
+FORMAT_VERSION = 5
 
 migrations = Migrations("graphmer-index")
 
@@ -76,6 +78,15 @@ def m004_attr_use_context(db: sqlite_utils.Database) -> None:
     # attr_uses rows split by the token before the receiver (index/pynames.py context_token),
     # so completion can rank `return t.` apart from `x: t.`.
     db.execute("ALTER TABLE attr_uses ADD COLUMN ctx TEXT NOT NULL DEFAULT ''")
+    db.execute("UPDATE files SET mtime_ns = -1, hash = ''")  # re-parse them to fill it, as m003 does
+
+
+@migrations()
+def m005_self_uses(db: sqlite_utils.Database) -> None:
+    # `self.name` / `cls.name` counts per class qualname (index/pynames.py self_uses), so
+    # completing `self.` can count the uses in the class's bases and subclasses in other files.
+    db.execute("CREATE TABLE self_uses (file_id INTEGER NOT NULL, owner TEXT NOT NULL, name TEXT NOT NULL, count INTEGER NOT NULL)")
+    db.execute("CREATE INDEX self_uses_file ON self_uses(file_id)")
     db.execute("UPDATE files SET mtime_ns = -1, hash = ''")  # re-parse them to fill it, as m003 does
 
 
@@ -272,6 +283,7 @@ class Store(VectorTable):
             c.execute("DELETE FROM symbols WHERE file_id = ?", (i,))
             c.execute("DELETE FROM attributes WHERE file_id = ?", (i,))
             c.execute("DELETE FROM attr_uses WHERE file_id = ?", (i,))
+            c.execute("DELETE FROM self_uses WHERE file_id = ?", (i,))
             c.execute("DELETE FROM files WHERE id = ?", (i,))
         if vectors_gone:
             self._bump_vectors_gen()
@@ -284,12 +296,13 @@ class Store(VectorTable):
             self._delete_file_ids(self._file_ids([r.path for r in records]))
             fid = self._next_id("files")
             sid = self._next_id("symbols")
-            file_rows, sym_rows, fts_rows, attr_rows, use_rows = [], [], [], [], []
+            file_rows, sym_rows, fts_rows, attr_rows, use_rows, self_rows = [], [], [], [], [], []
             for r in records:
                 pf = r.parsed
                 file_rows.append((fid, r.path, r.language, r.hash, r.size, r.mtime_ns, pf.lines, pf.syntax_errors, r.graph_json))
                 attr_rows += [(fid, pf.symbols[a.owner].qualname, a.name, a.line, a.value) for a in pf.attributes]
                 use_rows += [(fid, u.receiver, u.name, u.count, u.ctx) for u in pf.attr_uses]
+                self_rows += [(fid, pf.symbols[u.owner].qualname, u.name, u.count) for u in pf.self_uses]
                 base = sid
                 for s, text in zip(pf.symbols, r.fts):
                     parent = base + s.parent if s.parent >= 0 else None
@@ -302,6 +315,7 @@ class Store(VectorTable):
             c.executemany("INSERT INTO symbols_fts(rowid, names, signature, doc, body) VALUES (?,?,?,?,?)", fts_rows)
             c.executemany("INSERT INTO attributes VALUES (?,?,?,?,?)", attr_rows)
             c.executemany("INSERT INTO attr_uses(file_id, receiver, name, count, ctx) VALUES (?,?,?,?,?)", use_rows)
+            c.executemany("INSERT INTO self_uses VALUES (?,?,?,?)", self_rows)
             self._set_state("edges_dirty", "1")
             c.execute("COMMIT")
         except BaseException:

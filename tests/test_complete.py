@@ -386,7 +386,7 @@ def test_version_3_index_is_upgraded_and_reparsed_for_contexts(tmp_path):
     store = Store(tmp_path / INDEX_DIRNAME)
     try:
         assert store.conn.execute("SELECT receiver, name, count, ctx FROM attr_uses").fetchall() == [("os", "getcwd", 1, "return")]
-        assert json.loads(meta.read_text())["version"] == FORMAT_VERSION == 4
+        assert json.loads(meta.read_text())["version"] == FORMAT_VERSION == 5
     finally:
         store.close()
 
