@@ -108,7 +108,7 @@ class Completer:
             if kind == "module" and "." in q:
                 self.submodules.setdefault(q.rpartition(".")[0], []).append(q)
         module_file = {g.module: fi for fi, g in enumerate(graphs)}
-        self.typer = Typer(self.resolver, module_file, self.attrs, returns)
+        self.typer = Typer(self.resolver, module_file, self.attrs, returns, self.symbols)
         self._indexed_uses: dict[str, Counter] = {}
         self._typed: dict[tuple[str, int], list[str]] = {}
         self._split_cache: dict[str, tuple[dict, dict, Counter]] = {}

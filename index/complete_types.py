@@ -11,6 +11,7 @@ import builtins
 import re
 from dataclasses import dataclass
 
+from index import stdlib_members
 from index.complete_buffer import Buffer
 from index.graph import Resolver, _absolute
 from index.records import CALLABLE_KINDS, CLASS_KINDS
@@ -18,6 +19,7 @@ from index.records import CALLABLE_KINDS, CLASS_KINDS
 _MAX_DEPTH = 8
 _STEP = re.compile(r"([A-Za-z_]\w*)(\(\)|\[\])*")
 _WRAPPERS = re.compile(r"^(?:[\w.]*\.)?(?:Optional|Final|ClassVar|Annotated|Type)\[(.*)\]$")
+_RETURN = re.compile(r"\)\s*->\s*(.+)$")  # the return annotation at the end of a def signature
 _TYPING_BUILTINS = {"List": "list", "Dict": "dict", "Set": "set", "FrozenSet": "frozenset", "Tuple": "tuple",
                     "Sequence": "list", "MutableSequence": "list", "Mapping": "dict", "MutableMapping": "dict",
                     "Iterable": "", "Iterator": "", "Text": "str", "AnyStr": "str"}
@@ -57,15 +59,23 @@ def annotation_target(text: str) -> str:
     return text if re.fullmatch(r"[A-Za-z_][\w.]*", text) else ""
 
 
+def stdlib_class(path: str) -> bool:
+    """Whether a dotted path names a class defined in a standard-library module ("logging.Logger")."""
+    mod, _, name = path.rpartition(".")
+    m = stdlib_members.module_names(mod)[0].get(name) if mod and stdlib_members.is_stdlib(mod) else None
+    return m is not None and m.kind == "class"
+
+
 class Typer:
     """Evaluates receiver expressions in the buffer or in an indexed module."""
 
     def __init__(self, resolver: Resolver, module_file: dict[str, int], attrs: dict[str, dict[str, str]],
-                 returns: dict[str, str]) -> None:
+                 returns: dict[str, str], symbols: dict[str, tuple[int, str, str]] | None = None) -> None:
         self.r = resolver
         self.module_file = module_file  # module qualname -> resolver file number
         self.attrs = attrs  # owner qualname -> attribute name -> value encoding
         self.returns = returns  # function qualname -> qualname of its annotated return type
+        self.symbols = symbols or {}  # qualname -> (id, kind, signature): return annotations as written
         self.buf: Buffer | None = None
         self.module = ""
         self.is_package = False
@@ -110,7 +120,7 @@ class Typer:
             if target.startswith("builtins."):
                 return Val("instance", target)
             v = self.eval(target, owner_module, depth + 1) if target else UNKNOWN
-            return Val("instance", v.qual) if v.kind == "class" else UNKNOWN
+            return Val("instance", v.qual) if v.kind == "class" or (v.kind == "external" and stdlib_class(v.qual)) else UNKNOWN
         return self.eval(enc[1:], owner_module, depth + 1)
 
     # -- expressions -------------------------------------------------------------------
@@ -123,7 +133,11 @@ class Typer:
         v = self.head(name, owner_module, depth)
         v = self.apply(v, suffix, depth)
         for name, suffix in steps[1:]:
-            v = self.apply(self.member(v, name, depth), suffix, depth)
+            owner, v = v, self.member(v, name, depth)
+            if not suffix and owner.kind == "instance" and v.kind == "function":
+                v = self.returned(v.qual, depth)  # a method read without a call is mostly a property
+            else:
+                v = self.apply(v, suffix, depth)
         return v
 
     def head(self, name: str, owner_module: str | None, depth: int) -> Val:
@@ -176,15 +190,25 @@ class Typer:
         for op in re.findall(r"\(\)|\[\]", suffix):
             if op == "[]":
                 return UNKNOWN
-            if v.kind == "class":
+            if v.kind == "class" or (v.kind == "external" and stdlib_class(v.qual)):
                 v = Val("instance", v.qual)
             elif v.kind == "function":
-                ret = self.returns.get(v.qual)
-                v = self.of_qual(ret, depth) if ret else UNKNOWN
-                v = Val("instance", v.qual) if v.kind == "class" else UNKNOWN
+                v = self.returned(v.qual, depth)
             else:
                 return UNKNOWN
         return v
+
+    def returned(self, func: str, depth: int) -> Val:
+        """What calling an indexed function gives: its return annotation evaluated in its module
+        (`-> Optional[Token]` is a Token, `-> List[str]` a list), else its `returns` edge."""
+        m = _RETURN.search(self.symbols.get(func, (0, "", ""))[2])
+        if m and depth <= _MAX_DEPTH:
+            v = self.of_value(":" + m.group(1), self._module_of(func), depth + 1)
+            if v.kind:
+                return v
+        ret = self.returns.get(func)
+        v = self.of_qual(ret, depth) if ret else UNKNOWN
+        return Val("instance", v.qual) if v.kind == "class" else UNKNOWN
 
     def member(self, v: Val, name: str, depth: int) -> Val:
         """Value of `v.name`."""
