@@ -137,7 +137,8 @@ class Completer:
             uses.set_quals(self._quals(module, self.indexed_uses(path)), self._quals(module, buf.use_counts()))
             before = text[: max(column, 0) - len(ct.prefix) - 1 - len(ct.receiver)]
             uses.path_ctx = self._indexed_ctx(path)
-            uses.owner_swap = (self.owners.indexed(self.file_ids.get(path)), buf.self_uses(module))
+            if ct.receiver in ("self", "cls"):  # the only receivers that read them (a second parse)
+                uses.owner_swap = (self.owners.indexed(self.file_ids.get(path)), buf.self_uses(module))
             items, rtype = self._member_items(ct, uses, buf, assigned_name(before), context_token(before))
         items = [it for it in items if it.label.startswith(ct.prefix)]
         if self.scorer is not None and items:

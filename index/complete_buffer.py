@@ -143,13 +143,17 @@ class Buffer:
         return Counter((r, n) for r, n, _, _ in self.use_sites())
 
     def self_uses(self, module: str) -> dict[str, Counter]:
-        """Class qualname -> `self.name` / `cls.name` counts in its methods, the cursor's excluded
-        (as the indexer's self_uses counts them, so the two can be swapped)."""
+        """Class qualname -> `self.name` / `cls.name` counts in its rows, the cursor's excluded: the
+        innermost class (outside functions) around each use. The indexer's self_uses counts the
+        same uses by the method's class; this reuses use_sites instead of a second query."""
         if self._self is None:
+            spans = sorted((n.start_point.row, -n.end_point.row, q) for q, n in self.classes().items())
             self._self = {}
-            for cls, name in pynames.self_sites(self.root, skip=PLACEHOLDER):
-                q = f"{module}.{self.qualname_below_module(cls)}"
-                self._self.setdefault(q, Counter())[name] += 1
+            for r, name, row, _ in self.use_sites():
+                if r in ("self", "cls"):
+                    q = next((q for a, b, q in reversed(spans) if a <= row <= -b), None)
+                    if q is not None:
+                        self._self.setdefault(f"{module}.{q}", Counter())[name] += 1
         return self._self
 
     def scope_names(self, node: ts.Node) -> dict[str, tuple[str, str]]:
