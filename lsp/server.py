@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 import uuid
+from urllib.parse import unquote
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -73,7 +74,7 @@ class GraphmerServer(LanguageServer):
         without line ends, as index/navigate.py and the position codec take them."""
         assert self.index is not None
         uri = convert.uri_of(self.index.root, path)
-        doc = self.workspace.text_documents.get(uri)
+        doc = self.workspace.text_documents.get(unquote(uri))  # pygls keys open documents by unquoted URI
         if doc is not None:
             return doc.source.splitlines()
         fs = self.index.root / path

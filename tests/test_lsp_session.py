@@ -144,3 +144,22 @@ def test_bench_symbols_runs_a_real_server(project: Path):
     assert res.queries == 8 and res.symbols == 14
     assert res.by_shape["name"]["found"] == res.by_shape["name"]["queries"] == 2
     assert set(res.latency_ms) == {"mean", "p50", "p95", "max"}
+
+
+@pytest.mark.asyncio
+async def test_open_buffer_wins_over_disk_in_a_folder_with_a_space(tmp_path):
+    root = tmp_path / "my proj"
+    shutil.copytree(DATA, root)
+    client = await start(root, {"dense": False})
+    try:
+        await symbols(client, "make_store")
+        text = "\n" + (root / "pkg" / "app.py").read_text()  # every line one lower than on disk
+        client.text_document_did_open(types.DidOpenTextDocumentParams(
+            text_document=types.TextDocumentItem(uri=uri(root, "pkg/app.py"), language_id="python", version=1, text=text)))
+        got = await client.text_document_definition_async(types.DefinitionParams(
+            text_document=types.TextDocumentIdentifier(uri=uri(root, "pkg/app.py")), position=types.Position(line=13, character=14)))
+        assert "my%20proj" in got[0].uri
+        assert [(g.range.start.line, g.range.start.character) for g in got] == [(6, 4)]  # the buffer's line, not the disk's 5
+    finally:
+        await client.shutdown_session()
+        await client.stop()
