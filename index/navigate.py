@@ -24,6 +24,7 @@ from index.records import CALLABLE_KINDS, CLASS_KINDS
 from index.store import Store
 
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DEF_KEYWORDS = "def|class|struct|trait|enum|interface|fn|func|type"  # words that a defined name follows
 CALL_RELATIONS = ("calls", "instantiates")
 # Relations whose edges are uses of their target at the edge's line ("references").
 REFERENCE_RELATIONS = ("calls", "instantiates", "imports", "inherits_from", "implements", "decorated_by",
@@ -97,7 +98,7 @@ def name_site(path: str, lines: list[str] | None, sym: SymbolInfo) -> Site:
     if lines is None or sym.kind == "module":
         return Site(path, first if sym.kind != "module" else 0, 0, 0)
     last = min(max(sym.end_line, sym.start_line), len(lines))
-    pattern = re.compile(rf"\b(?:def|class|struct|trait|enum|interface|fn|func|type)\s+{re.escape(sym.name)}\b")
+    pattern = re.compile(rf"\b(?:{_DEF_KEYWORDS})\s+{re.escape(sym.name)}\b")
     for i in range(first, last):  # decorators come first: look for the definition keyword
         m = pattern.search(lines[i])
         if m:
@@ -172,21 +173,12 @@ class Navigator:
         fg = self.graphs[fi]
         language = fg.language or detect_language(path) or ""
         parsed = parse_source(source.encode("utf-8", "surrogatepass"), path, language, fg.module)
-        # The innermost symbol of the buffer around the cursor (1-based lines there).
-        inner = 0
-        for i, s in enumerate(parsed.symbols):
-            if s.start_line <= line + 1 <= s.end_line and i:
-                inner = i
-        here = parsed.symbols[inner] if parsed.symbols else None
-        if here is not None and inner and "." not in word.text and word.text == here.name:
-            own = self.by_qualname(here.qualname)  # the cursor is on the definition's own name
-            if own is not None and self._defines_here(source, line, word):
-                return own
-        for i, s in enumerate(parsed.symbols):  # a nested definition's name on this line
-            if i and s.name == word.text and s.start_line <= line + 1 <= s.end_line and self._defines_here(source, line, word):
-                own = self.by_qualname(s.qualname)
-                if own is not None:
+        around = [s for s in parsed.symbols[1:] if s.start_line <= line + 1 <= s.end_line]  # 1-based lines; outermost first
+        if "." not in word.text and self._defines_here(source, line, word):
+            for s in reversed(around):  # the cursor is on a definition's own name: that symbol
+                if s.name == word.text and (own := self.by_qualname(s.qualname)) is not None:
                     return own
+        here = around[-1] if around else None  # the innermost symbol around the cursor
         qual_index = {q: i for i, (_, q, _, _) in enumerate(fg.symbols)}
         source_index = qual_index.get(here.qualname, 0) if here is not None else 0
         target = self.resolver.resolve(fi, source_index, word.text)
@@ -198,7 +190,7 @@ class Navigator:
     def _defines_here(source: str, line: int, word: Word) -> bool:
         text = source.splitlines()[line]
         before = text[: word.start].rstrip()
-        return bool(re.search(r"\b(def|class|struct|trait|enum|interface|fn|func|type)$", before))
+        return bool(re.search(rf"\b(?:{_DEF_KEYWORDS})$", before))
 
     # -- edges ---------------------------------------------------------------------------
     def _edges(self, column: str, symbol_id: int, relations: tuple[str, ...]) -> list[tuple[int, int]]:

@@ -7,7 +7,7 @@ import re
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInternalError, JsonRpcInvalidParams
 
-from index.navigate import is_callable, word_at
+from index.navigate import is_callable, name_site, word_at
 from index.neighbours import SymbolInfo, symbols_by_ids
 from index.search import MODES, SearchError
 from lsp import convert
@@ -42,15 +42,11 @@ def _info(row) -> SymbolInfo:
     return SymbolInfo(row.id, row.name, row.qualname, row.kind, "", row.path, row.start_line, row.end_line)
 
 
-def _symbol_information(ls: GraphmerServer, sym) -> types.SymbolInformation:
-    site = loaded_site(ls, sym)
+def _symbol_information(ls: GraphmerServer, sym: SymbolInfo) -> types.SymbolInformation:
+    lines = ls.lines_of(sym.path) or []
     container = sym.qualname.rsplit(".", 1)[0] if "." in sym.qualname else ""
-    return types.SymbolInformation(name=sym.name, kind=convert.symbol_kind(sym.kind), location=ls.location(site), container_name=container)
-
-
-def loaded_site(ls: GraphmerServer, sym):
-    loaded = ls.index.loaded  # type: ignore[union-attr]
-    return loaded.navigator.site_of(sym)
+    return types.SymbolInformation(name=sym.name, kind=convert.symbol_kind(sym.kind), container_name=container,
+                                   location=ls.location(name_site(sym.path, lines, sym), lines))
 
 
 @server.command("graphmer.search")
@@ -101,7 +97,7 @@ async def reindex_command(ls: GraphmerServer, *args) -> dict:
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."], resolve_provider=True))
 def completion(ls: GraphmerServer, params: types.CompletionParams) -> types.CompletionList | None:
     pos = ls.position(params)
-    completer = ls.index.completer() if ls.index is not None and ls.ready() is not None else None
+    completer = ls.index.completer() if ls.index is not None else None
     if pos is None or completer is None:
         return None
     path, source, line, col = pos
@@ -118,12 +114,15 @@ def completion(ls: GraphmerServer, params: types.CompletionParams) -> types.Comp
 
 @server.feature(types.COMPLETION_ITEM_RESOLVE)
 def completion_resolve(ls: GraphmerServer, item: types.CompletionItem) -> types.CompletionItem:
-    completer = ls.index.completer() if ls.index is not None and ls.ready() is not None else None
+    completer = ls.index.completer() if ls.index is not None else None
     data = item.data if isinstance(item.data, dict) else {}
     sid = data.get("symbol_id")
     if completer is None or not isinstance(sid, int):
         return item
-    info = completer.resolve(sid)
+    try:
+        info = completer.resolve(sid)
+    except KeyError:  # an item from before a re-index renumbered the symbols: nothing to add
+        return item
     if info.get("signature"):
         item.detail = info["signature"]
     if info.get("doc"):

@@ -10,10 +10,10 @@ import asyncio
 import logging
 import time
 import uuid
-from urllib.parse import unquote
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from urllib.parse import unquote
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -92,25 +92,22 @@ class GraphmerServer(LanguageServer):
             log.info("%s", self.index.status())
         return loaded
 
-    def location(self, site: Site) -> types.Location:
+    def location(self, site: Site, lines: list[str] | None = None) -> types.Location:
+        """A site as an LSP location; `lines`: the site's file, when the caller has them already."""
         assert self.index is not None
-        codec = self.workspace.position_codec
-        return types.Location(uri=convert.uri_of(self.index.root, site.path), range=convert.site_range(codec, self.lines_of(site.path) or [], site))
-
-    def symbol_range(self, sym: SymbolInfo) -> types.Range:
-        """The whole definition, first line to last."""
-        lines = (self.lines_of(sym.path) if sym.path else None) or []
-        last = max(sym.end_line - 1, 0)
-        end = len(lines[last]) if last < len(lines) else 0
-        return convert.client_range(self.workspace.position_codec, lines, max(sym.start_line - 1, 0), 0, last, end)
+        lines = lines if lines is not None else self.lines_of(site.path) or []
+        return types.Location(uri=convert.uri_of(self.index.root, site.path),
+                              range=convert.site_range(self.workspace.position_codec, lines, site))
 
     def hierarchy_item(self, sym: SymbolInfo) -> types.CallHierarchyItem:
         assert self.index is not None and sym.path is not None
-        site = name_site(sym.path, self.lines_of(sym.path), sym)
-        return types.CallHierarchyItem(
-            name=sym.name, kind=convert.symbol_kind(sym.kind), uri=convert.uri_of(self.index.root, sym.path),
-            range=self.symbol_range(sym), selection_range=self.location(site).range, detail=sym.qualname, data={"id": sym.id},
-        )
+        lines = self.lines_of(sym.path) or []
+        last = max(sym.end_line - 1, 0)
+        end = len(lines[last]) if last < len(lines) else 0  # the whole definition, first line to last
+        whole = convert.client_range(self.workspace.position_codec, lines, max(sym.start_line - 1, 0), 0, last, end)
+        name = self.location(name_site(sym.path, lines, sym), lines)
+        return types.CallHierarchyItem(name=sym.name, kind=convert.symbol_kind(sym.kind), uri=name.uri, range=whole,
+                                       selection_range=name.range, detail=sym.qualname, data={"id": sym.id})
 
     def position(self, params) -> tuple[str, str, int, int] | None:
         """(root-relative path, buffer text, line, code-point column) of a text-document request."""
@@ -162,9 +159,8 @@ async def initialized(ls: GraphmerServer, params: types.InitializedParams) -> No
             await ls.loop.run_in_executor(None, idx.open)
             log.info("opened the index of %s", idx.root)
             return
-        except Exception as e:  # a corrupt or foreign index: say so, offer the rebuild
-            ls.window_show_message(types.ShowMessageParams(
-                type=types.MessageType.Error, message=f"graphmer: {e}. Run the graphmer.reindex command to rebuild it."))
+        except Exception as e:  # a corrupt or foreign index: the message says what to do
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"graphmer: {e}"))
             return
     if ls.options.auto_index:
         await build_with_progress(ls, "graphmer: indexing the workspace")

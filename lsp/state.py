@@ -12,13 +12,14 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from index.indexer import IndexConfig, IndexReport, build_index
 from index.navigate import LinesOf, Navigator
 from index.search import Searcher
-from index.store import INDEX_DIRNAME, META_NAME, Store
+from index.status import walk_config_from_meta
+from index.store import INDEX_DIRNAME, META_NAME, Store, read_meta
 from index.symbol_match import SymbolTable
 from index.walk import WalkConfig
 
@@ -74,7 +75,6 @@ class BuildState:
     done: int = 0
     total: int = 0
     error: str = ""
-    last: IndexReport | None = field(default=None, repr=False)
 
 
 class WorkspaceIndex:
@@ -124,7 +124,8 @@ class WorkspaceIndex:
         return f"no graphmer index in {self.root}: run `graphmer index {self.root}` or the graphmer.reindex command"
 
     def open(self) -> None:
-        """Open the existing index and load what the features need (StoreError when unusable)."""
+        """Open the existing index and load what the features need (StoreError when unusable):
+        names and navigation first, then the completer, then the search model."""
         self._opening = True
         try:
             loaded = self._load()
@@ -134,6 +135,9 @@ class WorkspaceIndex:
             old, self._loaded = self._loaded, loaded
         if old is not None:
             old.store.close()
+        from index.complete import Completer
+
+        loaded.completer = Completer(loaded.store)  # here, in the opening thread: it reads the whole index
         if loaded.searcher.embedder is None and self.options.dense:
             # Names answer from here on; the model (seconds to load) joins the searcher after.
             loaded.searcher.embedder = self.embedder()
@@ -147,15 +151,9 @@ class WorkspaceIndex:
         return _Loaded(store, table, navigator, searcher)
 
     def completer(self):
-        """The completion engine over the loaded index (made on first use), or None."""
+        """The completion engine over the loaded index, or None until it is ready."""
         loaded = self.loaded
-        if loaded is None:
-            return None
-        if loaded.completer is None:
-            from index.complete import Completer
-
-            loaded.completer = Completer(loaded.store)
-        return loaded.completer
+        return loaded.completer if loaded is not None else None
 
     def close(self) -> None:
         """Close the store."""
@@ -180,26 +178,10 @@ class WorkspaceIndex:
                 return None
         return self._embedder
 
-    @property
-    def embedder_error(self) -> str:
-        return self._embedder_error
-
     # -- indexing ------------------------------------------------------------------------
     def index_config(self) -> IndexConfig:
         """The walk rules recorded by the last index run (so a re-index covers the same files)."""
-        walk = WalkConfig()
-        meta_path = self.index_dir / META_NAME
-        if meta_path.is_file():
-            import json
-
-            try:
-                w = json.loads(meta_path.read_text()).get("walk") or {}
-                walk = WalkConfig(
-                    include=tuple(w.get("include", ())), exclude=tuple(w.get("exclude", ())),
-                    max_bytes=int(w.get("max_bytes", walk.max_bytes)), languages=tuple(w.get("languages", ())),
-                )
-            except (ValueError, TypeError, AttributeError):
-                walk = WalkConfig()
+        walk = walk_config_from_meta(read_meta(self.index_dir)) if self.exists() else WalkConfig()
         return IndexConfig(walk=walk, embedder=self.embedder(), jobs=1)
 
     def reindex(self, progress: Progress | None = None) -> IndexReport:
@@ -215,8 +197,9 @@ class WorkspaceIndex:
 
             try:
                 report = build_index(self.root, self.index_config(), on_progress)
-                self.open()
-                b.last = report
+                changed = report.files_parsed or report.files_deleted or report.edges_rebuilt or report.symbols_embedded
+                if changed or self.loaded is None:  # a save that changed nothing keeps the loaded state
+                    self.open()
                 return report
             except Exception as e:
                 b.error = f"{type(e).__name__}: {e}"
