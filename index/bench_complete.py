@@ -11,7 +11,6 @@ ranks by must not include the deleted occurrence.
 from __future__ import annotations
 
 import functools
-import math
 import random
 import shutil
 import statistics
@@ -25,6 +24,7 @@ from pathlib import Path
 import tree_sitter as ts
 
 from index import languages
+from index.bench_search import mrr, nearest_rank, recall_at
 from index.complete import Completer, Scorer
 from index.complete_buffer import Buffer, cursor_text
 from index.indexer import IndexConfig, build_index
@@ -152,11 +152,9 @@ def _rank(labels: list[str], name: str) -> int:
 
 def _scores(system: str, k: int, ranks: list[int], times: list[float]) -> Scores:
     n = len(ranks)
-    ms = sorted(t * 1000 for t in times)
-    p95 = ms[min(len(ms) - 1, math.ceil(0.95 * len(ms)) - 1)] if ms else 0.0
-    return Scores(system, k, sum(r == 1 for r in ranks) / n, sum(1 <= r <= 5 for r in ranks) / n,
-                  sum(1 / r for r in ranks if 1 <= r <= 10) / n, sum(r > 0 for r in ranks) / n,
-                  statistics.fmean(ms) if ms else 0.0, p95, n)
+    ms = [t * 1000 for t in times]
+    return Scores(system, k, recall_at(ranks, 1), recall_at(ranks, 5), mrr(ranks, 10), sum(r > 0 for r in ranks) / n,
+                  statistics.fmean(ms) if ms else 0.0, nearest_rank(ms, 0.95), n)
 
 
 def check_leakage(completer: Completer, totals: Counter, original: str, site: Site, buffer: str, column: int) -> None:

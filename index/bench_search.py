@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import math
 import shutil
 import statistics
 import tempfile
@@ -109,6 +110,17 @@ def mrr(ranks: Iterable[int], k: int = 10) -> float:
     """
     ranks = list(ranks)
     return sum(1.0 / r for r in ranks if 1 <= r <= k) / len(ranks) if ranks else 0.0
+
+
+def nearest_rank(values: Iterable[float], q: float) -> float:
+    """The q-quantile by the nearest-rank method (0.0 for no values): the smallest value with
+    at least q of the values at or below it.
+
+    >>> nearest_rank([4, 1, 3, 2], 0.95), nearest_rank([4, 1, 3, 2], 0.5)
+    (4, 2)
+    """
+    vals = sorted(values)
+    return vals[max(math.ceil(q * len(vals)) - 1, 0)] if vals else 0.0
 
 
 def recall_at(ranks: Iterable[int], k: int) -> float:

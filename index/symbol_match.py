@@ -11,8 +11,8 @@ from __future__ import annotations
 import bisect
 import heapq
 import re
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 
 from index.store import Store
 
@@ -39,7 +39,7 @@ class SymbolMatch:
 
 
 @lru_cache(maxsize=65536)
-def _initials(name: str) -> str:
+def initials(name: str) -> str:
     """Lower-case first letters of a name's words: get_config_file -> gcf, HTTPConnection -> httpc."""
     parts = re.findall(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z0-9]+|[A-Z]+", name)
     return "".join(p[0] for p in parts).lower()
@@ -57,7 +57,7 @@ def name_score(query: str, name: str) -> float:
         return EXACT_NOCASE
     if n.startswith(q) or n.lstrip("_").startswith(q):
         return PREFIX - tight
-    if _initials(name).startswith(q):
+    if initials(name).startswith(q):
         return INITIALS - tight
     if q in n:
         return SUBSTRING - tight

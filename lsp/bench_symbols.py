@@ -19,9 +19,10 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from pygls.uris import from_fs_path
 
+from index.bench_search import nearest_rank
 from index.records import CLASS_KINDS
 from index.store import Store
-from index.symbol_match import SymbolTable, _initials
+from index.symbol_match import SymbolTable, initials
 
 SHAPES = ("prefix", "name", "initials", "member")
 
@@ -60,7 +61,7 @@ def make_queries(table: SymbolTable, n: int, seed: int = 0) -> list[SymbolQuery]
         elif shape == "name":
             q = r.name
         elif shape == "initials":
-            q = _initials(r.name)
+            q = initials(r.name)
             if len(q) < 2:
                 continue
         else:
@@ -109,16 +110,15 @@ def bench_symbols(root: str | Path, n: int = 400, seed: int = 0) -> SymbolBench:
     kinds = {r.qualname: r.kind for r in table.rows}
     server = [sys.executable, "-m", "graphmer_cli.main", "lsp"]
     startup, answers = asyncio.run(_run(root, queries, server))
-    lat = sorted(ms for ms, _ in answers)
     res = SymbolBench(str(root), len(table.rows), len(queries), round(startup, 2))
-    res.latency_ms = _stats(lat)
+    res.latency_ms = _stats([ms for ms, _ in answers])
     for shape in SHAPES:
         rows = [(q, a) for q, a in zip(queries, answers) if q.shape == shape]
         ranks = [names.index(q.qualname) + 1 for q, (_, names) in rows if q.qualname in names]
         res.by_shape[shape] = {
             "queries": len(rows), "found": len(ranks),
             "mean_rank": round(statistics.fmean(ranks), 2) if ranks else None,
-            "p95_ms": _stats(sorted(ms for _, (ms, _) in rows)).get("p95"),
+            "p95_ms": _stats([ms for _, (ms, _) in rows]).get("p95"),
         }
     res.nested_found = sum(  # members of a class (methods, nested classes) that were found
         1 for q, (_, names) in zip(queries, answers) if q.qualname in names and kinds.get(q.qualname.rsplit(".", 1)[0]) in CLASS_KINDS
@@ -126,8 +126,8 @@ def bench_symbols(root: str | Path, n: int = 400, seed: int = 0) -> SymbolBench:
     return res
 
 
-def _stats(sorted_ms: list[float]) -> dict:
-    if not sorted_ms:
+def _stats(ms: list[float]) -> dict:
+    if not ms:
         return {}
-    p = lambda f: sorted_ms[min(len(sorted_ms) - 1, int(f * len(sorted_ms)))]  # noqa: E731
-    return {"mean": round(statistics.fmean(sorted_ms), 2), "p50": round(p(0.5), 2), "p95": round(p(0.95), 2), "max": round(sorted_ms[-1], 2)}
+    return {"mean": round(statistics.fmean(ms), 2), "p50": round(statistics.median(ms), 2),
+            "p95": round(nearest_rank(ms, 0.95), 2), "max": round(max(ms), 2)}

@@ -12,12 +12,13 @@
 """
 from __future__ import annotations
 
+import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
-from index.bench_search import CALLABLE_KINDS, MissingDependencyError, SystemResult, _result, bm25_ranked, mrr, rank_of
+from index.bench_search import CALLABLE_KINDS, MissingDependencyError, SystemResult, _result, bm25_ranked, mrr, nearest_rank, rank_of
 from index.fusion import fuse
 
 RRF_K = 60
@@ -236,6 +237,6 @@ def query_latency(root: Path, n_queries: int = 200, fresh_runs: int = 3, model: 
         t0 = time.perf_counter()
         subprocess.run(cmd, check=True, capture_output=True)
         fresh.append(time.perf_counter() - t0)
-    ms = sorted(t * 1000 for t in times)
-    return {"root": str(root), "mode": mode, "queries": len(ms), "median_ms": ms[len(ms) // 2] if ms else 0.0,
-            "p90_ms": ms[int(len(ms) * 0.9)] if ms else 0.0, "fresh_process_s": sorted(fresh)}
+    ms = [t * 1000 for t in times]
+    return {"root": str(root), "mode": mode, "queries": len(ms), "median_ms": statistics.median(ms) if ms else 0.0,
+            "p90_ms": nearest_rank(ms, 0.9), "fresh_process_s": sorted(fresh)}
