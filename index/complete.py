@@ -65,12 +65,14 @@ class Completions:
 class Completer:
     """Completion over one index; load once (symbol table, usage totals), ask many times."""
 
-    def __init__(self, store: Store, scorer: Scorer | None = None, weights: RankWeights = RankWeights()) -> None:
+    def __init__(self, store: Store, scorer: Scorer | None = None, weights: RankWeights = RankWeights(),
+                 resolver: Resolver | None = None) -> None:
+        """resolver: the index's name resolver when the caller has built it already (it is read, never changed)."""
         self.store = store
         self.scorer = scorer
         self.w = weights
-        graphs = store.graph_inputs()
-        self.resolver = Resolver(graphs)
+        self.resolver = resolver or Resolver(store.graph_inputs())
+        graphs = self.resolver.files
         paths = [p for (p,) in store.conn.execute("SELECT path FROM files ORDER BY id")]
         self.file_ids = dict(store.conn.execute("SELECT path, id FROM files"))
         self.modules = {p: (g.module, g.is_package) for p, g in zip(paths, graphs)}
@@ -161,7 +163,8 @@ class Completer:
     def attribute_uses(self, path: str, source: str, line: int, column: int) -> Counter:
         """The (receiver, name) counts ranking uses at a cursor: the repository's, with the
         file's indexed uses replaced by the buffer's (the benchmark checks them)."""
-        ct = cursor_text((split_lines(source)[line] if 0 <= line < len(split_lines(source)) else "")[: max(column, 0)])
+        lines = split_lines(source)
+        ct = cursor_text((lines[line] if 0 <= line < len(lines) else "")[: max(column, 0)])
         out = Counter({(r, n): k for r, names in self.by_recv.items() for n, k in names.items()})
         out.subtract(self.indexed_uses(path))
         out.update(Buffer(source, line, column, ct.prefix).use_counts())
@@ -176,11 +179,10 @@ class Completer:
     def indexed_uses(self, path: str) -> Counter:
         """(receiver, name) counts stored for the file at path (empty when not indexed)."""
         if path not in self._indexed_uses:
-            fid = self.file_ids.get(path)
-            rows = self.store.conn.execute("SELECT receiver, name, count FROM attr_uses WHERE file_id = ?", (fid,)) if fid else []
             out: Counter = Counter()
-            for r, n, k in rows:  # one row per context token
-                out[(r, n)] += k
+            for (r, _), names in self._indexed_ctx(path).items():  # summed over context tokens
+                for n, k in names.items():
+                    out[(r, n)] += k
             self._indexed_uses[path] = out
         return self._indexed_uses[path]
 

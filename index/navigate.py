@@ -138,11 +138,9 @@ class Navigator:
     def __init__(self, store: Store, lines_of: LinesOf) -> None:
         self.store = store
         self.lines_of = lines_of
-        graphs = store.graph_inputs()
-        self.resolver = Resolver(graphs)
+        self.resolver = Resolver(store.graph_inputs())  # the same resolution the graph's edges came from
         paths = [p for (p,) in store.conn.execute("SELECT path FROM files ORDER BY id")]
-        self.file_index = {p: i for i, p in enumerate(paths)}
-        self.graphs = graphs
+        self.file_index = {p: i for i, p in enumerate(paths)}  # path -> index in resolver.files
 
     # -- lookups -------------------------------------------------------------------------
     def symbol(self, symbol_id: int) -> SymbolInfo | None:
@@ -170,7 +168,7 @@ class Navigator:
         fi = self.file_index.get(path)
         if word is None or fi is None:
             return None
-        fg = self.graphs[fi]
+        fg = self.resolver.files[fi]
         language = fg.language or detect_language(path) or ""
         parsed = parse_source(source.encode("utf-8", "surrogatepass"), path, language, fg.module)
         around = [s for s in parsed.symbols[1:] if s.start_line <= line + 1 <= s.end_line]  # 1-based lines; outermost first

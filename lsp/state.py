@@ -137,7 +137,8 @@ class WorkspaceIndex:
             old.store.close()
         from index.complete import Completer
 
-        loaded.completer = Completer(loaded.store)  # here, in the opening thread: it reads the whole index
+        # here, in the opening thread (it reads the whole index), sharing the navigator's resolver
+        loaded.completer = Completer(loaded.store, resolver=loaded.navigator.resolver)
         if loaded.searcher.embedder is None and self.options.dense:
             # Names answer from here on; the model (seconds to load) joins the searcher after.
             loaded.searcher.embedder = self.embedder()
