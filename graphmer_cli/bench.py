@@ -243,8 +243,11 @@ def latency_bench(root: Path, queries: int, fresh_runs: int, model_path: str | N
 @click.option("--no-jedi", is_flag=True, help="Skip jedi's completions (the reference).")
 @click.option("--work-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Where the indexed copy goes (default: a temporary directory).")
+@click.option("--weights", default="fitted", show_default=True, metavar="fitted|hand|FILE",
+              help="Ranking weights: the shipped fitted ones, the hand-set ones, or a file from `bench completion-fit`.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, per-site ranks included.")
-def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir: Path | None, as_json: bool) -> None:
+def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir: Path | None, weights: str,
+                     as_json: bool) -> None:
     """Member-access completion on the Python package at PATH, graphmer beside jedi.
 
     Samples `obj.attr` sites (load context, name of 3+ characters, not a dunder), deletes
@@ -258,10 +261,14 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
     from index.bench_complete import BenchError as CompletionBenchError
     from index.bench_complete import run_completion_bench
 
+    from index.complete_rank import RankWeights, WeightsError, load_weights
+
     try:
+        w = RankWeights.fitted() if weights == "fitted" else RankWeights() if weights == "hand" else load_weights(Path(weights))
         with progress_callback(enabled=not as_json) as cb:
-            r = run_completion_bench(path, sites=sites, seed=seed, with_jedi=not no_jedi, work_dir=work_dir, progress=cb)
-    except (CompletionBenchError, FileNotFoundError) as exc:
+            r = run_completion_bench(path, sites=sites, seed=seed, with_jedi=not no_jedi, work_dir=work_dir, progress=cb,
+                                     weights=w)
+    except (CompletionBenchError, FileNotFoundError, WeightsError) as exc:
         raise click.ClickException(str(exc)) from exc
     if as_json:
         click.echo(json.dumps(r.to_json(), indent=2))
@@ -275,3 +282,58 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
         table.add_row(s.system, str(s.prefix_len), f"{s.top1:.3f}", f"{s.top5:.3f}", f"{s.mrr10:.3f}",
                       f"{s.coverage:.3f}", f"{s.mean_ms:.1f}", f"{s.p95_ms:.1f}")
     Console().print(table)
+
+
+@bench.command("completion-fit")
+@click.argument("packages", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--sites", default=300, show_default=True, type=click.IntRange(min=1), help="Sites sampled per package.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the site samples.")
+@click.option("--l2", default=0.01, show_default=True, type=click.FloatRange(min=0), help="Pull towards the hand-set weights.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the fitted weights here (JSON).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float, out: Path | None, as_json: bool) -> None:
+    """Fit the completion ranking weights on member-access sites of PACKAGES.
+
+    Without PACKAGES: the standard-library packages the shipped weights are fitted on
+    (model/complete_fit.py). Fit on code the benchmark is not judged on.
+
+    \b
+    Example (how index/completion_weights.json is made):
+        graphmer bench completion-fit --out index/completion_weights.json
+    """
+    import platform
+
+    from graphmer_cli.render import progress_callback
+    from index.bench_complete import BenchError as CompletionBenchError
+    from model.complete_fit import run_fit, stdlib_packages
+    from index.complete_rank import dump_weights
+
+    pkgs = list(packages) or stdlib_packages()
+    try:
+        with progress_callback(enabled=not as_json) as cb:
+            r = run_fit(pkgs, sites=sites, seed=seed, l2=l2, progress=cb)
+    except CompletionBenchError as exc:
+        raise click.ClickException(str(exc)) from exc
+    meta = {**r.to_json(), "sites_per_package": sites, "seed": seed, "l2": l2,
+            "python": platform.python_version(), "command": "graphmer bench completion-fit" + ("" if packages else " (standard library)")}
+    meta.pop("seconds")
+    if out is not None:
+        try:
+            dump_weights(r.weights, out, meta)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from exc
+    if as_json:
+        click.echo(json.dumps({**r.to_json(), "weights": {n: getattr(r.weights, n) for n in r.weights.features()}}, indent=2))
+        return
+    table = Table(title=f"completion weights fitted on {len(r.packages)} packages, {r.examples} examples",
+                  caption=f"{r.sites_missing} site/prefix pairs without the right name among the candidates; {r.seconds:.0f} s")
+    table.add_column("weights", no_wrap=True)
+    keys = list(r.before)
+    for k in keys:
+        table.add_column(k, justify="right", no_wrap=True)
+    table.add_column("loss", justify="right", no_wrap=True)
+    table.add_row("hand-set", *(f"{r.before[k]:.3f}" for k in keys), f"{r.loss_before:.4f}")
+    table.add_row("fitted", *(f"{r.after[k]:.3f}" for k in keys), f"{r.loss_after:.4f}")
+    Console().print(table)
+    if out is not None:
+        click.echo(f"wrote {out}")

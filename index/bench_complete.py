@@ -4,7 +4,7 @@ Sites are `obj.attr` in load context (attribute name of 3+ characters, not a dun
 receiver ending on the attribute's line) in a copy of the package, indexed as a whole. At
 each site the rest of the line is deleted from the cursor, and completions are asked with
 an empty and with a one-character prefix; the attribute's rank in the answer gives top-1,
-top-5, MRR@10 and coverage (found anywhere in the answer: graphmer's first 100 items,
+top-5, MRR@10 and coverage (found anywhere in the answer: graphmer's whole answer, at most 1,000 items,
 jedi's whole list). Every site also checks the leakage rule: the usage counts graphmer
 ranks by must not include the deleted occurrence.
 """
@@ -26,6 +26,7 @@ import tree_sitter as ts
 from index import languages
 from index.bench_search import mrr, nearest_rank, recall_at
 from index.complete import Completer, Scorer
+from index.complete_rank import RankWeights
 from index.complete_buffer import Buffer, cursor_text
 from index.indexer import IndexConfig, build_index
 from index.pynames import attr_use_counts, norm_receiver
@@ -128,7 +129,7 @@ def find_sites(root: Path, files: list[str]) -> list[Site]:
     return sorted(out, key=lambda s: (s.path, s.line, s.column))
 
 
-def _prepare(package: Path, work: Path) -> Path:
+def prepare_copy(package: Path, work: Path) -> Path:
     dest = work / package.name
     if dest.exists():
         shutil.rmtree(dest)
@@ -136,7 +137,7 @@ def _prepare(package: Path, work: Path) -> Path:
     return dest
 
 
-def _buffer(source_lines: list[str], site: Site, k: int) -> tuple[str, int]:
+def cut_buffer(source_lines: list[str], site: Site, k: int) -> tuple[str, int]:
     col = site.column + k
     lines = list(source_lines)
     lines[site.line] = lines[site.line][:col]
@@ -173,7 +174,7 @@ def check_leakage(completer: Completer, totals: Counter, original: str, site: Si
 
 def run_completion_bench(package: Path, sites: int = 400, seed: int = 0, with_jedi: bool = True,
                          work_dir: Path | None = None, progress: Progress | None = None,
-                         scorer: Scorer | None = None) -> CompletionBenchResult:
+                         scorer: Scorer | None = None, weights: RankWeights | None = None) -> CompletionBenchResult:
     """Sample `sites` member accesses of the package at `package` and score graphmer (and jedi)."""
     package = Path(package)
     if not package.is_dir():
@@ -186,7 +187,7 @@ def run_completion_bench(package: Path, sites: int = 400, seed: int = 0, with_je
     try:
         work = Path(work_dir).resolve()
         work.mkdir(parents=True, exist_ok=True)
-        copy = _prepare(package, work)
+        copy = prepare_copy(package, work)
         t0 = time.perf_counter()
         build_index(work, IndexConfig(), progress=progress)
         index_s = time.perf_counter() - t0
@@ -197,7 +198,7 @@ def run_completion_bench(package: Path, sites: int = 400, seed: int = 0, with_je
         chosen = sorted(random.Random(seed).sample(found, min(sites, len(found))), key=lambda s: (s.path, s.line, s.column))
         store = Store(work / INDEX_DIRNAME)
         try:
-            completer = Completer(store, scorer=scorer)
+            completer = Completer(store, scorer=scorer, weights=weights)
             totals = Counter({(r, n): k for r, n, k in store.conn.execute(
                 "SELECT receiver, name, sum(count) FROM attr_uses GROUP BY receiver, name")})
             project = jedi.Project(work) if jedi else None
@@ -210,7 +211,7 @@ def run_completion_bench(package: Path, sites: int = 400, seed: int = 0, with_je
                 original = sources[site.path]
                 lines = original.split("\n")
                 for k in PREFIXES:
-                    buffer, col = _buffer(lines, site, k)
+                    buffer, col = cut_buffer(lines, site, k)
                     t = time.perf_counter()
                     got = completer.complete(site.path, buffer, site.line, col)
                     times.setdefault(f"graphmer/{k}", []).append(time.perf_counter() - t)

@@ -23,8 +23,8 @@ from index import stdlib_members
 from index.complete_buffer import Buffer, CursorText, cursor_text, split_lines
 from index.complete_owner import OwnerUses
 from index.complete_types import BUILTIN_CLASSES, UNKNOWN, Typer, Val
+from index.complete_rank import CALL_CONTEXTS, RankWeights, subwords, words_in
 from index.complete_usage import (
-    RankWeights,
     Uses,
     assigned_name,
     last_part,
@@ -60,17 +60,20 @@ class Completions:
     prefix: str  # the identifier characters typed before the cursor
     receiver: str  # the receiver expression text ("self", "os.path", "") or ""
     receiver_type: str  # what it resolved to (qualname) or "" when unknown
+    truncated: bool = False  # more candidates matched than `limit` let through
 
 
 class Completer:
     """Completion over one index; load once (symbol table, usage totals), ask many times."""
 
-    def __init__(self, store: Store, scorer: Scorer | None = None, weights: RankWeights = RankWeights(),
+    def __init__(self, store: Store, scorer: Scorer | None = None, weights: RankWeights | None = None,
                  resolver: Resolver | None = None) -> None:
-        """resolver: the index's name resolver when the caller has built it already (it is read, never changed)."""
+        """weights: the ranking weights (default: the shipped fitted ones, RankWeights.fitted());
+        resolver: the index's name resolver when the caller has built it already (it is read, never changed)."""
         self.store = store
         self.scorer = scorer
-        self.w = weights
+        self.w = weights = weights if weights is not None else RankWeights.fitted()
+        self.feature_log: list[tuple[str, dict[str, float]]] | None = None  # set to a list to record each candidate's features
         self.resolver = resolver or Resolver(store.graph_inputs())
         graphs = self.resolver.files
         paths = [p for (p,) in store.conn.execute("SELECT path FROM files ORDER BY id")]
@@ -122,7 +125,7 @@ class Completer:
             self.by_ctx_last.setdefault((last_part(r), x), Counter())[n] += k
 
     # -- public ------------------------------------------------------------------------
-    def complete(self, path: str, source: str, line: int, column: int, limit: int = 100) -> Completions:
+    def complete(self, path: str, source: str, line: int, column: int, limit: int = 1000) -> Completions:
         """Ranked completions at (line, column), both 0-based, column in code points."""
         lines = split_lines(source)
         text = lines[line] if 0 <= line < len(lines) else ""
@@ -141,13 +144,13 @@ class Completer:
             uses.path_ctx = self._indexed_ctx(path)
             if ct.receiver in ("self", "cls"):  # the only receivers that read them (a second parse)
                 uses.owner_swap = (self.owners.indexed(self.file_ids.get(path)), buf.self_uses(module))
-            items, rtype = self._member_items(ct, uses, buf, assigned_name(before), context_token(before))
+            items, rtype = self._member_items(ct, uses, buf, before)
         items = [it for it in items if it.label.startswith(ct.prefix)]
         if self.scorer is not None and items:
             extra = self.scorer(path, line, items)
             items = [CompletionItem(it.label, it.kind, it.detail, it.score + e, it.symbol_id) for it, e in zip(items, extra)]
         items.sort(key=lambda it: (-it.score, it.label))
-        return Completions(items[:limit], ct.prefix, ct.receiver or "", rtype)
+        return Completions(items[:limit], ct.prefix, ct.receiver or "", rtype, len(items) > limit)
 
     def resolve(self, symbol_id: int) -> dict:
         """Signature, doc, qualname, path and 1-based start line of an indexed symbol."""
@@ -203,8 +206,9 @@ class Completer:
         return self._split_cache[path]
 
     # -- attribute completion ----------------------------------------------------------
-    def _member_items(self, ct: CursorText, uses: Uses, buf: Buffer, target: str = "", token: str = "?"
-                      ) -> tuple[list[CompletionItem], str]:
+    def _member_items(self, ct: CursorText, uses: Uses, buf: Buffer, before: str) -> tuple[list[CompletionItem], str]:
+        """Candidates after `receiver.`; `before` is the line's text before the receiver."""
+        target, token = assigned_name(before), context_token(before)
         if ct.literal:
             val = Val("instance", "builtins." + ct.literal)
         elif ct.receiver:
@@ -220,6 +224,17 @@ class Completer:
         ctx = uses.by_context(key, token, buf.use_sites()) if key else Counter()
         fn = next((n for n in buf.chain if n.type == "function_definition"), None)
         func = fn.child_by_field_name("name").text.decode("utf-8", "replace") if fn is not None and fn.child_by_field_name("name") else ""
+        near_any: dict[str, float] = {}  # closeness-weighted buffer uses of each name after any receiver
+        for _, n, row, _ in buf.use_sites():
+            near_any[n] = near_any.get(n, 0.0) + math.exp(-abs(row - buf.line) / self.w.near_lines)
+        def_rows: dict[str, int] = {}  # rows of the members the buffer's classes define
+        for c in self.typer.mro(val.qual) if val.kind in ("class", "instance") else ():
+            node = self.typer._buffer_class(c)
+            for n, row in (buf.definition_rows(node) if node is not None else {}).items():
+                def_rows.setdefault(n, row)
+        line_words = words_in(before)
+        func_words = words_in(buf.text_around(fn))
+        call_ctx = CALL_CONTEXTS.get(token, "")
         ctx_last = uses.by_context_last(key, token, buf.use_sites()) if key and key not in ("self", "cls") else Counter()
         last = uses.by_last(key) if key else Counter()
         rows = [(0, buf.root.end_point.row)]  # the buffer rows whose uses count as near
@@ -245,32 +260,46 @@ class Completer:
             # the list's tail (their score is usage alone, below the receiver's own names).
             pool |= set(self.popular) | set(uses.buf_name) | (_PLAIN_METHODS if val.kind == "" else set())
         pool = {n for n in pool if n.startswith(ct.prefix)}
-        w = self.w
         out = []
         for name in pool:
             m = members.get(name)
-            score = (
-                (w.member - w.depth * m[3] if m else 0.0)
-                + w.exact * math.log1p(exact.get(name, 0))
-                + w.last * math.log1p(last.get(name, 0))
-                + w.buffer * math.log1p(uses.in_buffer(name))
-                + (w.typed * math.log1p(typed.get(name, 0)) if m else 0.0)
-                + w.qual * math.log1p(quals.get(name, 0))
-                + w.named * name_match(target, name)
-                + w.in_def * name_match(func, name)
-                + ((w.context * math.log1p(ctx.get(name, 0)) + w.context_last * math.log1p(ctx_last.get(name, 0))
-                    + w.ctx_ratio * math.log((1 + ctx.get(name, 0)) / (1 + exact.get(name, 0))))
-                   if m or not whole_type else 0.0)
-                + w.near * math.log1p(near.get(name, 0.0))
-                + (w.family * math.log1p(fam.get(name, 0)) + w.subclass * math.log1p(sub.get(name, 0)) if m or not whole_type else 0.0)
-                + w.anywhere * math.log1p(max(uses.name(name), 0))
-            )
-            if val.kind == "" and name in _PLAIN_METHODS:
-                score += w.plain  # an object we know nothing about is often a str, list or dict
-            if m is None and score <= 0:
-                continue
+            gated = bool(m) or not whole_type  # a name the fully known class lacks gets no context or family credit
+            f = {
+                "member": 1.0 if m else 0.0,
+                "depth": -float(m[3]) if m else 0.0,
+                "exact": math.log1p(exact.get(name, 0)),
+                "last": math.log1p(last.get(name, 0)),
+                "buffer": math.log1p(uses.in_buffer(name)),
+                "typed": math.log1p(typed.get(name, 0)) if m else 0.0,
+                "qual": math.log1p(quals.get(name, 0)),
+                "named": name_match(target, name),
+                "in_def": name_match(func, name),
+                "context": math.log1p(ctx.get(name, 0)) if gated else 0.0,
+                "context_last": math.log1p(ctx_last.get(name, 0)) if gated else 0.0,
+                "ctx_ratio": math.log((1 + ctx.get(name, 0)) / (1 + exact.get(name, 0))) if gated else 0.0,
+                "near": math.log1p(near.get(name, 0.0)),
+                "family": math.log1p(fam.get(name, 0)) if gated else 0.0,
+                "subclass": math.log1p(sub.get(name, 0)) if gated else 0.0,
+                "anywhere": math.log1p(max(uses.name(name), 0)),
+            }
+            f["plain"] = 1.0 if val.kind == "" and name in _PLAIN_METHODS else 0.0  # an unknown object is often a str, list or dict
+            if m is None and not any(v > 0 for k, v in f.items() if k != "ctx_ratio"):
+                continue  # a name outside the type with no evidence for it
+            f["private"] = 1.0 if name.startswith("_") and key not in ("self", "cls") else 0.0
+            f["unused"] = 1.0 if m and f["anywhere"] == 0.0 else 0.0
+            f["callable"] = 1.0 if m and m[0] in ("method", "function", "class") else 0.0
+            f["module_member"] = 1.0 if m and val.kind == "module" else 0.0
+            f["near_any"] = math.log1p(near_any.get(name, 0.0))
+            f["def_near"] = math.exp(-abs(def_rows[name] - buf.line) / self.w.near_lines) if m and name in def_rows else 0.0
+            sw = subwords(name)
+            f["words_line"] = len(sw & line_words) / len(sw) if sw else 0.0
+            f["words_func"] = len(sw & func_words) / len(sw) if sw else 0.0
+            if call_ctx and f["callable"]:
+                f[call_ctx] = 1.0
+            if self.feature_log is not None:
+                self.feature_log.append((name, f))
             kind, detail, sid = (m[0], m[1], m[2]) if m else ("attribute", "", 0)
-            out.append(CompletionItem(name, kind, detail, round(score, 6), sid))
+            out.append(CompletionItem(name, kind, detail, round(self.w.score(f), 6), sid))
         return out, val.qual if val.kind in ("module", "class", "instance") else ""
 
     def receiver_qual(self, module: str, receiver: str) -> str:

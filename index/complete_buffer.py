@@ -15,7 +15,7 @@ import tree_sitter as ts
 
 from index import languages, pynames
 from index.parse import _python_imports
-from index.pynames import norm_receiver, param_annotation, target_names, value_of
+from index.pynames import expr_value, norm_receiver, param_annotation, target_names, value_of
 
 PLACEHOLDER = "__graphmer_cursor__"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line breaks (str.splitlines knows more)
@@ -138,6 +138,28 @@ class Buffer:
             self._sites = pynames.attr_use_sites(self.root, skip=PLACEHOLDER)
         return self._sites
 
+    def definition_rows(self, cls: ts.Node) -> dict[str, int]:
+        """name -> row of the methods, nested classes and assigned names directly in a class body."""
+        out: dict[str, int] = {}
+        body = cls.child_by_field_name("body")
+        for c in body.named_children if body is not None else ():
+            if c.type == "decorated_definition":
+                c = c.child_by_field_name("definition") or c
+            if c.type in _DEFS and c.child_by_field_name("name") is not None:
+                out.setdefault(_t(c.child_by_field_name("name")), c.start_point.row)
+            elif c.type == "expression_statement" and c.named_children and c.named_children[0].type == "assignment":
+                left = c.named_children[0].child_by_field_name("left")
+                for n in target_names(left) if left is not None else []:
+                    out.setdefault(_t(n), c.start_point.row)
+        return out
+
+    def text_around(self, node: ts.Node | None, span: int = 30) -> str:
+        """The text of a scope node (of the `span` lines either side of the cursor when None),
+        the cursor's line left out."""
+        lines = self.root.text.decode("utf-8", "replace").split("\n")
+        a, b = (node.start_point.row, node.end_point.row) if node is not None else (self.line - span, self.line + span)
+        return "\n".join(lines[max(a, 0) : self.line] + lines[self.line + 1 : b + 1])
+
     def use_counts(self) -> Counter:
         """Counter of (receiver, name) attribute uses in the buffer, the cursor's excluded."""
         return Counter((r, n) for r, n, _, _ in self.use_sites())
@@ -202,8 +224,9 @@ class Buffer:
                     if alias != "*":
                         out[alias or target.split(".")[0]] = ("import", target if alias else target.split(".")[0])
             elif t in ("for_statement", "with_statement", "except_clause"):
-                for n in _loose_targets(c):
-                    out.setdefault(_t(n), ("variable", ""))
+                for n, value in _loose_targets(c, func):
+                    if _t(n) not in out or (value and c.start_point.row <= self.line):
+                        out[_t(n)] = ("variable", value)
                 self._bind(c, func, out)
             elif t in _BLOCKS:
                 self._bind(c, func, out)
@@ -232,9 +255,10 @@ class Buffer:
         return {a.name: a.value for a in attrs if a.owner == 1}
 
     def class_bases(self, cls: ts.Node) -> list[str]:
-        """The base class expressions of a buffer class, as written."""
+        """The base class expressions of a buffer class, as written (`Base[T]` is Base)."""
         sup = cls.child_by_field_name("superclasses")
-        return [norm_receiver(_t(b)) for b in (sup.named_children if sup is not None else ()) if b.type in ("identifier", "attribute")]
+        bases = [b.child_by_field_name("value") if b.type == "subscript" else b for b in (sup.named_children if sup is not None else ())]
+        return [norm_receiver(_t(b)) for b in bases if b is not None and b.type in ("identifier", "attribute")]
 
     def qualname_below_module(self, node: ts.Node) -> str:
         """Dotted names of the definitions from the module down to node ("A.m")."""
@@ -264,16 +288,23 @@ def _param_name(p: ts.Node) -> str:
     return ""
 
 
-def _loose_targets(stmt: ts.Node) -> list[ts.Node]:
-    """Names bound by `for x in`, `with a as x`, `except E as x`."""
+def _loose_targets(stmt: ts.Node, func: ts.Node | None) -> list[tuple[ts.Node, str]]:
+    """(name, value encoding) bound by `for x in`, `with a as x`, `except E as x`: `with f() as x`
+    binds what f() gives (a context manager's __enter__ most often returns itself), the others ""."""
     if stmt.type == "for_statement":
         left = stmt.child_by_field_name("left")
-        return target_names(left) if left is not None else []
+        return [(n, "") for n in target_names(left)] if left is not None else []
     out = []
     for n in _descend(stmt, ("as_pattern",), stop=("block",)):
         alias = n.child_by_field_name("alias")
         for c in [alias] if alias is not None else []:
-            out += [x for x in _descend(c, ("identifier",), stop=())] if c.type != "identifier" else [c]
+            if c.type != "identifier":
+                c = c.named_children[0] if c.type == "as_pattern_target" and len(c.named_children) == 1 else c
+            if c.type == "identifier":
+                value = expr_value(n.named_children[0], func) if stmt.type == "with_statement" and n.named_children else ""
+                out.append((c, value))
+            else:
+                out += [(x, "") for x in _descend(c, ("identifier",), stop=())]
     return out
 
 

@@ -7,38 +7,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from index.complete_buffer import Buffer
 
 if TYPE_CHECKING:
     from index.complete import Completer
-
-
-@dataclass(frozen=True, slots=True)
-class RankWeights:
-    """Weights of the attribute-completion score (a sum of log-counts plus bonuses)."""
-
-    member: float = 6.0  # a member of the receiver's inferred type
-    depth: float = 0.2  # per base class between the type and the member's class
-    exact: float = 2.0  # log(1 + uses after this exact receiver text)
-    last: float = 1.0  # log(1 + uses after a receiver ending in the same name)
-    buffer: float = 0.6  # log(1 + uses of the name as an attribute in the buffer)
-    typed: float = 1.0  # log(1 + uses after receivers typed as the same class, see Completer.typed_receivers)
-    qual: float = 1.0  # log(1 + uses after receivers of any file naming the same module/class/external path)
-    context: float = 3.0  # log(1 + uses after this receiver text behind the same token: `return t.`, `x: t.`)
-    context_last: float = 1.0  # the same after any receiver ending in the same name
-    ctx_ratio: float = 3.0  # log((1 + uses in this context) / (1 + uses after this receiver))
-    plain: float = 0.05  # score of a str/list/dict method on a receiver of unknown type: after every used name
-    named: float = 3.0
-    in_def: float = 1.0  # times name_match of the enclosing function's name (`def close(self): self._file.close()`)  # times name_match of the name the expression is assigned or passed to (`x = y.x`)
-    near: float = 3.0  # log(1 + uses after this receiver text in the buffer, each weighted by closeness)
-    popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
-    near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
-    family: float = 1.0  # `self.`: log(1 + uses in the methods of the class and its bases in other files)
-    subclass: float = 1.0  # `self.`: log(1 + uses in the methods of its subclasses, any file)
-    anywhere: float = 0.3  # log(1 + uses of the name as an attribute anywhere)
 
 
 _ASSIGNED = re.compile(r"([^\W\d]\w*)\s*(?::[^=]*)?(?<![=!<>])=\s*$")

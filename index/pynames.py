@@ -186,8 +186,11 @@ def value_of(assign: ts.Node, func: ts.Node | None) -> str:
     if typ is not None:
         return ":" + _WS.sub("", _text(typ))
     right = assign.child_by_field_name("right")
-    if right is None:
-        return ""
+    return expr_value(right, func) if right is not None else ""
+
+
+def expr_value(right: ts.Node, func: ts.Node | None) -> str:
+    """An expression's value in Attribute.value's encoding ("=a.b()", "=a.b", ":str", "")."""
     if right.type in _LITERALS:
         return ":" + _LITERALS[right.type]
     if right.type == "call":

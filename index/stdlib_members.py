@@ -10,6 +10,7 @@ importing it runs no Python code. Third-party modules are never looked at.
 """
 from __future__ import annotations
 
+import builtins
 import functools
 import importlib
 import sys
@@ -24,6 +25,12 @@ from index import languages
 _MAX_DEPTH = 6
 _BLOCKS = frozenset({"if_statement", "elif_clause", "else_clause", "try_statement", "except_clause",
                      "finally_clause", "with_statement", "block", "expression_statement"})
+
+
+@dataclass(frozen=True, slots=True)
+class ClassInfo:
+    names: dict[str, str]  # name -> "method", "class" or "attribute": the body's and its methods' `self.x`
+    bases: tuple[str, ...]  # as written (`IO[bytes]` as "IO")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,8 +64,8 @@ def is_stdlib(path: str) -> bool:
 
 
 @functools.lru_cache(maxsize=512)
-def module_names(mod: str, depth: int = 0) -> tuple[dict[str, Member], dict[str, tuple[str, ...]]]:
-    """(name -> Member, class name -> its member names) of a standard-library module; empty when unknown."""
+def module_names(mod: str, depth: int = 0) -> tuple[dict[str, Member], dict[str, ClassInfo]]:
+    """(name -> Member, class name -> ClassInfo) of a standard-library module; empty when unknown."""
     if depth > _MAX_DEPTH or not is_stdlib(mod):
         return {}, {}
     src = _source(mod)
@@ -93,11 +100,7 @@ def _walk(node: ts.Node, mod: str, is_pkg: bool, names: dict, classes: dict, dep
         if name is not None:
             names.setdefault(_t(name), Member("function" if c.type == "function_definition" else "class"))
             if c.type == "class_definition":
-                body = c.child_by_field_name("body")
-                found: dict[str, Member] = {}
-                if body is not None:
-                    _walk(body, mod, is_pkg, found, {}, depth)
-                classes[_t(name)] = tuple(found)
+                classes[_t(name)] = _class_info(c, mod, is_pkg, depth)
         elif c.type == "expression_statement" and c.named_children and c.named_children[0].type == "assignment":
             left = c.named_children[0].child_by_field_name("left")
             for t in [left] if left is not None and left.type == "identifier" else (left.named_children if left is not None else []):
@@ -114,6 +117,42 @@ def _walk(node: ts.Node, mod: str, is_pkg: bool, names: dict, classes: dict, dep
             _from_import(c, mod, is_pkg, names, depth)
         elif c.type in _BLOCKS:
             _walk(c, mod, is_pkg, names, classes, depth)
+
+
+def _class_info(c: ts.Node, mod: str, is_pkg: bool, depth: int) -> ClassInfo:
+    """A class body's names with their kinds, the `self.x` its methods assign, and its bases as written."""
+    body = c.child_by_field_name("body")
+    found: dict[str, Member] = {}
+    attrs: list[str] = []
+    if body is not None:
+        _walk(body, mod, is_pkg, found, {}, depth)
+        _self_assignments(body, attrs)
+    sup = c.child_by_field_name("superclasses")
+    bases = []
+    for b in sup.named_children if sup is not None else ():
+        b = b.child_by_field_name("value") if b.type == "subscript" else b  # Generic[T], IO[bytes]
+        if b is not None and b.type in ("identifier", "attribute"):
+            bases.append(_t(b))
+    kinds = {"function": "method", "class": "class"}
+    names = {n: kinds.get(m.kind, "attribute") for n, m in found.items()}
+    for a in attrs:
+        names.setdefault(a, "attribute")
+    return ClassInfo(names, tuple(bases))
+
+
+def _self_assignments(node: ts.Node, out: list[str]) -> None:
+    """Names of `self.x = ...` anywhere under node (nested classes left out)."""
+    for c in node.named_children:
+        if c.type == "class_definition":
+            continue
+        if c.type in ("assignment", "augmented_assignment"):
+            left = c.child_by_field_name("left")
+            targets = [left] if left is not None and left.type == "attribute" else (left.named_children if left is not None else [])
+            for t in targets:
+                obj = t.child_by_field_name("object") if t.type == "attribute" else None
+                if obj is not None and obj.type == "identifier" and _t(obj) == "self":
+                    out.append(_t(t.child_by_field_name("attribute")))
+        _self_assignments(c, out)
 
 
 def _from_import(c: ts.Node, mod: str, is_pkg: bool, names: dict, depth: int) -> None:
@@ -162,10 +201,27 @@ def members(path: str, depth: int = 0) -> dict[str, str]:
             return members(".".join([m.target, *rest[1:]]), depth + 1)
         if m.kind == "class" and len(rest) == 1:
             if rest[0] in classes:
-                return {n: "method" for n in classes[rest[0]] if not (n.startswith("__") and n.endswith("__"))}
+                out = _with_bases(mod, classes[rest[0]], names, depth)
+                return {n: k for n, k in out.items() if not n.startswith("__")}  # dunders, and names mangled private
             return _compiled_class(mod, rest[0]) if _compiled(mod) else {}
         return {}
     return {}
+
+
+def _with_bases(mod: str, info: ClassInfo, names: dict[str, Member], depth: int) -> dict[str, str]:
+    """A class's own names, then its bases' (found through the module's names, or builtins)."""
+    out = dict(info.names)
+    for base in info.bases:
+        head, _, tail = base.partition(".")
+        m = names.get(head)
+        if m is not None:
+            q = m.target or (f"{mod}.{head}" if m.kind == "class" else "")
+        else:
+            q = f"builtins.{head}" if isinstance(getattr(builtins, head, None), type) and not tail else ""
+        if q:
+            for n, k in members(f"{q}.{tail}" if tail else q, depth + 1).items():
+                out.setdefault(n, k)
+    return out
 
 
 def _compiled_class(mod: str, name: str) -> dict[str, str]:

@@ -109,7 +109,7 @@ def completion(ls: GraphmerServer, params: types.CompletionParams) -> types.Comp
         )
         for n, it in enumerate(result.items)
     ]
-    return types.CompletionList(is_incomplete=False, items=items)
+    return types.CompletionList(is_incomplete=result.truncated, items=items)
 
 
 @server.feature(types.COMPLETION_ITEM_RESOLVE)

@@ -338,6 +338,11 @@ def test_stdlib_members_are_read_statically():
     assert {"cast", "Optional", "TextIO"} <= set(members("typing"))
     assert "R_OK" in members("os")  # from posix import *: compiled, listed by dir()
     assert members("jinja2") == {} and members("pkg.util") == {}
+    popen = members("subprocess.Popen")
+    assert popen["stdin"] == "attribute" and popen["wait"] == "method"  # `self.stdin = ...` in a method
+    assert {"flush", "readline", "close"} <= set(members("typing.BinaryIO"))  # from its base IO[bytes]
+    assert "value" in members("ctypes.c_ulong")  # base _SimpleCData from the compiled _ctypes
+    assert not any(n.startswith("__") for n in members("collections.OrderedDict"))  # `self.__map` is mangled
 
 
 def test_the_token_before_the_receiver_ranks_by_its_own_counts(tmp_path):
@@ -417,3 +422,41 @@ def test_name_match_and_the_names_around_the_cursor(completer):
         assert labels(completer.complete("pkg/shapes.py", src, line, col))[0] == "color"
     src = "class A:\n    def __init__(self):\n        self.big = self.big2 = self.label = 1\n\n    def label_text(self):\n        return self."
     assert labels(completer.complete("pkg/new.py", src, 5, 20))[0] == "label"
+
+
+def test_with_as_and_generic_bases_give_types(tmp_path):
+    (tmp_path / "m.py").write_text(textwrap.dedent('''
+        import typing as t
+
+        T = t.TypeVar("T")
+
+
+        class Base(t.Generic[T]):
+            def fail(self) -> None: ...
+
+
+        class Ctx(Base[int]):
+            def scope(self) -> None: ...
+
+
+        def make() -> Ctx:
+            return Ctx()
+
+
+        def f():
+            with make() as ctx, open("x") as (a):
+                ctx.
+        ''').lstrip("\n"))
+    build_index(tmp_path, IndexConfig(jobs=1))
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        src = (tmp_path / "m.py").read_text()
+        got = Completer(store).complete("m.py", src, 19, 12)
+        assert got.receiver_type == "m.Ctx"  # `with make() as ctx`: what make() returns
+        assert {"scope", "fail"} <= set(labels(got))  # fail: from the base written Base[int]
+        bases = store.conn.execute(
+            "SELECT s.qualname, d.qualname FROM edges e JOIN symbols s ON s.id = e.src JOIN symbols d ON d.id = e.dst "
+            "WHERE e.relation = 'inherits_from' ORDER BY 1").fetchall()
+        assert ("m.Ctx", "m.Base") in bases
+    finally:
+        store.close()

@@ -13,6 +13,8 @@
 
 (class_definition
   superclasses: (argument_list [(identifier) (attribute)] @name)) @reference.base
+(class_definition
+  superclasses: (argument_list (subscript value: [(identifier) (attribute)] @name))) @reference.base
 
 (decorator [(identifier) (attribute)] @name) @reference.decorator
 (decorator (call function: [(identifier) (attribute)] @name)) @reference.decorator

@@ -1,0 +1,178 @@
+"""Fit the attribute-completion weights (index/complete_rank.py) on member-access sites (torch).
+
+Each package is copied, indexed and sampled as `graphmer bench completion` does; at each site
+the completer records every candidate's features with an empty and with a one-character
+prefix, and the weights maximise the softmax likelihood of the attribute actually written
+(a listwise ranking loss), with an L2 pull towards the hand-set weights. The shipped weights
+are fitted on standard-library packages only: the packages the benchmark is judged on
+(click, rich, ...) are never fitted on.
+"""
+from __future__ import annotations
+
+import random
+import sysconfig
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from index.bench_complete import PREFIXES, BenchError, cut_buffer, find_sites, prepare_copy
+from index.complete import Completer
+from index.complete_rank import RankWeights
+from index.indexer import IndexConfig, build_index
+from index.store import INDEX_DIRNAME, Store
+
+Progress = Callable[[str, int, int], None]
+# Packages of the standard library the shipped weights are fitted on (those with enough sites).
+STDLIB_PACKAGES = ("asyncio", "email", "importlib", "multiprocessing", "xml", "unittest", "idlelib", "lib2to3",
+                   "distutils", "tkinter", "concurrent", "http", "json", "logging", "urllib", "wsgiref", "ctypes",
+                   "sqlite3", "curses", "html", "xmlrpc", "collections", "dbm", "zoneinfo")
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One site at one prefix length: every candidate's feature vector and the right one's index."""
+
+    package: str
+    prefix_len: int
+    feats: list[list[float]]
+    target: int  # index into feats
+
+
+@dataclass(frozen=True, slots=True)
+class FitResult:
+    weights: RankWeights
+    examples: int
+    sites_missing: int  # sites whose attribute was not among the candidates (nothing to learn from)
+    packages: list[str]
+    before: dict[str, float]  # top-1 and top-5 per prefix length with the starting weights
+    after: dict[str, float]
+    loss_before: float
+    loss_after: float
+    seconds: float
+
+    def to_json(self) -> dict:
+        return {"examples": self.examples, "sites_missing": self.sites_missing, "packages": self.packages,
+                "before": self.before, "after": self.after, "loss_before": round(self.loss_before, 5),
+                "loss_after": round(self.loss_after, 5), "seconds": round(self.seconds, 1)}
+
+
+def stdlib_packages() -> list[Path]:
+    """The running Python's standard-library packages in STDLIB_PACKAGES that exist."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    return [root / n for n in STDLIB_PACKAGES if (root / n / "__init__.py").is_file()]
+
+
+def collect(package: Path, sites: int, seed: int, work: Path) -> tuple[list[Example], int]:
+    """Examples from up to `sites` sampled sites of one package; and how many sites had no right candidate."""
+    copy = prepare_copy(Path(package), work)
+    build_index(work, IndexConfig())
+    files = sorted(p.relative_to(work).as_posix() for p in copy.rglob("*.py"))
+    found = find_sites(work, files)
+    chosen = sorted(random.Random(seed).sample(found, min(sites, len(found))), key=lambda s: (s.path, s.line, s.column))
+    names = RankWeights.features()
+    out: list[Example] = []
+    missing = 0
+    store = Store(work / INDEX_DIRNAME)
+    try:
+        completer = Completer(store, weights=RankWeights())
+        sources: dict[str, list[str]] = {}
+        for site in chosen:
+            if site.path not in sources:
+                sources[site.path] = (work / site.path).read_text(encoding="utf-8").split("\n")
+            for k in PREFIXES:
+                buffer, col = cut_buffer(sources[site.path], site, k)
+                completer.feature_log = []
+                completer.complete(site.path, buffer, site.line, col)
+                log, completer.feature_log = completer.feature_log, None
+                labels = [n for n, _ in log]
+                if site.name not in labels:
+                    missing += 1
+                    continue
+                feats = [[f.get(n, 0.0) for n in names] for _, f in log]
+                out.append(Example(package.name, k, feats, labels.index(site.name)))
+    finally:
+        store.close()
+    return out, missing
+
+
+def fit(examples: list[Example], start: RankWeights, l2: float = 0.01, steps: int = 200) -> RankWeights:
+    """Weights maximising the mean log-softmax of each example's right candidate, pulled towards `start`."""
+    import torch
+
+    x, mask, target = _tensors(examples)
+    w0 = torch.tensor(start.vector(), dtype=torch.float64)
+    w = w0.clone().requires_grad_(True)
+    opt = torch.optim.LBFGS([w], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = _loss(x, mask, target, w) + l2 * ((w - w0) ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    values = dict(zip(RankWeights.features(), w.detach().tolist()))
+    return RankWeights(**values, popular=start.popular, near_lines=start.near_lines)
+
+
+def evaluate(examples: list[Example], w: RankWeights) -> tuple[dict[str, float], float]:
+    """Top-1 and top-5 per prefix length (ties broken against the right candidate), and the mean loss."""
+    import torch
+
+    x, mask, target = _tensors(examples)
+    wt = torch.tensor(w.vector(), dtype=torch.float64)
+    scores = (x @ wt).masked_fill(~mask, float("-inf"))
+    right = scores.gather(1, target[:, None])
+    rank = (scores >= right).sum(1)  # itself and every candidate scoring as high
+    out: dict[str, float] = {}
+    for k in PREFIXES:
+        sel = torch.tensor([e.prefix_len == k for e in examples])
+        if sel.any():
+            out[f"top1/{k}"] = round(float((rank[sel] <= 1).double().mean()), 4)
+            out[f"top5/{k}"] = round(float((rank[sel] <= 5).double().mean()), 4)
+    return out, float(_loss(x, mask, target, wt))
+
+
+def _tensors(examples: list[Example]):
+    import torch
+
+    width = max(len(e.feats) for e in examples)
+    nf = len(RankWeights.features())
+    x = torch.zeros(len(examples), width, nf, dtype=torch.float64)
+    mask = torch.zeros(len(examples), width, dtype=torch.bool)
+    for i, e in enumerate(examples):
+        x[i, : len(e.feats)] = torch.tensor(e.feats, dtype=torch.float64)
+        mask[i, : len(e.feats)] = True
+    return x, mask, torch.tensor([e.target for e in examples])
+
+
+def _loss(x, mask, target, w):
+    scores = (x @ w).masked_fill(~mask, float("-inf"))
+    return -scores.log_softmax(1).gather(1, target[:, None]).mean()
+
+
+def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0.01,
+            progress: Progress | None = None) -> FitResult:
+    """Collect examples from every package and fit weights starting from the hand-set ones."""
+    t0 = time.perf_counter()
+    examples: list[Example] = []
+    missing = 0
+    for i, package in enumerate(packages, 1):
+        if not Path(package).is_dir():
+            raise BenchError(f"{package} is not a folder: give the paths of Python packages")
+        with tempfile.TemporaryDirectory(prefix="graphmer-fit-") as tmp:
+            got, miss = collect(Path(package), sites, seed, Path(tmp))
+        examples += got
+        missing += miss
+        if progress:
+            progress("packages", i, len(packages))
+    if not examples:
+        raise BenchError("no member-access sites with the right name among the candidates: nothing to fit")
+    start = RankWeights()
+    before, loss0 = evaluate(examples, start)
+    w = fit(examples, start, l2=l2)
+    after, loss1 = evaluate(examples, w)
+    return FitResult(w, len(examples), missing, [Path(p).name for p in packages], before, after, loss0, loss1,
+                     time.perf_counter() - t0)

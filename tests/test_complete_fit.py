@@ -1,0 +1,137 @@
+"""Completion ranking weights: features, the weights file, and fitting them on sites."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+import textwrap
+
+import pytest
+from click.testing import CliRunner
+
+from graphmer_cli.main import cli
+from model.complete_fit import Example, collect, evaluate, fit
+from index.complete_rank import RankWeights, WeightsError, dump_weights, load_weights, subwords, words_in
+
+NAMES = RankWeights.features()
+
+
+def test_subwords_split_identifiers():
+    assert subwords("get_send_file_max_age") == {"get", "send", "file", "max", "age"}
+    assert subwords("HTTPServer") == {"http", "server"}
+    assert subwords("_loaded_app") == {"loaded", "app"}
+    assert subwords("x") == frozenset()
+    assert words_in("response = self.process(req_body)") == {"response", "self", "process", "req", "body"}
+
+
+def test_the_shipped_weights_cover_every_feature():
+    w = RankWeights.fitted()
+    assert set(NAMES) == {f.name for f in dataclasses.fields(RankWeights)} - {"popular", "near_lines"}
+    assert w.member > 0 and w != RankWeights()  # fitted, not the hand-set defaults
+    data = json.loads((__import__("index.complete_rank", fromlist=["x"]).WEIGHTS_FILE).read_text())
+    assert data["fit"]["packages"] and all(not p.startswith(("click", "rich")) for p in data["fit"]["packages"])
+
+
+def test_weights_file_round_trip_and_foreign_files(tmp_path):
+    w = dataclasses.replace(RankWeights(), near=1.25, private=-0.5)
+    dump_weights(w, tmp_path / "w.json", {"note": "test"})
+    assert load_weights(tmp_path / "w.json") == w
+    data = json.loads((tmp_path / "w.json").read_text())
+    del data["weights"]["near"]
+    (tmp_path / "missing.json").write_text(json.dumps(data))
+    (tmp_path / "foreign.json").write_text('{"model_type": "bert"}')
+    (tmp_path / "broken.json").write_text("{not json")
+    for name in ("missing.json", "foreign.json", "broken.json", "absent.json"):
+        with pytest.raises(WeightsError, match="completion-fit"):
+            load_weights(tmp_path / name)
+
+
+def _planted(n: int, seed: int) -> list[Example]:
+    """Sites whose right candidate always has the largest `words_func`, other features noise."""
+    rng = random.Random(seed)
+    out = []
+    k = NAMES.index("words_func")
+    for i in range(n):
+        feats = [[rng.random() for _ in NAMES] for _ in range(8)]
+        for f in feats:
+            f[k] = rng.random() * 0.5
+        target = rng.randrange(8)
+        feats[target][k] = 0.9
+        out.append(Example("synthetic", i % 2, feats, target))
+    return out
+
+
+def test_fit_learns_a_planted_feature():
+    train, test = _planted(200, 0), _planted(200, 1)
+    start = RankWeights(**{n: 0.0 for n in NAMES})
+    before, loss0 = evaluate(test, start)
+    w = fit(train, start, l2=0.0, steps=50)
+    after, loss1 = evaluate(test, w)
+    assert before["top1/0"] < 0.2  # all scores tie: ties count against the right candidate
+    assert after["top1/0"] == after["top1/1"] == 1.0 and loss1 < loss0
+    assert w.words_func == max(getattr(w, n) for n in NAMES)
+
+
+def test_collect_records_the_right_candidate(tmp_path):
+    pkg = tmp_path / "src" / "shop"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "cart.py").write_text(textwrap.dedent('''
+        class Cart:
+            def __init__(self):
+                self.items = []
+                self.total = 0
+
+            def add(self, item, price):
+                self.items.append(item)
+                self.total += price
+                return self.total
+
+            def clear(self):
+                self.items.clear()
+                self.total = 0
+        ''').lstrip("\n"))
+    examples, missing = collect(pkg, sites=50, seed=0, work=tmp_path / "work")
+    assert examples and missing == 0
+    assert {e.prefix_len for e in examples} == {0, 1}
+    member = NAMES.index("member")
+    for e in examples:
+        assert all(len(f) == len(NAMES) for f in e.feats)
+        assert e.feats[e.target][member] == 1.0  # every site here is a member of a known class
+
+
+def test_fit_command_writes_weights_the_bench_reads(tmp_path):
+    pkg = tmp_path / "lib"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text(textwrap.dedent('''
+        import os
+
+
+        class Store:
+            def __init__(self, root):
+                self.root = root
+                self.cache = {}
+
+            def path(self, name):
+                return os.path.join(self.root, name)
+
+            def read(self, name):
+                if name in self.cache:
+                    return self.cache[name]
+                with open(self.path(name)) as f:
+                    self.cache[name] = f.read()
+                return self.cache[name]
+        ''').lstrip("\n"))
+    out = tmp_path / "w.json"
+    r = CliRunner().invoke(cli, ["bench", "completion-fit", str(pkg), "--sites", "20", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    got = json.loads(r.output)
+    assert got["examples"] > 0 and set(got["weights"]) == set(NAMES)
+    saved = load_weights(out)  # written to 6 decimals
+    assert all(abs(getattr(saved, n) - got["weights"][n]) < 1e-6 for n in NAMES)
+    r = CliRunner().invoke(cli, ["bench", "completion", str(pkg), "--sites", "5", "--no-jedi", "--weights", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    (tmp_path / "bad.json").write_text("{}")
+    r = CliRunner().invoke(cli, ["bench", "completion", str(pkg), "--no-jedi", "--weights", str(tmp_path / "bad.json")])
+    assert r.exit_code != 0 and "not a graphmer completion weights file" in r.output
