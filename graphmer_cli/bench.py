@@ -260,7 +260,6 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
     from graphmer_cli.render import progress_callback
     from index.bench_complete import BenchError as CompletionBenchError
     from index.bench_complete import run_completion_bench
-
     from index.complete_rank import RankWeights, WeightsError, load_weights
 
     try:
@@ -305,8 +304,8 @@ def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float,
 
     from graphmer_cli.render import progress_callback
     from index.bench_complete import BenchError as CompletionBenchError
-    from model.complete_fit import run_fit, stdlib_packages
     from index.complete_rank import dump_weights
+    from model.complete_fit import run_fit, stdlib_packages
 
     pkgs = list(packages) or stdlib_packages()
     try:

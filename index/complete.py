@@ -22,8 +22,8 @@ from pathlib import PurePosixPath
 from index import stdlib_members
 from index.complete_buffer import Buffer, CursorText, cursor_text, split_lines
 from index.complete_owner import OwnerUses
+from index.complete_rank import RankWeights, name_features, words_in
 from index.complete_types import BUILTIN_CLASSES, UNKNOWN, Typer, Val
-from index.complete_rank import CALL_CONTEXTS, RankWeights, subwords, words_in
 from index.complete_usage import (
     Uses,
     assigned_name,
@@ -234,7 +234,6 @@ class Completer:
                 def_rows.setdefault(n, row)
         line_words = words_in(before)
         func_words = words_in(buf.text_around(fn))
-        call_ctx = CALL_CONTEXTS.get(token, "")
         ctx_last = uses.by_context_last(key, token, buf.use_sites()) if key and key not in ("self", "cls") else Counter()
         last = uses.by_last(key) if key else Counter()
         rows = [(0, buf.root.end_point.row)]  # the buffer rows whose uses count as near
@@ -285,17 +284,11 @@ class Completer:
             f["plain"] = 1.0 if val.kind == "" and name in _PLAIN_METHODS else 0.0  # an unknown object is often a str, list or dict
             if m is None and not any(v > 0 for k, v in f.items() if k != "ctx_ratio"):
                 continue  # a name outside the type with no evidence for it
-            f["private"] = 1.0 if name.startswith("_") and key not in ("self", "cls") else 0.0
             f["unused"] = 1.0 if m and f["anywhere"] == 0.0 else 0.0
-            f["callable"] = 1.0 if m and m[0] in ("method", "function", "class") else 0.0
             f["module_member"] = 1.0 if m and val.kind == "module" else 0.0
             f["near_any"] = math.log1p(near_any.get(name, 0.0))
             f["def_near"] = math.exp(-abs(def_rows[name] - buf.line) / self.w.near_lines) if m and name in def_rows else 0.0
-            sw = subwords(name)
-            f["words_line"] = len(sw & line_words) / len(sw) if sw else 0.0
-            f["words_func"] = len(sw & func_words) / len(sw) if sw else 0.0
-            if call_ctx and f["callable"]:
-                f[call_ctx] = 1.0
+            f.update(name_features(name, m[0] if m else "", key, token, line_words, func_words))
             if self.feature_log is not None:
                 self.feature_log.append((name, f))
             kind, detail, sid = (m[0], m[1], m[2]) if m else ("attribute", "", 0)
@@ -434,3 +427,4 @@ class Completer:
         if kind == "import":
             return {"module": "module", "class": "class", "function": "function"}.get(val.kind, "module"), val
         return kind, val
+

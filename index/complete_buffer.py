@@ -15,7 +15,13 @@ import tree_sitter as ts
 
 from index import languages, pynames
 from index.parse import _python_imports
-from index.pynames import expr_value, norm_receiver, param_annotation, target_names, value_of
+from index.pynames import (
+    expr_value,
+    norm_receiver,
+    param_annotation,
+    target_names,
+    value_of,
+)
 
 PLACEHOLDER = "__graphmer_cursor__"
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line breaks (str.splitlines knows more)

@@ -20,6 +20,7 @@ WEIGHTS_FILE = Path(__file__).with_name("completion_weights.json")
 CALL_CONTEXTS = {"^": "call_start", "return": "call_return", "yield": "call_return", "await": "call_return",
                  "in": "call_in", "(": "call_arg", ",": "call_arg", "=": "call_arg",
                  **dict.fromkeys(("if", "elif", "while", "not", "and", "or", "is", "assert"), "call_cond")}
+_BOOL_HEADS = frozenset({"is", "has", "can", "should", "needs", "allow", "allows", "use", "uses", "enable", "enabled"})
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _IDENT = re.compile(r"[^\W\d]\w*")
 
@@ -30,6 +31,29 @@ def subwords(name: str) -> frozenset[str]:
     or more: subwords("get_send_file_max_age") -> {"get", "send", "file", "max", "age"};
     subwords("HTTPServer") -> {"http", "server"}."""
     return frozenset(w.lower() for w in _WORD.findall(name) if len(w) >= 2)
+
+
+def name_features(name: str, member_kind: str, receiver: str, token: str, line_words: frozenset[str],
+                  func_words: frozenset[str]) -> dict[str, float]:
+    """The features read from the candidate's name and kind (member_kind: "" for a non-member)
+    and the cursor's surroundings: the receiver text, its context token, the words around."""
+    f = dict.fromkeys(("private", "callable", "words_line", "words_func", "cond_bool", "in_plural", "constant",
+                       "capitalized"), 0.0)
+    f["private"] = 1.0 if name.startswith("_") and receiver not in ("self", "cls") else 0.0
+    f["callable"] = 1.0 if member_kind in ("method", "function", "class") else 0.0
+    call_ctx = CALL_CONTEXTS.get(token, "")
+    if call_ctx and f["callable"]:
+        f[call_ctx] = 1.0
+    sw = subwords(name)
+    if sw:
+        f["words_line"] = len(sw & line_words) / len(sw)
+        f["words_func"] = len(sw & func_words) / len(sw)
+    words = _WORD.findall(name)
+    f["cond_bool"] = 1.0 if call_ctx == "call_cond" and words and words[0].lower() in _BOOL_HEADS else 0.0
+    f["in_plural"] = 1.0 if token == "in" and name.endswith("s") and not name.endswith("ss") else 0.0
+    f["constant"] = 1.0 if name.isupper() else 0.0
+    f["capitalized"] = 1.0 if name[:1].isupper() and not name.isupper() else 0.0
+    return f
 
 
 def words_in(text: str) -> frozenset[str]:
@@ -74,6 +98,10 @@ class RankWeights:
     call_return: float = 0.0  # ... after return/yield/await
     call_in: float = 0.0  # ... after `in` (`for x in self.`)
     call_arg: float = 0.0  # ... after `(`, `,` or `=` (an argument or a value assigned)
+    cond_bool: float = 0.0  # 1 for a name starting is_/has_/can_/... after if/while/not/and/or (call_cond's tokens)
+    in_plural: float = 0.0  # 1 for a name ending in "s" after `in` (`for x in self.items`)
+    constant: float = 0.0  # 1 for an ALL_CAPS name
+    capitalized: float = 0.0  # 1 for a Capitalized name (a class, most often)
     popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
     near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
 
@@ -90,7 +118,7 @@ class RankWeights:
 
     @staticmethod
     @functools.cache
-    def fitted() -> "RankWeights":
+    def fitted() -> RankWeights:
         """The shipped weights (index/completion_weights.json)."""
         return load_weights(WEIGHTS_FILE)
 

@@ -41,7 +41,7 @@ def name_match(target: str, name: str) -> float:
 class Uses:
     """Attribute-use counts of the repository with one file's indexed uses swapped for a buffer's."""
 
-    def __init__(self, totals: "Completer", indexed: tuple[dict, dict, Counter], buffer: Counter) -> None:
+    def __init__(self, totals: Completer, indexed: tuple[dict, dict, Counter], buffer: Counter) -> None:
         self.t = totals
         self.cur_recv, self.cur_last, self.cur_name = indexed
         self.buf_recv, self.buf_last, self.buf_name = split_uses(buffer)

@@ -17,7 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.bench_complete import PREFIXES, BenchError, cut_buffer, find_sites, prepare_copy
+from index.bench_complete import (
+    PREFIXES,
+    BenchError,
+    cut_buffer,
+    find_sites,
+    prepare_copy,
+)
 from index.complete import Completer
 from index.complete_rank import RankWeights
 from index.indexer import IndexConfig, build_index

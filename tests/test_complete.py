@@ -11,6 +11,10 @@ from index.complete_buffer import CursorText, cursor_text
 from index.indexer import IndexConfig, build_index
 from index.store import INDEX_DIRNAME, Store
 
+# Tests of one ranking signal use the hand-set weights: known, stable, each signal visible.
+# The fitted weights are tested in tests/test_complete_fit.py and measured by the bench.
+HAND = RankWeights()
+
 FILES = {
     "pkg/__init__.py": "",
     "pkg/base.py": '''
@@ -77,7 +81,7 @@ def completer(tmp_path_factory):
         (root / rel).write_text(textwrap.dedent(text).lstrip("\n"))
     build_index(root, IndexConfig(jobs=1))
     store = Store(root / INDEX_DIRNAME)
-    yield Completer(store)
+    yield Completer(store, weights=HAND)
     store.close()
 
 
@@ -117,6 +121,9 @@ def test_self_members_include_inherited_ranked_by_use(completer):
     kinds = {i.label: i.kind for i in c.items}
     assert kinds["save"] == "method" and kinds["size"] == "attribute"
     assert [i.score for i in c.items] == sorted((i.score for i in c.items), reverse=True)
+    assert not c.truncated
+    cut = completer.complete("pkg/shapes.py", src, line, col, limit=2)
+    assert labels(cut) == labels(c)[:2] and cut.truncated  # the server sends isIncomplete then
 
 
 def test_prefix_filters(completer):
@@ -270,7 +277,7 @@ def test_buffer_uses_near_the_cursor_rank_first(tmp_path):
     line = src.count("\n")
     store = Store(tmp_path / INDEX_DIRNAME)
     try:
-        assert labels(Completer(store).complete("m.py", src, line, 8))[:2] == ["alpha", "beta"]  # str/list/dict methods follow
+        assert labels(Completer(store, weights=HAND).complete("m.py", src, line, 8))[:2] == ["alpha", "beta"]  # str/list/dict methods follow
         # Without closeness the twice-used name leads: the weight is what ranks alpha first.
         assert labels(Completer(store, weights=RankWeights(near=0.0)).complete("m.py", src, line, 8))[:2] == ["beta", "alpha"]
     finally:
@@ -299,7 +306,7 @@ def test_self_counts_come_from_the_enclosing_class(tmp_path):
     line = src.count("\n")
     store = Store(tmp_path / INDEX_DIRNAME)
     try:
-        c = Completer(store).complete("m.py", src, line, len(src.split("\n")[-1]))
+        c = Completer(store, weights=HAND).complete("m.py", src, line, len(src.split("\n")[-1]))
         assert c.receiver_type == "m.B"
         assert labels(c) == ["cc", "bb"]  # A's self.bb uses say nothing about B
     finally:
@@ -356,7 +363,7 @@ def test_the_token_before_the_receiver_ranks_by_its_own_counts(tmp_path):
     build_index(tmp_path, IndexConfig(jobs=1))
     store = Store(tmp_path / INDEX_DIRNAME)
     try:
-        c = Completer(store)
+        c = Completer(store, weights=HAND)
         assert c.store.conn.execute("SELECT receiver, name, ctx, count FROM attr_uses ORDER BY name, ctx").fetchall() == [
             ("t", "Any", "->", 1), ("t", "Any", ":", 3), ("t", "cast", "return", 1)]
         src = "import typing as t\n\n\ndef g(a):\n    return t."

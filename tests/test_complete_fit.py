@@ -10,8 +10,16 @@ import pytest
 from click.testing import CliRunner
 
 from graphmer_cli.main import cli
+from index.complete_rank import (
+    WEIGHTS_FILE,
+    RankWeights,
+    WeightsError,
+    dump_weights,
+    load_weights,
+    subwords,
+    words_in,
+)
 from model.complete_fit import Example, collect, evaluate, fit
-from index.complete_rank import RankWeights, WeightsError, dump_weights, load_weights, subwords, words_in
 
 NAMES = RankWeights.features()
 
@@ -28,7 +36,7 @@ def test_the_shipped_weights_cover_every_feature():
     w = RankWeights.fitted()
     assert set(NAMES) == {f.name for f in dataclasses.fields(RankWeights)} - {"popular", "near_lines"}
     assert w.member > 0 and w != RankWeights()  # fitted, not the hand-set defaults
-    data = json.loads((__import__("index.complete_rank", fromlist=["x"]).WEIGHTS_FILE).read_text())
+    data = json.loads(WEIGHTS_FILE.read_text())
     assert data["fit"]["packages"] and all(not p.startswith(("click", "rich")) for p in data["fit"]["packages"])
 
 

@@ -11,6 +11,10 @@ from index.complete_buffer import Buffer
 from index.indexer import IndexConfig, build_index
 from index.store import FORMAT_VERSION, INDEX_DIRNAME, Store
 
+# Tests of one ranking signal use the hand-set weights: known, stable, each signal visible.
+# The fitted weights are tested in tests/test_complete_fit.py and measured by the bench.
+HAND = RankWeights()
+
 BASE = '''
 class Base:
     def alpha(self):
@@ -64,7 +68,7 @@ def completer(tmp_path_factory):
     _write(root, {"pkg/__init__.py": "", "pkg/base.py": BASE, "pkg/sub.py": SUB})
     build_index(root, IndexConfig(jobs=1))
     store = Store(root / INDEX_DIRNAME)
-    yield Completer(store)
+    yield Completer(store, weights=HAND)
     store.close()
 
 
