@@ -3,8 +3,10 @@
 After `receiver.` the candidates are the members of the receiver's inferred type (its class
 and bases, a module's members and submodules, a builtin type's attributes), beside every
 name written after the same receiver elsewhere; without a receiver, the names in scope.
-Ranking is by how often each name is used as an attribute in the repository, after that
-receiver text and in the open buffer (index/pynames.py counts them).
+Each candidate's score is a weighted sum of features (index/complete_rank.py): how often the
+name is used as an attribute in the repository, after that receiver text, its type and its
+context token, and in the open buffer (index/pynames.py counts them), with indicators read
+from the name and the code around the cursor; the weights are fitted on standard-library code.
 
 No leakage: the file being completed is in the index, so its indexed uses are subtracted
 from the repository totals and the buffer's own uses added; the buffer overrides the file.
