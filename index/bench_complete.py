@@ -26,8 +26,8 @@ import tree_sitter as ts
 from index import languages
 from index.bench_search import mrr, nearest_rank, recall_at
 from index.complete import Completer, Scorer
-from index.complete_rank import RankWeights
 from index.complete_buffer import Buffer, cursor_text
+from index.complete_rank import RankWeights
 from index.indexer import IndexConfig, build_index
 from index.pynames import attr_use_counts, norm_receiver
 from index.store import INDEX_DIRNAME, Store
@@ -137,6 +137,18 @@ def prepare_copy(package: Path, work: Path) -> Path:
     return dest
 
 
+def indexed_sample(package: Path, work: Path, sites: int, seed: int, progress: Progress | None = None
+                   ) -> tuple[list[str], list[Site], list[Site]]:
+    """Copy the package into `work` and index it there; its .py files (relative to work), every
+    qualifying site in them, and `sites` of those sampled with `seed` (in file order)."""
+    copy = prepare_copy(package, work)
+    build_index(work, IndexConfig(), progress=progress)
+    files = sorted(p.relative_to(work).as_posix() for p in copy.rglob("*.py"))
+    found = find_sites(work, files)
+    chosen = sorted(random.Random(seed).sample(found, min(sites, len(found))), key=lambda s: (s.path, s.line, s.column))
+    return files, found, chosen
+
+
 def cut_buffer(source_lines: list[str], site: Site, k: int) -> tuple[str, int]:
     col = site.column + k
     lines = list(source_lines)
@@ -187,15 +199,11 @@ def run_completion_bench(package: Path, sites: int = 400, seed: int = 0, with_je
     try:
         work = Path(work_dir).resolve()
         work.mkdir(parents=True, exist_ok=True)
-        copy = prepare_copy(package, work)
         t0 = time.perf_counter()
-        build_index(work, IndexConfig(), progress=progress)
+        files, found, chosen = indexed_sample(package, work, sites, seed, progress)
         index_s = time.perf_counter() - t0
-        files = sorted(p.relative_to(work).as_posix() for p in copy.rglob("*.py"))
-        found = find_sites(work, files)
         if not found:
             raise BenchError(f"no member-access sites in {package}: is it a Python package?")
-        chosen = sorted(random.Random(seed).sample(found, min(sites, len(found))), key=lambda s: (s.path, s.line, s.column))
         store = Store(work / INDEX_DIRNAME)
         try:
             completer = Completer(store, scorer=scorer, weights=weights)

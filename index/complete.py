@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import builtins
 import math
-import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from pathlib import PurePosixPath
 from index import stdlib_members
 from index.complete_buffer import Buffer, CursorText, cursor_text, split_lines
 from index.complete_owner import OwnerUses
-from index.complete_rank import RankWeights, name_features, words_in
+from index.complete_rank import IDENT, RankWeights, name_features, words_in
 from index.complete_types import BUILTIN_CLASSES, UNKNOWN, Typer, Val
 from index.complete_usage import (
     Uses,
@@ -40,7 +39,6 @@ from index.pynames import context_token, norm_receiver
 from index.records import CLASS_KINDS
 from index.store import Store
 
-_IDENT = re.compile(r"[^\W\d]\w*")
 _PLAIN_METHODS = frozenset(n for t in (str, list, dict) for n in dir(t) if not n.startswith("_"))
 _BUILTIN_NAMES = sorted(n for n in dir(builtins) if not n.startswith("_"))
 # Scorer: (path, line, candidates) -> one extra score per candidate (e.g. a model's).
@@ -403,7 +401,7 @@ class Completer:
 
     # -- names in scope ----------------------------------------------------------------
     def _scope_items(self, buf: Buffer, source: str) -> list[CompletionItem]:
-        counts = Counter(_IDENT.findall(source))
+        counts = Counter(IDENT.findall(source))
         seen: dict[str, CompletionItem] = {}
         scopes = [s for i, s in enumerate(buf.chain) if s.type == "function_definition" or i == 0]
         levels = [(s, 3.0 if i == 0 else 2.0) for i, s in enumerate(scopes)] + [(buf.root, 1.0)]

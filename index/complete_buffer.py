@@ -124,6 +124,7 @@ class Buffer:
         head = text[:start] + PLACEHOLDER
         lines[line] = head + (rest if rest.strip() else _closers(head))
         self.line = line
+        self._lines = lines  # the parsed text's lines (the cursor's holds the placeholder)
         self.tree = languages.parser("python").parse("\n".join(lines).encode("utf-8"))
         self.root = self.tree.root_node
         point = (line, len(text[:start].encode("utf-8")))
@@ -162,9 +163,8 @@ class Buffer:
     def text_around(self, node: ts.Node | None, span: int = 30) -> str:
         """The text of a scope node (of the `span` lines either side of the cursor when None),
         the cursor's line left out."""
-        lines = self.root.text.decode("utf-8", "replace").split("\n")
         a, b = (node.start_point.row, node.end_point.row) if node is not None else (self.line - span, self.line + span)
-        return "\n".join(lines[max(a, 0) : self.line] + lines[self.line + 1 : b + 1])
+        return "\n".join(self._lines[max(a, 0) : self.line] + self._lines[self.line + 1 : b + 1])
 
     def use_counts(self) -> Counter:
         """Counter of (receiver, name) attribute uses in the buffer, the cursor's excluded."""

@@ -22,7 +22,7 @@ CALL_CONTEXTS = {"^": "call_start", "return": "call_return", "yield": "call_retu
                  **dict.fromkeys(("if", "elif", "while", "not", "and", "or", "is", "assert"), "call_cond")}
 _BOOL_HEADS = frozenset({"is", "has", "can", "should", "needs", "allow", "allows", "use", "uses", "enable", "enabled"})
 _WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-_IDENT = re.compile(r"[^\W\d]\w*")
+IDENT = re.compile(r"[^\W\d]\w*")  # a Python identifier
 
 
 @functools.lru_cache(maxsize=8192)
@@ -37,19 +37,17 @@ def name_features(name: str, member_kind: str, receiver: str, token: str, line_w
                   func_words: frozenset[str]) -> dict[str, float]:
     """The features read from the candidate's name and kind (member_kind: "" for a non-member)
     and the cursor's surroundings: the receiver text, its context token, the words around."""
-    f = dict.fromkeys(("private", "callable", "words_line", "words_func", "cond_bool", "in_plural", "constant",
-                       "capitalized"), 0.0)
+    f: dict[str, float] = {}
     f["private"] = 1.0 if name.startswith("_") and receiver not in ("self", "cls") else 0.0
     f["callable"] = 1.0 if member_kind in ("method", "function", "class") else 0.0
     call_ctx = CALL_CONTEXTS.get(token, "")
     if call_ctx and f["callable"]:
         f[call_ctx] = 1.0
     sw = subwords(name)
-    if sw:
-        f["words_line"] = len(sw & line_words) / len(sw)
-        f["words_func"] = len(sw & func_words) / len(sw)
-    words = _WORD.findall(name)
-    f["cond_bool"] = 1.0 if call_ctx == "call_cond" and words and words[0].lower() in _BOOL_HEADS else 0.0
+    f["words_line"] = len(sw & line_words) / len(sw) if sw else 0.0
+    f["words_func"] = len(sw & func_words) / len(sw) if sw else 0.0
+    head = _WORD.match(name.lstrip("_"))
+    f["cond_bool"] = 1.0 if call_ctx == "call_cond" and head and head.group().lower() in _BOOL_HEADS else 0.0
     f["in_plural"] = 1.0 if token == "in" and name.endswith("s") and not name.endswith("ss") else 0.0
     f["constant"] = 1.0 if name.isupper() else 0.0
     f["capitalized"] = 1.0 if name[:1].isupper() and not name.isupper() else 0.0
@@ -59,7 +57,7 @@ def name_features(name: str, member_kind: str, receiver: str, token: str, line_w
 def words_in(text: str) -> frozenset[str]:
     """Every identifier's subwords in a piece of code."""
     out: set[str] = set()
-    for ident in set(_IDENT.findall(text)):
+    for ident in set(IDENT.findall(text)):
         out |= subwords(ident)
     return frozenset(out)
 

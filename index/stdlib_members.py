@@ -20,7 +20,7 @@ from pathlib import Path
 
 import tree_sitter as ts
 
-from index import languages
+from index import languages, pynames
 
 _MAX_DEPTH = 6
 _BLOCKS = frozenset({"if_statement", "elif_clause", "else_clause", "try_statement", "except_clause",
@@ -123,10 +123,9 @@ def _class_info(c: ts.Node, mod: str, is_pkg: bool, depth: int) -> ClassInfo:
     """A class body's names with their kinds, the `self.x` its methods assign, and its bases as written."""
     body = c.child_by_field_name("body")
     found: dict[str, Member] = {}
-    attrs: list[str] = []
     if body is not None:
         _walk(body, mod, is_pkg, found, {}, depth)
-        _self_assignments(body, attrs)
+    attrs = [a.name for a in pynames.attribute_defs(c, lambda n: 1 if n == c else -1) if a.owner == 1]
     sup = c.child_by_field_name("superclasses")
     bases = []
     for b in sup.named_children if sup is not None else ():
@@ -138,21 +137,6 @@ def _class_info(c: ts.Node, mod: str, is_pkg: bool, depth: int) -> ClassInfo:
     for a in attrs:
         names.setdefault(a, "attribute")
     return ClassInfo(names, tuple(bases))
-
-
-def _self_assignments(node: ts.Node, out: list[str]) -> None:
-    """Names of `self.x = ...` anywhere under node (nested classes left out)."""
-    for c in node.named_children:
-        if c.type == "class_definition":
-            continue
-        if c.type in ("assignment", "augmented_assignment"):
-            left = c.child_by_field_name("left")
-            targets = [left] if left is not None and left.type == "attribute" else (left.named_children if left is not None else [])
-            for t in targets:
-                obj = t.child_by_field_name("object") if t.type == "attribute" else None
-                if obj is not None and obj.type == "identifier" and _t(obj) == "self":
-                    out.append(_t(t.child_by_field_name("attribute")))
-        _self_assignments(c, out)
 
 
 def _from_import(c: ts.Node, mod: str, is_pkg: bool, names: dict, depth: int) -> None:

@@ -9,7 +9,6 @@ are fitted on standard-library packages only: the packages the benchmark is judg
 """
 from __future__ import annotations
 
-import random
 import sysconfig
 import tempfile
 import time
@@ -17,16 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.bench_complete import (
-    PREFIXES,
-    BenchError,
-    cut_buffer,
-    find_sites,
-    prepare_copy,
-)
+from index.bench_complete import PREFIXES, BenchError, cut_buffer, indexed_sample
 from index.complete import Completer
 from index.complete_rank import RankWeights
-from index.indexer import IndexConfig, build_index
 from index.store import INDEX_DIRNAME, Store
 
 Progress = Callable[[str, int, int], None]
@@ -72,11 +64,7 @@ def stdlib_packages() -> list[Path]:
 
 def collect(package: Path, sites: int, seed: int, work: Path) -> tuple[list[Example], int]:
     """Examples from up to `sites` sampled sites of one package; and how many sites had no right candidate."""
-    copy = prepare_copy(Path(package), work)
-    build_index(work, IndexConfig())
-    files = sorted(p.relative_to(work).as_posix() for p in copy.rglob("*.py"))
-    found = find_sites(work, files)
-    chosen = sorted(random.Random(seed).sample(found, min(sites, len(found))), key=lambda s: (s.path, s.line, s.column))
+    _, _, chosen = indexed_sample(Path(package), work, sites, seed)
     names = RankWeights.features()
     out: list[Example] = []
     missing = 0

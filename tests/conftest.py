@@ -1,6 +1,8 @@
 """Shared fixtures: small repositories written into tmp_path."""
 from __future__ import annotations
 
+import json
+import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -17,6 +19,19 @@ def write_tree(root: Path, files: dict[str, str | bytes]) -> Path:
         else:
             p.write_text(textwrap.dedent(content).lstrip("\n"))
     return root
+
+
+def as_older_index(index_dir: Path, version: int, migration: str, *undo: str) -> None:
+    """Make an index look as graphmer with index format `version` left it: run the SQL in
+    `undo`, forget that `migration` ran, write the old version into meta.json."""
+    conn = sqlite3.connect(index_dir / "index.db")
+    for sql in undo:
+        conn.execute(sql)
+    conn.execute("DELETE FROM _sqlite_migrations WHERE name = ?", (migration,))
+    conn.commit()
+    conn.close()
+    meta = index_dir / "meta.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": version}))
 
 
 @pytest.fixture(autouse=True)

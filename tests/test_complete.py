@@ -10,6 +10,7 @@ from index.complete import Completer, CompletionItem, RankWeights
 from index.complete_buffer import CursorText, cursor_text
 from index.indexer import IndexConfig, build_index
 from index.store import INDEX_DIRNAME, Store
+from tests.conftest import as_older_index
 
 # Tests of one ranking signal use the hand-set weights: known, stable, each signal visible.
 # The fitted weights are tested in tests/test_complete_fit.py and measured by the bench.
@@ -380,25 +381,18 @@ def test_the_token_before_the_receiver_ranks_by_its_own_counts(tmp_path):
 
 def test_version_3_index_is_upgraded_and_reparsed_for_contexts(tmp_path):
     import json
-    import sqlite3
 
     from index.store import FORMAT_VERSION
 
     (tmp_path / "m.py").write_text("import os\n\n\ndef f():\n    return os.getcwd()\n")
     build_index(tmp_path, IndexConfig(jobs=1))
-    db = tmp_path / INDEX_DIRNAME / "index.db"
-    c = sqlite3.connect(db)  # as graphmer with index format 3 left it: no ctx column
-    c.execute("ALTER TABLE attr_uses DROP COLUMN ctx")
-    c.execute("DELETE FROM _sqlite_migrations WHERE name = 'm004_attr_use_context'")
-    c.commit()
-    c.close()
-    meta = tmp_path / INDEX_DIRNAME / "meta.json"
-    meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": 3}))
+    # As graphmer with index format 3 left it: no ctx column.
+    as_older_index(tmp_path / INDEX_DIRNAME, 3, "m004_attr_use_context", "ALTER TABLE attr_uses DROP COLUMN ctx")
     build_index(tmp_path, IndexConfig(jobs=1))  # m004 adds the column and marks the files for re-parsing
     store = Store(tmp_path / INDEX_DIRNAME)
     try:
         assert store.conn.execute("SELECT receiver, name, count, ctx FROM attr_uses").fetchall() == [("os", "getcwd", 1, "return")]
-        assert json.loads(meta.read_text())["version"] == FORMAT_VERSION == 5
+        assert json.loads((tmp_path / INDEX_DIRNAME / "meta.json").read_text())["version"] == FORMAT_VERSION == 5
     finally:
         store.close()
 

@@ -1,6 +1,5 @@
 """`self.` counts per owning class (index/complete_owner.py, the self_uses table, m005)."""
 import json
-import sqlite3
 import textwrap
 from collections import Counter
 
@@ -10,6 +9,7 @@ from index.complete import Completer, RankWeights
 from index.complete_buffer import Buffer
 from index.indexer import IndexConfig, build_index
 from index.store import FORMAT_VERSION, INDEX_DIRNAME, Store
+from tests.conftest import as_older_index
 
 # Tests of one ranking signal use the hand-set weights: known, stable, each signal visible.
 # The fitted weights are tested in tests/test_complete_fit.py and measured by the bench.
@@ -130,17 +130,11 @@ def test_self_counts_swap_the_current_file_for_the_buffer(completer):
 def test_version_4_index_is_upgraded_and_reparsed_for_self_uses(tmp_path):
     _write(tmp_path, {"m.py": "class A:\n    def f(self):\n        return self.g()\n"})
     build_index(tmp_path, IndexConfig(jobs=1))
-    c = sqlite3.connect(tmp_path / INDEX_DIRNAME / "index.db")  # as graphmer with index format 4 left it
-    c.execute("DROP TABLE self_uses")
-    c.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_self_uses'")
-    c.commit()
-    c.close()
-    meta = tmp_path / INDEX_DIRNAME / "meta.json"
-    meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": 4}))
+    as_older_index(tmp_path / INDEX_DIRNAME, 4, "m005_self_uses", "DROP TABLE self_uses")  # as format 4 left it
     build_index(tmp_path, IndexConfig(jobs=1))  # m005 creates the table and marks the files for re-parsing
     store = Store(tmp_path / INDEX_DIRNAME)
     try:
         assert _rows(store) == [("m.py", "m.A", "g", 1)]
-        assert json.loads(meta.read_text())["version"] == FORMAT_VERSION == 5
+        assert json.loads((tmp_path / INDEX_DIRNAME / "meta.json").read_text())["version"] == FORMAT_VERSION == 5
     finally:
         store.close()
