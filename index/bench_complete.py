@@ -138,15 +138,18 @@ def prepare_copy(package: Path, work: Path) -> Path:
 
 
 def indexed_sample(package: Path, work: Path, sites: int, seed: int, progress: Progress | None = None
-                   ) -> tuple[list[str], list[Site], list[Site]]:
+                   ) -> tuple[list[str], list[Site], list[Site], float]:
     """Copy the package into `work` and index it there; its .py files (relative to work), every
-    qualifying site in them, and `sites` of those sampled with `seed` (in file order)."""
+    qualifying site in them, `sites` of those sampled with `seed` (in file order), and the
+    seconds the indexing took."""
     copy = prepare_copy(package, work)
+    t0 = time.perf_counter()
     build_index(work, IndexConfig(), progress=progress)
+    index_s = time.perf_counter() - t0
     files = sorted(p.relative_to(work).as_posix() for p in copy.rglob("*.py"))
     found = find_sites(work, files)
     chosen = sorted(random.Random(seed).sample(found, min(sites, len(found))), key=lambda s: (s.path, s.line, s.column))
-    return files, found, chosen
+    return files, found, chosen, index_s
 
 
 def cut_buffer(source_lines: list[str], site: Site, k: int) -> tuple[str, int]:
@@ -199,9 +202,7 @@ def run_completion_bench(package: Path, sites: int = 400, seed: int = 0, with_je
     try:
         work = Path(work_dir).resolve()
         work.mkdir(parents=True, exist_ok=True)
-        t0 = time.perf_counter()
-        files, found, chosen = indexed_sample(package, work, sites, seed, progress)
-        index_s = time.perf_counter() - t0
+        files, found, chosen, index_s = indexed_sample(package, work, sites, seed, progress)
         if not found:
             raise BenchError(f"no member-access sites in {package}: is it a Python package?")
         store = Store(work / INDEX_DIRNAME)

@@ -64,7 +64,7 @@ def stdlib_packages() -> list[Path]:
 
 def collect(package: Path, sites: int, seed: int, work: Path) -> tuple[list[Example], int]:
     """Examples from up to `sites` sampled sites of one package; and how many sites had no right candidate."""
-    _, _, chosen = indexed_sample(Path(package), work, sites, seed)
+    chosen = indexed_sample(Path(package), work, sites, seed)[2]
     names = RankWeights.features()
     out: list[Example] = []
     missing = 0
