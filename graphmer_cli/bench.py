@@ -287,7 +287,7 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
 @click.argument("packages", nargs=-1, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--sites", default=300, show_default=True, type=click.IntRange(min=1), help="Sites sampled per package.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the site samples.")
-@click.option("--l2", default=0.01, show_default=True, type=click.FloatRange(min=0), help="Pull towards the hand-set weights.")
+@click.option("--l2", default=0.001, show_default=True, type=click.FloatRange(min=0), help="Pull towards the hand-set weights.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the fitted weights here (JSON).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float, out: Path | None, as_json: bool) -> None:

@@ -20,23 +20,36 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
-from index import stdlib_members
-from index.complete_buffer import Buffer, CursorText, cursor_text, split_lines
+from index.complete_buffer import (
+    Buffer,
+    CursorText,
+    cursor_text,
+    split_lines,
+)
+from index.complete_members import MemberTable
 from index.complete_owner import OwnerUses
-from index.complete_rank import IDENT, RankWeights, name_features, words_in
+from index.complete_rank import (
+    IDENT,
+    RankWeights,
+    name_features,
+    signature_features,
+    signature_parts,
+    words_in,
+)
 from index.complete_types import BUILTIN_CLASSES, UNKNOWN, Typer, Val
 from index.complete_usage import (
     Uses,
     assigned_name,
+    call_slot,
     last_part,
     name_match,
     near_uses,
     split_uses,
+    transitions,
 )
 from index.graph import Resolver
 from index.indexer import module_names
 from index.pynames import context_token, norm_receiver
-from index.records import CLASS_KINDS
 from index.store import Store
 
 _PLAIN_METHODS = frozenset(n for t in (str, list, dict) for n in dir(t) if not n.startswith("_"))
@@ -108,12 +121,9 @@ class Completer:
                 self.by_qual.setdefault(q, Counter())[n] += k
         self.popular = [n for n, _ in self.by_name.most_common(weights.popular)]
         self.owners = OwnerUses(store, self.resolver.bases)
-        self.submodules: dict[str, list[str]] = {}
-        for q, kind in self.resolver.kind.items():
-            if kind == "module" and "." in q:
-                self.submodules.setdefault(q.rpartition(".")[0], []).append(q)
         module_file = {g.module: fi for fi, g in enumerate(graphs)}
         self.typer = Typer(self.resolver, module_file, self.attrs, returns, self.symbols)
+        self.member_table = MemberTable(store, self.typer)
         self._indexed_uses: dict[str, Counter] = {}
         self._typed: dict[tuple[str, int], list[str]] = {}
         self._split_cache: dict[str, tuple[dict, dict, Counter]] = {}
@@ -215,7 +225,7 @@ class Completer:
             val = self.typer.eval(norm_receiver(ct.receiver))
         else:
             val = UNKNOWN
-        members, whole = self._members(val)
+        members, whole = self.member_table.of(val)
         # A class whose members are all known: the context token reorders its members only, it
         # never lifts a name the class does not define above them.
         whole_type = whole and bool(members) and val.kind in ("class", "instance")
@@ -233,7 +243,10 @@ class Completer:
             for n, row in (buf.definition_rows(node) if node is not None else {}).items():
                 def_rows.setdefault(n, row)
         line_words = words_in(before)
-        func_words = words_in(buf.text_around(fn))
+        func_text = buf.text_around(fn)
+        func_words = words_in(func_text)
+        seq = transitions(buf, key, fn) if key else Counter()
+        slot = self._param_at(*call_slot(before))
         ctx_last = uses.by_context_last(key, token, buf.use_sites()) if key and key not in ("self", "cls") else Counter()
         last = uses.by_last(key) if key else Counter()
         rows = [(0, buf.root.end_point.row)]  # the buffer rows whose uses count as near
@@ -289,11 +302,32 @@ class Completer:
             f["near_any"] = math.log1p(near_any.get(name, 0.0))
             f["def_near"] = math.exp(-abs(def_rows[name] - buf.line) / self.w.near_lines) if m and name in def_rows else 0.0
             f.update(name_features(name, m[0] if m else "", key, token, line_words, func_words))
+            if m:
+                f.update(signature_features(self._signature(name, m), m[0], token))
+            f["seq"] = math.log1p(seq.get(name, 0))
+            f["slot"] = name_match(slot, name) if slot else 0.0
             if self.feature_log is not None:
                 self.feature_log.append((name, f))
             kind, detail, sid = (m[0], m[1], m[2]) if m else ("attribute", "", 0)
             out.append(CompletionItem(name, kind, detail, round(self.w.score(f), 6), sid))
         return out, val.qual if val.kind in ("module", "class", "instance") else ""
+
+    def _param_at(self, callee: str, index: int) -> str:
+        """The name of parameter `index` (self left out) of the function or class `callee` names, or ""."""
+        if not callee or index < 0:
+            return ""
+        owner, _, last = norm_receiver(callee).rpartition(".")
+        v = self.typer.member(self.typer.eval(owner), last, 0) if owner else self.typer.eval(last)
+        q = v.qual + ".__init__" if v.kind == "class" else v.qual if v.kind == "function" else ""
+        params = signature_parts(self.symbols.get(q, (0, "", ""))[2])[0] if q else ()
+        return params[index] if index < len(params) else ""
+
+    def _signature(self, name: str, m: tuple[str, str, int, int]) -> str:
+        """A member's `def` line, or its attribute value (`:T`, `=call()`) when it has one."""
+        if m[1].startswith(("def ", "async def ")):
+            return m[1]
+        owner, _, last = m[1].rpartition(".")
+        return self.attrs.get(owner, {}).get(name, "") if last == name else ""
 
     def receiver_qual(self, module: str, receiver: str) -> str:
         """The absolute path a receiver text names in a module through its module-level imports
@@ -329,75 +363,7 @@ class Completer:
 
     def members(self, val: Val) -> dict[str, tuple[str, str, int, int]]:
         """name -> (kind, detail, symbol id, base depth) for the members of a value's type."""
-        return self._members(val)[0]
-
-    def _members(self, val: Val) -> tuple[dict[str, tuple[str, str, int, int]], bool]:
-        """members(val), and whether they are all there (False: a base class outside what we can read)."""
-        out: dict[str, tuple[str, str, int, int]] = {}
-        if val.kind == "module":
-            self._module_members(val.qual, out)
-        elif val.kind == "external":
-            for name, kind in stdlib_members.members(val.qual).items():
-                out[name] = (kind, f"{val.qual}.{name}", 0, 0)
-        elif val.kind in ("class", "instance"):
-            for depth, cls in enumerate(self.typer.mro(val.qual)):
-                if not self._class_members(cls, depth, out):
-                    return out, False
-        return out, True
-
-    def _sym(self, q: str, default_kind: str) -> tuple[str, str, int, int]:
-        sid, kind, sig = self.symbols.get(q, (0, default_kind, ""))
-        return (default_kind if kind == "external" else kind, sig or q, sid if kind != "external" else 0, 0)
-
-    def _module_members(self, mod: str, out: dict) -> None:
-        r = self.resolver
-        for name, q in r.bindings.get(mod, {}).items():  # imported names (a package's re-exports)
-            c = r.canonical(q) or q
-            kind = r.kind.get(c, "module" if c == q and "." not in q else "variable")
-            out[name] = self._sym(c, kind)
-        for sub in self.submodules.get(mod, []):
-            out[sub.rpartition(".")[2]] = self._sym(sub, "module")
-        for name, value in self.attrs.get(mod, {}).items():
-            out[name] = ("variable", f"{mod}.{name}", 0, 0)
-        for name, q in r.members.get(mod, {}).items():
-            out[name] = self._sym(q, r.kind.get(q, "variable"))
-
-    def _class_members(self, cls: str, depth: int, out: dict) -> bool:
-        """Add one class's members (those not already shadowed); False: cannot see further."""
-        node = self.typer._buffer_class(cls)
-        if node is not None:
-            buf = self.typer.buf
-            found = {n: (k, v) for n, (k, v) in buf.scope_names(node).items()}
-            found.update({n: ("variable", v) for n, v in buf.class_attributes(node).items() if n not in found})
-            for name, (kind, _) in found.items():
-                if name not in out:
-                    q = f"{cls}.{name}"
-                    k = {"function": "method", "class": "class"}.get(kind, "attribute")
-                    item = self._sym(q, k)
-                    out[name] = (item[0], item[1], item[2], depth)
-            return True
-        if self.resolver.kind.get(cls) in CLASS_KINDS:
-            for name, q in self.resolver.members.get(cls, {}).items():
-                if name not in out:
-                    item = self._sym(q, self.resolver.kind.get(q, "attribute"))
-                    out[name] = (item[0], item[1], item[2], depth)
-            for name in self.attrs.get(cls, {}):
-                if name not in out:
-                    out[name] = ("attribute", f"{cls}.{name}", 0, depth)
-            return True
-        if stdlib_members.is_stdlib(cls) and cls not in self.resolver.kind and not cls.startswith("builtins."):
-            found = stdlib_members.members(cls)
-            for name, kind in found.items():
-                if name not in out:
-                    out[name] = (kind, f"{cls}.{name}", 0, depth)
-            return bool(found)
-        if cls.startswith("builtins.") and cls[9:] in BUILTIN_CLASSES:
-            t = getattr(builtins, cls[9:])
-            for name in dir(t):
-                if not name.startswith("__") and name not in out:
-                    out[name] = ("method" if callable(getattr(t, name, None)) else "attribute", f"{cls}.{name}", 0, depth)
-            return True
-        return False
+        return self.member_table.of(val)[0]
 
     # -- names in scope ----------------------------------------------------------------
     def _scope_items(self, buf: Buffer, source: str) -> list[CompletionItem]:

@@ -24,6 +24,7 @@ from index.pynames import (
 )
 
 PLACEHOLDER = "__graphmer_cursor__"
+_COMPREHENSIONS = frozenset({"list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"})
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line breaks (str.splitlines knows more)
 _IDENT_TAIL = re.compile(r"[^\W\d]\w*$|$")
 _IDENT_HEAD = re.compile(r"\w*")
@@ -130,20 +131,43 @@ class Buffer:
         point = (line, len(text[:start].encode("utf-8")))
         node = self.root.descendant_for_point_range(point, point)
         self.chain: list[ts.Node] = []
+        # names the comprehensions around the cursor bind (`[c.x for c in cols if c.`), innermost first
+        self.comprehension_names: dict[str, str] = {}
         while node is not None:
             if node.type in _DEFS:
                 self.chain.append(node)
+            elif node.type in _COMPREHENSIONS:
+                func = _enclosing_function(node)
+                for clause in (c for c in node.named_children if c.type == "for_in_clause"):
+                    left, right = clause.child_by_field_name("left"), clause.child_by_field_name("right")
+                    for n, value in loop_targets(left, right, func) if left is not None else []:
+                        self.comprehension_names.setdefault(_t(n), value)
             node = node.parent
         self._scopes: dict[int, dict[str, tuple[str, str]]] = {}
         self._classes: dict[str, ts.Node] | None = None
         self._sites: list[tuple[str, str, int, str]] | None = None
         self._self: dict[str, Counter] | None = None
+        self._counts: Counter | None = None
 
     def use_sites(self) -> list[tuple[str, str, int, str]]:
         """(receiver, name, row, context token) of the attribute uses in the buffer, the cursor's excluded."""
         if self._sites is None:
             self._sites = pynames.attr_use_sites(self.root, skip=PLACEHOLDER)
         return self._sites
+
+    def properties(self, cls: ts.Node) -> frozenset[str]:
+        """Names of a buffer class's methods decorated as properties (`@property`,
+        `@cached_property`, `@x.setter`): read as attributes, not called."""
+        out = set()
+        body = cls.child_by_field_name("body")
+        for c in body.named_children if body is not None else ():
+            if c.type != "decorated_definition":
+                continue
+            d = c.child_by_field_name("definition")
+            decos = [_t(x.named_children[0]) for x in c.named_children if x.type == "decorator" and x.named_children]
+            if d is not None and d.child_by_field_name("name") is not None and any(is_property_decorator(x) for x in decos):
+                out.add(_t(d.child_by_field_name("name")))
+        return frozenset(out)
 
     def definition_rows(self, cls: ts.Node) -> dict[str, int]:
         """name -> row of the methods, nested classes and assigned names directly in a class body."""
@@ -167,8 +191,10 @@ class Buffer:
         return "\n".join(self._lines[max(a, 0) : self.line] + self._lines[self.line + 1 : b + 1])
 
     def use_counts(self) -> Counter:
-        """Counter of (receiver, name) attribute uses in the buffer, the cursor's excluded."""
-        return Counter((r, n) for r, n, _, _ in self.use_sites())
+        """Counter of (receiver, name) attribute uses in the buffer, the cursor's excluded (read only)."""
+        if self._counts is None:
+            self._counts = Counter((r, n) for r, n, _, _ in self.use_sites())
+        return self._counts
 
     def self_uses(self, module: str) -> dict[str, Counter]:
         """Class qualname -> `self.name` / `cls.name` counts in its rows, the cursor's excluded: the
@@ -223,7 +249,8 @@ class Buffer:
                 names = target_names(left) if left is not None else []
                 value = value_of(c, func) if len(names) == 1 else ""
                 for n in names:
-                    if _t(n) not in out or c.start_point.row <= self.line:
+                    # `x = x.` on the cursor's line: x is still what it was before
+                    if _t(n) not in out or c.start_point.row < self.line:
                         out[_t(n)] = ("variable", value)
             elif t in ("import_statement", "import_from_statement"):
                 for target, alias in _python_imports(c):
@@ -231,7 +258,7 @@ class Buffer:
                         out[alias or target.split(".")[0]] = ("import", target if alias else target.split(".")[0])
             elif t in ("for_statement", "with_statement", "except_clause"):
                 for n, value in _loose_targets(c, func):
-                    if _t(n) not in out or (value and c.start_point.row <= self.line):
+                    if _t(n) not in out or (value and c.start_point.row < self.line):
                         out[_t(n)] = ("variable", value)
                 self._bind(c, func, out)
             elif t in _BLOCKS:
@@ -277,6 +304,19 @@ class Buffer:
         return ".".join(reversed(parts))
 
 
+def is_property_decorator(name: str) -> bool:
+    """Whether a decorator (its dotted name as written or resolved) makes a property."""
+    last = name.rsplit(".", 1)[-1]
+    return last in ("property", "cached_property") or (name.count(".") >= 1 and last in ("setter", "getter", "deleter")
+                                                       and not name.startswith(("functools.", "builtins.")))
+
+
+def _enclosing_function(node: ts.Node) -> ts.Node | None:
+    while node is not None and node.type != "function_definition":
+        node = node.parent
+    return node
+
+
 def _t(node: ts.Node) -> str:
     return node.text.decode("utf-8", "replace")
 
@@ -298,8 +338,8 @@ def _loose_targets(stmt: ts.Node, func: ts.Node | None) -> list[tuple[ts.Node, s
     """(name, value encoding) bound by `for x in`, `with a as x`, `except E as x`: `with f() as x`
     binds what f() gives (a context manager's __enter__ most often returns itself), the others ""."""
     if stmt.type == "for_statement":
-        left = stmt.child_by_field_name("left")
-        return [(n, "") for n in target_names(left)] if left is not None else []
+        left, right = stmt.child_by_field_name("left"), stmt.child_by_field_name("right")
+        return loop_targets(left, right, func) if left is not None else []
     out = []
     for n in _descend(stmt, ("as_pattern",), stop=("block",)):
         alias = n.child_by_field_name("alias")
@@ -312,6 +352,33 @@ def _loose_targets(stmt: ts.Node, func: ts.Node | None) -> list[tuple[ts.Node, s
             else:
                 out += [(x, "") for x in _descend(c, ("identifier",), stop=())]
     return out
+
+
+def loop_targets(left: ts.Node, right: ts.Node | None, func: ts.Node | None) -> list[tuple[ts.Node, str]]:
+    """(name, value encoding) bound by `for LEFT in RIGHT`: "@" + the iterable's encoding for an
+    element (`for x in self.items`), "%" for a mapping's values (`for k, v in d.items()`),
+    through enumerate() and a dict's keys()/values()/items(); "" where it cannot tell."""
+    names = target_names(left)
+    parts = [c for c in left.named_children] if left.type in ("pattern_list", "tuple_pattern") else [left]
+    if right is None or not names:
+        return [(n, "") for n in names]
+    if right.type == "call":
+        fn, args = right.child_by_field_name("function"), right.child_by_field_name("arguments")
+        first = args.named_children[0] if args is not None and args.named_children else None
+        if fn is not None and fn.type == "identifier" and _t(fn) == "enumerate" and first is not None and len(parts) == 2:
+            inner = expr_value(first, func)
+            return [(n, ":int") for n in target_names(parts[0])] + [(n, "@" + inner if inner else "") for n in target_names(parts[1])]
+        if fn is not None and fn.type == "attribute" and args is not None and not args.named_children:
+            obj, attr = fn.child_by_field_name("object"), _t(fn.child_by_field_name("attribute"))
+            inner = expr_value(obj, func) if obj is not None else ""
+            if inner and attr == "items" and len(parts) == 2:
+                return [(n, "@" + inner) for n in target_names(parts[0])] + [(n, "%" + inner) for n in target_names(parts[1])]
+            if inner and attr in ("keys", "values") and len(parts) == 1 and left.type == "identifier":
+                return [(left, ("@" if attr == "keys" else "%") + inner)]
+    if left.type == "identifier":
+        inner = expr_value(right, func)
+        return [(left, "@" + inner if inner else "")]
+    return [(n, "") for n in names]
 
 
 def _descend(node: ts.Node, types: tuple, stop: tuple) -> list[ts.Node]:

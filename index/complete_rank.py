@@ -49,8 +49,65 @@ def name_features(name: str, member_kind: str, receiver: str, token: str, line_w
     head = _WORD.match(name.lstrip("_"))
     f["cond_bool"] = 1.0 if call_ctx == "call_cond" and head and head.group().lower() in _BOOL_HEADS else 0.0
     f["in_plural"] = 1.0 if token == "in" and name.endswith("s") and not name.endswith("ss") else 0.0
+    f["dunder"] = 1.0 if len(name) > 4 and name.startswith("__") and name.endswith("__") else 0.0
     f["constant"] = 1.0 if name.isupper() else 0.0
     f["capitalized"] = 1.0 if name[:1].isupper() and not name.isupper() else 0.0
+    return f
+
+
+_PARAMS = re.compile(r"\((.*)\)", re.DOTALL)
+_RETURN = re.compile(r"\)\s*->\s*(.+)$", re.DOTALL)
+_ITERABLE = re.compile(r"\b(?:list|List|tuple|Tuple|set|Set|frozenset|dict|Dict|Iterable|Iterator|Sequence|Generator|Mapping)\b")
+
+
+def _split_params(text: str) -> list[str]:
+    out, depth, cur = [], 0, []
+    for ch in text:
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        if ch == "," and depth == 0:
+            out.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    out.append("".join(cur))
+    return out
+
+
+@functools.lru_cache(maxsize=8192)
+def signature_parts(sig: str) -> tuple[tuple[str, ...], str, bool]:
+    """A `def` signature's parameter names (self/cls, `*`, `/` and starred ones left out), its
+    return annotation ("" when none), and whether it is async:
+    signature_parts("def f(self, a: int, *b, c=1) -> bool") -> (("a", "c"), "bool", False)."""
+    if not sig.startswith(("def ", "async def ")):
+        return (), "", False
+    head, arrow, ret = sig.partition(") ->")
+    m = _PARAMS.search(head + ")" if arrow else head)
+    params = []
+    for p in _split_params(m.group(1)) if m else []:
+        name = p.split(":", 1)[0].split("=", 1)[0].strip()
+        if name and name.isidentifier() and name not in ("self", "cls"):
+            params.append(name)
+    return tuple(params), ret.strip(), sig.startswith("async ")
+
+
+def signature_features(sig: str, member_kind: str, token: str) -> dict[str, float]:
+    """Features of a member's signature (a `def` line; `:T` / `=value` for an attribute) against
+    the context token before the receiver: awaited async methods, bool-returning names in
+    conditions, iterable-returning names after `in`."""
+    f: dict[str, float] = {}
+    _, ret, is_async = signature_parts(sig)
+    if member_kind in ("method", "function") and sig.startswith(("def ", "async def ")):
+        f["await_async"] = 1.0 if is_async and token == "await" else 0.0
+        f["async_other"] = 1.0 if is_async and token != "await" else 0.0
+    elif sig.startswith(":"):
+        ret = sig[1:]
+    elif sig in ("=True", "=False"):
+        ret = "bool"
+    f["bool_cond"] = 1.0 if ret == "bool" and CALL_CONTEXTS.get(token) == "call_cond" else 0.0
+    f["iter_in"] = 1.0 if token == "in" and _ITERABLE.search(ret) else 0.0
     return f
 
 
@@ -98,8 +155,15 @@ class RankWeights:
     call_arg: float = 0.0  # ... after `(`, `,` or `=` (an argument or a value assigned)
     cond_bool: float = 0.0  # 1 for a name starting is_/has_/can_/... after if/while/not/and/or (call_cond's tokens)
     in_plural: float = 0.0  # 1 for a name ending in "s" after `in` (`for x in self.items`)
+    dunder: float = 0.0  # 1 for a __dunder__ name
     constant: float = 0.0  # 1 for an ALL_CAPS name
     capitalized: float = 0.0  # 1 for a Capitalized name (a class, most often)
+    await_async: float = 0.0  # 1 for an async method after `await`
+    async_other: float = 0.0  # 1 for an async method elsewhere
+    bool_cond: float = 0.0  # 1 for a member returning (or annotated) bool after if/while/not/...
+    iter_in: float = 0.0  # 1 for a member returning (or annotated) a list/tuple/Iterable/... after `in`
+    slot: float = 0.0  # name_match of the parameter the expression is passed to positionally (`f(a, self.` -> f's 2nd)
+    seq: float = 0.0  # log(1 + times the buffer uses this name right after the receiver's previous name)
     popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
     near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
 
@@ -112,7 +176,13 @@ class RankWeights:
         return [getattr(self, n) for n in self.features()]
 
     def score(self, feats: dict[str, float]) -> float:
-        return sum(getattr(self, k) * v for k, v in feats.items())
+        w = self.table()
+        return sum(w[k] * v for k, v in feats.items() if v)
+
+    @functools.lru_cache(maxsize=16)  # noqa: B019 (a few frozen weight sets live for the process)
+    def table(self) -> dict[str, float]:
+        """The fitted weights by feature name."""
+        return {n: getattr(self, n) for n in self.features()}
 
     @staticmethod
     @functools.cache

@@ -20,9 +20,27 @@ _MAX_DEPTH = 8
 _STEP = re.compile(r"([A-Za-z_]\w*)(\(\)|\[\])*")
 _WRAPPERS = re.compile(r"^(?:[\w.]*\.)?(?:Optional|Final|ClassVar|Annotated|Type)\[(.*)\]$")
 _RETURN = re.compile(r"\)\s*->\s*(.+)$")  # the return annotation at the end of a def signature
+_TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc"})
+_ELEMENT_OF = "@%"
+_MAPPINGS = frozenset({"builtins.dict", "collections.defaultdict", "collections.OrderedDict"})  # value encodings of complete_buffer's loop targets: an element, a mapping's value
 _TYPING_BUILTINS = {"List": "list", "Dict": "dict", "Set": "set", "FrozenSet": "frozenset", "Tuple": "tuple",
                     "Sequence": "list", "MutableSequence": "list", "Mapping": "dict", "MutableMapping": "dict",
-                    "Iterable": "", "Iterator": "", "Text": "str", "AnyStr": "str"}
+                    "Iterable": "", "Iterator": "", "Generator": "", "Collection": "", "AbstractSet": "set",
+                    "Deque": "collections.deque", "DefaultDict": "collections.defaultdict", "Text": "str", "AnyStr": "str"}
+# What some common standard-library functions return (their sources carry no annotations;
+# only classes whose members stdlib_members can read).
+_STR_FUNCS = ("os.path.join", "os.path.basename", "os.path.dirname", "os.path.abspath", "os.path.realpath",
+              "os.path.normpath", "os.path.expanduser", "os.path.relpath", "os.getcwd", "os.fspath")
+STDLIB_RETURNS = {
+    "builtins.open": "io.TextIOWrapper", "io.open": "io.TextIOWrapper", "logging.getLogger": "logging.Logger",
+    "os.stat": "os.stat_result", "os.lstat": "os.stat_result", "os.fstat": "os.stat_result",
+    "subprocess.run": "subprocess.CompletedProcess", "inspect.signature": "inspect.Signature",
+    "urllib.parse.urlparse": "urllib.parse.ParseResult", "urllib.parse.urlsplit": "urllib.parse.SplitResult",
+    "time.localtime": "time.struct_time", "time.gmtime": "time.struct_time",
+    "datetime.datetime.now": "datetime.datetime", "datetime.datetime.utcnow": "datetime.datetime",
+    "datetime.datetime.fromtimestamp": "datetime.datetime", "datetime.date.today": "datetime.date",
+    **dict.fromkeys(_STR_FUNCS, "builtins.str"),
+}
 BUILTIN_CLASSES = frozenset(n for n in dir(builtins) if isinstance(getattr(builtins, n), type))
 
 
@@ -32,31 +50,48 @@ class Val:
 
     kind: str
     qual: str = ""
+    args: tuple[str, ...] = ()  # type arguments as written (`List[Text]` -> ("Text",)), for element types
+    ctx: str | None = None  # the module they are written in (None: the buffer)
 
 
 UNKNOWN = Val("")
 
 
-def annotation_target(text: str) -> str:
-    """The class an annotation names, as a dotted name to resolve ("" for none).
+def annotation_parts(text: str) -> tuple[str, tuple[str, ...]]:
+    """The class an annotation names (a dotted name to resolve, "" for none) and its type
+    arguments as written.
 
-    annotation_target("t.Optional['Console']") -> "Console"; annotation_target("List[int]") -> "builtins.list".
+    annotation_parts("t.Optional['Console']") -> ("Console", ()); annotation_parts("List[Text]") -> ("List", ("Text",));
+    annotation_parts("Dict[str, List[int]] | None") -> ("Dict", ("str", "List[int]")).
     """
     text = text.strip().strip("'\"")
     for _ in range(4):
         m = _WRAPPERS.match(text)
         if not m:
             break
-        text = m.group(1).split(",")[0].strip().strip("'\"")
-    parts = [p.strip().strip("'\"") for p in text.split("|")]
+        text = _split_args(m.group(1))[0].strip().strip("'\"") if m.group(1) else ""
+    parts = [p.strip().strip("'\"") for p in _split_args(text, "|")]
     parts = [p for p in parts if p and p != "None"]
     if not parts:
-        return ""
-    text = parts[0].split("[", 1)[0]
-    last = text.rsplit(".", 1)[-1]
-    if last in _TYPING_BUILTINS:
-        return "builtins." + _TYPING_BUILTINS[last] if _TYPING_BUILTINS[last] else ""
-    return text if re.fullmatch(r"[A-Za-z_][\w.]*", text) else ""
+        return "", ()
+    head, _, rest = parts[0].partition("[")
+    args = tuple(a.strip().strip("'\"") for a in _split_args(rest[:-1])) if rest.endswith("]") else ()
+    return (head, args) if re.fullmatch(r"[A-Za-z_][\w.]*", head) else ("", ())
+
+
+def _split_args(text: str, sep: str = ",") -> list[str]:
+    """Split at `sep` outside brackets: _split_args("a, B[c, d]") -> ["a", " B[c, d]"]."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == sep and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
+    return out
 
 
 def stdlib_class(path: str) -> bool:
@@ -116,12 +151,50 @@ class Typer:
         if not enc or depth > _MAX_DEPTH:
             return UNKNOWN
         if enc[0] == ":":
-            target = annotation_target(enc[1:])
-            if target.startswith("builtins."):
-                return Val("instance", target)
-            v = self.eval(target, owner_module, depth + 1) if target else UNKNOWN
-            return Val("instance", v.qual) if v.kind == "class" or (v.kind == "external" and stdlib_class(v.qual)) else UNKNOWN
+            return self.of_annotation(enc[1:], owner_module, depth)
+        if enc[0] in _ELEMENT_OF:  # an element of an iterable (`for x in ...`): see complete_buffer
+            return self.element(self.of_value(enc[1:], owner_module, depth + 1), enc[0], depth)
         return self.eval(enc[1:], owner_module, depth + 1)
+
+    def of_annotation(self, text: str, owner_module: str | None, depth: int) -> Val:
+        """The instance an annotation describes, keeping its type arguments."""
+        target, args = annotation_parts(text)
+        if not target:
+            return UNKNOWN
+        v = self.eval(target, owner_module, depth + 1)
+        last = target.rsplit(".", 1)[-1]
+        typing_name = v.kind == "external" and v.qual.rpartition(".")[0] in _TYPING_MODULES
+        if (typing_name or not v.kind) and last in _TYPING_BUILTINS:
+            # typing.List[...] is a list; an Iterable[...] is no class we know but has elements
+            builtin = _TYPING_BUILTINS[last]
+            if not builtin:
+                return Val("", "", args, owner_module)
+            return Val("instance", builtin if "." in builtin else "builtins." + builtin, args, owner_module)
+        if v.kind == "class" or (v.kind == "external" and stdlib_class(v.qual)):
+            return Val("instance", v.qual, args, owner_module)
+        return UNKNOWN
+
+    def element(self, v: Val, which: str, depth: int) -> Val:
+        """What iterating `v` gives (which "@"), its mapping's values ("%"), or an item ("[]"):
+        from its type arguments (List[T], Dict[K, V]), else from its class's `__iter__` /
+        `__getitem__` return annotation."""
+        if (v.kind == "instance" and v.qual == "builtins.str") or depth > _MAX_DEPTH:
+            return v if depth <= _MAX_DEPTH else UNKNOWN
+        if which == "[]":
+            which = "%" if v.qual in _MAPPINGS else "@"
+            if not v.args and v.kind == "instance":
+                get = self.member(v, "__getitem__", depth + 1)
+                return self.returned(get.qual, depth + 1) if get.kind == "function" else UNKNOWN
+        if not v.args:
+            if v.kind == "instance" and which == "@" and not v.qual.startswith("builtins."):
+                it = self.member(v, "__iter__", depth + 1)
+                if it.kind == "function":
+                    return self.element(self.returned(it.qual, depth + 1), "@", depth + 1)
+            return UNKNOWN
+        pick = v.args[1] if which == "%" and len(v.args) > 1 else v.args[0]
+        if pick == "...":
+            return UNKNOWN
+        return self.of_annotation(pick, v.ctx, depth + 1)
 
     # -- expressions -------------------------------------------------------------------
     def eval(self, expr: str, owner_module: str | None = None, depth: int = 0) -> Val:
@@ -147,6 +220,8 @@ class Typer:
             q = self.r.resolve(fi, 0, name) if fi is not None else None
             return self.of_qual(q, depth) if q else UNKNOWN
         buf = self.buf
+        if buf.comprehension_names.get(name):
+            return self.of_value(buf.comprehension_names[name], None, depth + 1)
         for i, scope in enumerate(buf.chain):
             if scope.type == "class_definition" and i > 0:
                 continue  # class bodies are not enclosing scopes of their methods
@@ -166,6 +241,8 @@ class Typer:
             return self._binding(name, names[name], buf.root, depth)
         if name in BUILTIN_CLASSES:
             return Val("class", "builtins." + name)
+        if "builtins." + name in STDLIB_RETURNS:
+            return Val("external", "builtins." + name)
         return UNKNOWN
 
     def enclosing_class(self, func_index: int) -> str:
@@ -188,12 +265,15 @@ class Typer:
     def apply(self, v: Val, suffix: str, depth: int) -> Val:
         """The value after calls/subscripts: Class() is an instance, f() what f returns."""
         for op in re.findall(r"\(\)|\[\]", suffix):
-            if op == "[]":
-                return UNKNOWN
+            if op == "[]":  # an item: a list's element, a dict's value
+                v = self.element(v, "[]", depth)
+                continue
             if v.kind == "class" or (v.kind == "external" and stdlib_class(v.qual)):
                 v = Val("instance", v.qual)
             elif v.kind == "function":
                 v = self.returned(v.qual, depth)
+            elif v.kind == "external" and v.qual in STDLIB_RETURNS:
+                v = Val("instance", STDLIB_RETURNS[v.qual])
             else:
                 return UNKNOWN
         return v
@@ -204,7 +284,7 @@ class Typer:
         m = _RETURN.search(self.symbols.get(func, (0, "", ""))[2])
         if m and depth <= _MAX_DEPTH:
             v = self.of_value(":" + m.group(1), self._module_of(func), depth + 1)
-            if v.kind:
+            if v.kind or v.args:
                 return v
         ret = self.returns.get(func)
         v = self.of_qual(ret, depth) if ret else UNKNOWN

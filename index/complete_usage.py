@@ -4,6 +4,7 @@ uses per receiver type (receivers whose attributes are all members of one class)
 """
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import Counter
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING
 from index.complete_buffer import Buffer
 
 if TYPE_CHECKING:
+    import tree_sitter as ts
+
     from index.complete import Completer
 
 
@@ -25,6 +28,30 @@ def assigned_name(before: str) -> str:
     """
     m = _ASSIGNED.search(before)
     return m.group(1) if m else ""
+
+
+_CALLEE = re.compile(r"([^\W\d][\w.]*)\s*$")
+
+
+def call_slot(before: str) -> tuple[str, int]:
+    """The call an expression starting after `before` is a positional argument of, as (callee
+    text, 0-based argument index), or ("", -1): call_slot("x = f(a, ") -> ("f", 1);
+    call_slot("g(key=") -> ("", -1) (a keyword argument: assigned_name has it)."""
+    depth, commas = 0, 0
+    for i in range(len(before) - 1, -1, -1):
+        ch = before[i]
+        if ch in ")]}":
+            depth += 1
+        elif ch in "([{":
+            if depth == 0:
+                if ch != "(" or assigned_name(before):
+                    return "", -1
+                m = _CALLEE.search(before[:i])
+                return (m.group(1), commas) if m else ("", -1)
+            depth -= 1
+        elif ch == "," and depth == 0:
+            commas += 1
+    return "", -1
 
 
 def name_match(target: str, name: str) -> float:
@@ -130,4 +157,15 @@ def _swap(total: Counter | None, minus: Counter | None, plus: Counter | None) ->
         out.update(plus)
     return +out  # drops the zero counts the subtraction leaves
 
+
+def transitions(buf: Buffer, key: str, fn: ts.Node | None) -> Counter:
+    """name -> how often the buffer uses it on receiver text `key` right after the name the
+    cursor's receiver used last before it (in the enclosing function): `self.begin()` ...
+    `self.end()` elsewhere makes `end` likely after `begin` here."""
+    sites = sorted((row, n) for r, n, row, _ in buf.use_sites() if r == key)
+    lo = fn.start_point.row if fn is not None else 0
+    prev = [n for row, n in sites if lo <= row <= buf.line]
+    if not prev:
+        return Counter()
+    return Counter(b for (_, a), (_, b) in itertools.pairwise(sites) if a == prev[-1])
 

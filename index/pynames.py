@@ -193,10 +193,22 @@ def expr_value(right: ts.Node, func: ts.Node | None) -> str:
     """An expression's value in Attribute.value's encoding ("=a.b()", "=a.b", ":str", "")."""
     if right.type in _LITERALS:
         return ":" + _LITERALS[right.type]
+    if right.type in ("parenthesized_expression", "await") and right.named_children:
+        return expr_value(right.named_children[0], func)  # `await f()`: an async f's annotation is what it gives
+    if right.type == "boolean_operator" and right.child_by_field_name("operator") is not None \
+            and right.child_by_field_name("operator").type == "or":
+        # `console or get_console()`: the first operand's value, else the second's
+        sides = [right.child_by_field_name("left"), right.child_by_field_name("right")]
+        return next((v for v in (expr_value(x, func) for x in sides if x is not None) if v), "")
+    if right.type == "conditional_expression" and right.named_children:
+        return next((v for v in (expr_value(right.named_children[i], func) for i in (0, 2) if i < len(right.named_children)) if v), "")
     if right.type == "call":
         fn = right.child_by_field_name("function")
         key = norm_receiver(_text(fn)) if fn is not None else ""
         return "=" + key + "()" if key else ""
+    if right.type == "subscript":  # an item: typed by the container's type arguments (List[T] -> T)
+        key = norm_receiver(_text(right))
+        return "=" + key if key else ""
     if right.type in ("identifier", "attribute"):
         key = norm_receiver(_text(right))
         if right.type == "identifier":

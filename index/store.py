@@ -90,6 +90,14 @@ def m005_self_uses(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE files SET mtime_ns = -1, hash = ''")  # re-parse them to fill it, as m003 does
 
 
+@migrations()
+def m006_reparse_attribute_values(db: sqlite_utils.Database) -> None:
+    # attributes.value now records what `a or b`, `x[i]`, `await f()` and `a if c else b` give
+    # (index/pynames.py expr_value): re-parse the files so older rows get them. No format
+    # change: an older graphmer reads these rows as it reads its own.
+    db.execute("UPDATE files SET mtime_ns = -1, hash = ''")
+
+
 _SCHEMA_V1 = """
         CREATE TABLE files (
             id INTEGER PRIMARY KEY,

@@ -64,7 +64,7 @@ def stdlib_packages() -> list[Path]:
 
 def collect(package: Path, sites: int, seed: int, work: Path) -> tuple[list[Example], int]:
     """Examples from up to `sites` sampled sites of one package; and how many sites had no right candidate."""
-    chosen = indexed_sample(Path(package), work, sites, seed)[2]
+    chosen = indexed_sample(Path(package), work, sites, seed, dunders=True)[2]
     names = RankWeights.features()
     out: list[Example] = []
     missing = 0
@@ -91,7 +91,7 @@ def collect(package: Path, sites: int, seed: int, work: Path) -> tuple[list[Exam
     return out, missing
 
 
-def fit(examples: list[Example], start: RankWeights, l2: float = 0.01, steps: int = 200) -> RankWeights:
+def fit(examples: list[Example], start: RankWeights, l2: float = 0.001, steps: int = 200) -> RankWeights:
     """Weights maximising the mean log-softmax of each example's right candidate, pulled towards `start`."""
     import torch
 
@@ -147,7 +147,7 @@ def _loss(x, mask, target, w):
     return -scores.log_softmax(1).gather(1, target[:, None]).mean()
 
 
-def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0.01,
+def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0.001,
             progress: Progress | None = None) -> FitResult:
     """Collect examples from every package and fit weights starting from the hand-set ones."""
     t0 = time.perf_counter()

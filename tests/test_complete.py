@@ -461,3 +461,196 @@ def test_with_as_and_generic_bases_give_types(tmp_path):
         assert ("m.Ctx", "m.Base") in bases
     finally:
         store.close()
+
+
+TYPED = '''
+    from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Optional, Tuple
+
+    if TYPE_CHECKING:
+        from pkg.other import Opts
+
+
+    class Text:
+        def pad_right(self) -> None: ...
+
+        @classmethod
+        def make(cls) -> "Text": ...
+
+        def lines(self) -> List["Text"]: ...
+
+        @property
+        def plain(self) -> str: ...
+
+
+    class Lines:
+        def __iter__(self) -> Iterator[Text]: ...
+
+        def __getitem__(self, i: int) -> Text: ...
+
+
+    class Holder:
+        def __init__(self, text: Optional[Text] = None) -> None:
+            self.text = text or Text()
+            self.spans: List[Text] = []
+            self.by_name: Dict[str, Text] = {}
+
+        def work(self, lines: List[Text], many: Iterable[Text], pair: Tuple[Text, ...], opts: "Opts", t: "Text | None",
+                 block: Lines):
+            CURSOR
+    '''
+OTHER = '''
+    class Opts:
+        def update_width(self) -> None: ...
+    '''
+
+
+@pytest.mark.parametrize("code, qual", [
+    ("for line in lines:\n            line.", "pkg.m.Text"),  # an element of List[Text]
+    ("for x in many:\n            x.", "pkg.m.Text"),  # Iterable[Text]: no class, but elements
+    ("for i, x in enumerate(self.spans):\n            x.", "pkg.m.Text"),  # a self attribute's annotation, through enumerate
+    ("for k, v in self.by_name.items():\n            v.", "pkg.m.Text"),  # a mapping's values
+    ("for v in self.by_name.values():\n            v.", "pkg.m.Text"),
+    ("for k in self.by_name:\n            k.", "builtins.str"),  # iterating a dict gives its keys
+    ("for x in Text().lines():\n            x.", "pkg.m.Text"),  # a return annotation's element
+    ("first = pair[0]\n        first.", "pkg.m.Text"),  # an item of Tuple[Text, ...]
+    ("self.by_name['a'].", "pkg.m.Text"),  # a dict's item is a value
+    ("self.text.", "pkg.m.Text"),  # `text or Text()`: the first operand's annotation
+    ("t.", "pkg.m.Text"),  # "Text | None"; and a class named Text is not typing.Text (str)
+    ("Text.make().", "pkg.m.Text"),
+    ("opts.", "pkg.other.Opts"),  # a string annotation of a name imported under TYPE_CHECKING
+    ("for x in block:\n            x.", "pkg.m.Text"),  # a class's __iter__ -> Iterator[Text]
+    ("block[0].", "pkg.m.Text"),  # its __getitem__
+    ("widths = [x.plain for x in lines if x.", "pkg.m.Text"),  # a comprehension's variable
+    ("t = t.", "pkg.m.Text"),  # `t = t.`: t is still the parameter on its own line
+])
+def test_element_and_optional_types(tmp_path, code, qual):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "other.py").write_text(textwrap.dedent(OTHER))
+    src = textwrap.dedent(TYPED).lstrip("\n").replace("CURSOR", code)
+    (tmp_path / "pkg" / "m.py").write_text(src)
+    build_index(tmp_path, IndexConfig(jobs=1))
+    lines = src.split("\n")
+    row = max(i for i, line in enumerate(lines) if line.rstrip().endswith("."))
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        got = Completer(store, weights=HAND).complete("pkg/m.py", src, row, len(lines[row]))
+        assert got.receiver_type == qual
+        if qual == "pkg.m.Text":
+            kinds = {it.label: it.kind for it in got.items}
+            assert kinds["plain"] == "property" and kinds["pad_right"] == "method"  # a @property reads as an attribute
+    finally:
+        store.close()
+
+
+def test_signature_parts_and_call_slot():
+    from index.complete_rank import signature_parts
+    from index.complete_usage import call_slot
+
+    assert signature_parts("def f(self, a: int, *b, c: dict[str, int] = 1, **kw) -> bool") == (("a", "c"), "bool", False)
+    assert signature_parts("async def g(cls)") == ((), "", True)
+    assert signature_parts("def h(a, /, *, b)") == (("a", "b"), "", False)
+    assert signature_parts("class C") == ((), "", False)
+    assert call_slot("x = f(a, ") == ("f", 1)
+    assert call_slot("self.run(g(1, 2), [3, 4], ") == ("self.run", 2)
+    assert call_slot("g(key=") == ("", -1)  # a keyword argument: assigned_name's
+    assert call_slot("x = [") == ("", -1)
+    assert call_slot("x = (") == ("", -1)
+
+
+SIGNALS = '''
+    class Iter:
+        def __init__(self, gen, limiter):
+            self.gen = gen
+
+
+    class Worker:
+        def __init__(self):
+            self.limiter = 1
+            self.gen = 2
+            self.alpha = 3
+            self.ready = False
+
+        async def fetch(self) -> int: ...
+
+        def pending(self) -> List[int]: ...
+
+        def one(self):
+            self.begin()
+            self.alpha
+            self.end()
+
+        def two(self):
+            CURSOR
+    '''
+
+
+@pytest.mark.parametrize("code, feature, name", [
+    ("Iter(self.gen, self.", "slot", "limiter"),  # the 2nd parameter of Iter() is `limiter`
+    ("await self.", "await_async", "fetch"),
+    ("if self.", "bool_cond", "ready"),  # `self.ready = False`
+    ("for x in self.", "iter_in", "pending"),  # -> List[int]
+    ("self.begin()\n        self.", "seq", "alpha"),  # after begin, this file went on to alpha
+])
+def test_context_signals_of_signatures_calls_and_sequences(tmp_path, code, feature, name):
+    src = "from typing import List\n" + textwrap.dedent(SIGNALS).lstrip("\n").replace("CURSOR", code)
+    (tmp_path / "m.py").write_text(src)
+    build_index(tmp_path, IndexConfig(jobs=1))
+    lines = src.split("\n")
+    row = max(i for i, line in enumerate(lines) if line.rstrip().endswith("."))
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        c = Completer(store, weights=HAND)
+        c.feature_log = []
+        c.complete("m.py", src, row, len(lines[row]))
+        values = {n: f.get(feature, 0.0) for n, f in c.feature_log}
+        assert values[name] > 0
+        assert [n for n, v in values.items() if v > 0] == [name]  # no other candidate gets it
+    finally:
+        store.close()
+
+
+def test_an_older_index_is_reparsed_for_the_new_attribute_values(tmp_path):
+    src = "class A:\n    def __init__(self, x: 'A' = None):\n        self.other = x or A()\n"
+    (tmp_path / "m.py").write_text(src)
+    build_index(tmp_path, IndexConfig(jobs=1))
+    index = tmp_path / INDEX_DIRNAME
+    as_older_index(index, 5, "m006_reparse_attribute_values", "UPDATE attributes SET value = '' WHERE name = 'other'")
+    build_index(tmp_path, IndexConfig(jobs=1))  # m006 marks the files for re-parsing: nothing else changed
+    store = Store(index)
+    try:
+        assert store.conn.execute("SELECT value FROM attributes WHERE name = 'other'").fetchone() == (":'A'",)
+    finally:
+        store.close()
+
+
+def test_a_class_with_a_memberless_stdlib_base_lists_only_its_members(tmp_path):
+    (tmp_path / "other.py").write_text("def f(x):\n    x.elsewhere()\n    x.elsewhere()\n")
+    src = "import abc\n\n\nclass A(abc.ABC):\n    def run(self): ...\n\n    def go(self):\n        self.\n"
+    (tmp_path / "m.py").write_text(src)
+    build_index(tmp_path, IndexConfig(jobs=1))
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        got = Completer(store, weights=HAND).complete("m.py", src, 7, 13)
+        assert got.receiver_type == "m.A"
+        assert sorted(labels(got)) == ["go", "run"]  # abc.ABC has no members: not a class we cannot see
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("code, qual", [
+    ("import logging\nlog = logging.getLogger('x')\nlog.", "logging.Logger"),
+    ("import os\nos.stat('x').", "os.stat_result"),
+    ("import os.path\nos.path.join('a', 'b').", "builtins.str"),
+    ("with open('x') as f:\n    f.", "io.TextIOWrapper"),
+])
+def test_common_standard_library_functions_have_return_types(tmp_path, code, qual):
+    (tmp_path / "m.py").write_text(code)
+    build_index(tmp_path, IndexConfig(jobs=1))
+    lines = code.split("\n")
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        got = Completer(store, weights=HAND).complete("m.py", code, len(lines) - 1, len(lines[-1]))
+        assert got.receiver_type == qual and got.items
+    finally:
+        store.close()
