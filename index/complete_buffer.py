@@ -307,8 +307,7 @@ class Buffer:
 def is_property_decorator(name: str) -> bool:
     """Whether a decorator (its dotted name as written or resolved) makes a property."""
     last = name.rsplit(".", 1)[-1]
-    return last in ("property", "cached_property") or (name.count(".") >= 1 and last in ("setter", "getter", "deleter")
-                                                       and not name.startswith(("functools.", "builtins.")))
+    return last in ("property", "cached_property") or ("." in name and last in ("setter", "getter", "deleter"))
 
 
 def _enclosing_function(node: ts.Node) -> ts.Node | None:

@@ -21,8 +21,8 @@ _STEP = re.compile(r"([A-Za-z_]\w*)(\(\)|\[\])*")
 _WRAPPERS = re.compile(r"^(?:[\w.]*\.)?(?:Optional|Final|ClassVar|Annotated|Type)\[(.*)\]$")
 _RETURN = re.compile(r"\)\s*->\s*(.+)$")  # the return annotation at the end of a def signature
 _TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc"})
-_ELEMENT_OF = "@%"
-_MAPPINGS = frozenset({"builtins.dict", "collections.defaultdict", "collections.OrderedDict"})  # value encodings of complete_buffer's loop targets: an element, a mapping's value
+_ELEMENT_OF = "@%"  # value encodings of complete_buffer's loop targets: an element, a mapping's value
+_MAPPINGS = frozenset({"builtins.dict", "collections.defaultdict", "collections.OrderedDict"})
 _TYPING_BUILTINS = {"List": "list", "Dict": "dict", "Set": "set", "FrozenSet": "frozenset", "Tuple": "tuple",
                     "Sequence": "list", "MutableSequence": "list", "Mapping": "dict", "MutableMapping": "dict",
                     "Iterable": "", "Iterator": "", "Generator": "", "Collection": "", "AbstractSet": "set",
