@@ -50,6 +50,7 @@ from index.complete_usage import (
 from index.graph import Resolver
 from index.indexer import module_names
 from index.pynames import context_token, norm_receiver
+from index.records import CLASS_KINDS
 from index.store import Store
 
 _PLAIN_METHODS = frozenset(n for t in (str, list, dict) for n in dir(t) if not n.startswith("_"))
@@ -124,6 +125,10 @@ class Completer:
         module_file = {g.module: fi for fi, g in enumerate(graphs)}
         self.typer = Typer(self.resolver, module_file, self.attrs, returns, self.symbols)
         self.member_table = MemberTable(store, self.typer)
+        self.class_names: dict[str, list[str]] = {}  # lower-case class name, underscores stripped -> qualnames
+        for q, kind in sorted(self.resolver.kind.items()):
+            if kind in CLASS_KINDS:
+                self.class_names.setdefault(q.rpartition(".")[2].lstrip("_").lower(), []).append(q)
         self._indexed_uses: dict[str, Counter] = {}
         self._typed: dict[tuple[str, int], list[str]] = {}
         self._split_cache: dict[str, tuple[dict, dict, Counter]] = {}
@@ -262,7 +267,8 @@ class Completer:
         typed = uses.by_receivers(self.typed_receivers(val.qual, members)) if val.kind == "instance" and members else Counter()
         quals = uses.by_qual(val.qual) if val.kind in ("module", "class", "external") else Counter()
         near = near_uses(buf, key, self.w.near_lines, rows) if key else {}
-        pool = set(members) | set(exact) | set(last) | set(quals)
+        guessed = self._named_class_members(key) if val.kind == "" and key else set()
+        pool = set(members) | set(exact) | set(last) | set(quals) | guessed
         if val.kind != "module" and ct.prefix:
             # Objects get attributes at run time: any attribute name of the repository may
             # do once a prefix narrows them; ranked by usage alone they rarely lead.
@@ -278,6 +284,7 @@ class Completer:
             gated = bool(m) or not whole_type  # a name the fully known class lacks gets no context or family credit
             f = {
                 "member": 1.0 if m else 0.0,
+                "name_type": 1.0 if name in guessed else 0.0,
                 "depth": -float(m[3]) if m else 0.0,
                 "exact": math.log1p(exact.get(name, 0)),
                 "last": math.log1p(last.get(name, 0)),
@@ -311,6 +318,16 @@ class Completer:
             kind, detail, sid = (m[0], m[1], m[2]) if m else ("attribute", "", 0)
             out.append(CompletionItem(name, kind, detail, round(self.w.score(f), 6), sid))
         return out, val.qual if val.kind in ("module", "class", "instance") else ""
+
+    def _named_class_members(self, key: str) -> set[str]:
+        """For a receiver of unknown type: the members of the indexed classes named like its
+        last part (`style` -> Style, `_cell` -> _Cell), at most three of them."""
+        name = last_part(key).lstrip("_").lower()
+        classes = self.class_names.get(name, []) if len(name) >= 3 and name.isidentifier() else []
+        out: set[str] = set()
+        for q in classes[:3]:
+            out |= set(self.member_table.of(Val("instance", q))[0])
+        return out
 
     def _param_at(self, callee: str, index: int) -> str:
         """The name of parameter `index` (self left out) of the function or class `callee` names, or ""."""

@@ -124,6 +124,7 @@ class RankWeights:
     """Weights of the attribute-completion features, and two settings that are not fitted."""
 
     member: float = 6.0  # 1 for a member of the receiver's inferred type
+    name_type: float = 0.0  # 1 for a member of a class named like an untyped receiver (`style.` -> Style)
     depth: float = 0.2  # minus the number of base classes between the type and the member's class
     exact: float = 2.0  # log(1 + uses after this exact receiver text)
     last: float = 1.0  # log(1 + uses after a receiver ending in the same name)

@@ -654,3 +654,21 @@ def test_common_standard_library_functions_have_return_types(tmp_path, code, qua
         assert got.receiver_type == qual and got.items
     finally:
         store.close()
+
+
+def test_an_untyped_receiver_named_like_a_class_gets_its_members(tmp_path):
+    src = ("class Style:\n    def without_color(self): ...\n\n    def combine(self): ...\n\n\n"
+           "class _Cell:\n    vertical = 1\n\n\ndef f(style, _cell, other):\n    style.\n    _cell.\n    other.\n")
+    (tmp_path / "m.py").write_text(src)
+    build_index(tmp_path, IndexConfig(jobs=1))
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        c = Completer(store, weights=HAND)
+        for row, col, want in ((11, 10, {"without_color", "combine"}), (12, 10, {"vertical"}), (13, 10, set())):
+            c.feature_log = []
+            got = c.complete("m.py", src, row, col)
+            assert got.receiver_type == ""  # no annotation: the class is a guess from the name, not a type
+            assert {n for n, f in c.feature_log if f["name_type"]} == want
+            assert want <= set(labels(got))
+    finally:
+        store.close()
