@@ -247,8 +247,11 @@ class Buffer:
             elif t == "assignment":
                 left = c.child_by_field_name("left")
                 names = target_names(left) if left is not None else []
-                value = value_of(c, func) if len(names) == 1 else ""
-                for n in names:
+                if left is not None and left.type in ("pattern_list", "tuple_pattern") and c.child_by_field_name("right") is not None:
+                    bound = unpacked(list(left.named_children), expr_value(c.child_by_field_name("right"), func))
+                else:
+                    bound = [(n, value_of(c, func) if len(names) == 1 else "") for n in names]
+                for n, value in bound:
                     # `x = x.` on the cursor's line: x is still what it was before
                     if _t(n) not in out or c.start_point.row < self.line:
                         out[_t(n)] = ("variable", value)
@@ -374,10 +377,22 @@ def loop_targets(left: ts.Node, right: ts.Node | None, func: ts.Node | None) -> 
                 return [(n, "@" + inner) for n in target_names(parts[0])] + [(n, "%" + inner) for n in target_names(parts[1])]
             if inner and attr in ("keys", "values") and len(parts) == 1 and left.type == "identifier":
                 return [(left, ("@" if attr == "keys" else "%") + inner)]
+    inner = expr_value(right, func)
     if left.type == "identifier":
-        inner = expr_value(right, func)
         return [(left, "@" + inner if inner else "")]
-    return [(n, "") for n in names]
+    return unpacked(parts, "@" + inner if inner else "")
+
+
+def unpacked(parts: list[ts.Node], value: str) -> list[tuple[ts.Node, str]]:
+    """(name, encoding) for `a, b = VALUE`: "#i" + the value's encoding gives name i the i-th
+    field of a tuple type or a NamedTuple / dataclass (`for text, style, _ in segments`)."""
+    out = []
+    for i, p in enumerate(parts):
+        if p.type == "identifier":
+            out.append((p, f"#{i}{value}" if value else ""))
+        else:
+            out += [(n, "") for n in target_names(p)]
+    return out
 
 
 def _descend(node: ts.Node, types: tuple, stop: tuple) -> list[ts.Node]:

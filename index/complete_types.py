@@ -154,6 +154,9 @@ class Typer:
             return self.of_annotation(enc[1:], owner_module, depth)
         if enc[0] in _ELEMENT_OF:  # an element of an iterable (`for x in ...`): see complete_buffer
             return self.element(self.of_value(enc[1:], owner_module, depth + 1), enc[0], depth)
+        if enc[0] == "#":  # field i of a tuple (`a, b = ...`): see complete_buffer.unpacked
+            m = re.match(r"#(\d+)", enc)
+            return self.field(self.of_value(enc[m.end():], owner_module, depth + 1), int(m.group(1)), depth) if m else UNKNOWN
         return self.eval(enc[1:], owner_module, depth + 1)
 
     def of_annotation(self, text: str, owner_module: str | None, depth: int) -> Val:
@@ -195,6 +198,23 @@ class Typer:
         if pick == "...":
             return UNKNOWN
         return self.of_annotation(pick, v.ctx, depth + 1)
+
+    def field(self, v: Val, i: int, depth: int) -> Val:
+        """Field i of a value unpacked into names: of a Tuple[...] type's arguments, or the i-th
+        annotated class-body name of a NamedTuple / dataclass."""
+        if depth > _MAX_DEPTH:
+            return UNKNOWN
+        if v.qual == "builtins.tuple" and v.args:
+            arg = v.args[i] if i < len(v.args) else ""
+            return self.of_annotation(arg, v.ctx, depth + 1) if arg and arg != "..." else UNKNOWN
+        if v.kind != "instance" or v.qual.startswith("builtins."):
+            return UNKNOWN
+        node = self._buffer_class(v.qual)
+        if node is not None:
+            fields, ctx = [a for a in self.buf.class_attributes(node).values() if a.startswith(":")], None
+        else:
+            fields, ctx = [a for a in self.attrs.get(v.qual, {}).values() if a.startswith(":")], self._module_of(v.qual)
+        return self.of_value(fields[i], ctx, depth + 1) if i < len(fields) else UNKNOWN
 
     # -- expressions -------------------------------------------------------------------
     def eval(self, expr: str, owner_module: str | None = None, depth: int = 0) -> Val:

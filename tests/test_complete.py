@@ -464,7 +464,7 @@ def test_with_as_and_generic_bases_give_types(tmp_path):
 
 
 TYPED = '''
-    from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Optional, Tuple
+    from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
 
     if TYPE_CHECKING:
         from pkg.other import Opts
@@ -482,6 +482,10 @@ TYPED = '''
         def plain(self) -> str: ...
 
 
+    class Seg(NamedTuple):
+        text: str
+        style: Text
+
     class Lines:
         def __iter__(self) -> Iterator[Text]: ...
 
@@ -495,7 +499,7 @@ TYPED = '''
             self.by_name: Dict[str, Text] = {}
 
         def work(self, lines: List[Text], many: Iterable[Text], pair: Tuple[Text, ...], opts: "Opts", t: "Text | None",
-                 block: Lines):
+                 block: Lines, segs: List[Seg], two: Tuple[str, Text]):
             CURSOR
     '''
 OTHER = '''
@@ -522,6 +526,9 @@ OTHER = '''
     ("block[0].", "pkg.m.Text"),  # its __getitem__
     ("widths = [x.plain for x in lines if x.", "pkg.m.Text"),  # a comprehension's variable
     ("t = t.", "pkg.m.Text"),  # `t = t.`: t is still the parameter on its own line
+    ("for text, style in segs:\n            style.", "pkg.m.Text"),  # a NamedTuple's 2nd field, unpacked
+    ("a, b = two\n        b.", "pkg.m.Text"),  # Tuple[str, Text]
+    ("a, b = two\n        a.", "builtins.str"),
 ])
 def test_element_and_optional_types(tmp_path, code, qual):
     (tmp_path / "pkg").mkdir()
