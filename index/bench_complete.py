@@ -27,7 +27,7 @@ from index import languages
 from index.bench_search import mrr, nearest_rank, recall_at
 from index.complete import Completer, Scorer
 from index.complete_buffer import Buffer, cursor_text
-from index.complete_rank import RankWeights
+from index.complete_rank import RankWeights, is_dunder
 from index.indexer import IndexConfig, build_index
 from index.pynames import attr_use_counts, norm_receiver
 from index.store import INDEX_DIRNAME, Store
@@ -128,10 +128,6 @@ def find_sites(root: Path, files: list[str], dunders: bool = False) -> list[Site
             column = len(lines[row][: attr.start_point.column].decode("utf-8", "replace"))
             out.append(Site(rel, row, column, name, norm_receiver(obj.text.decode())))
     return sorted(out, key=lambda s: (s.path, s.line, s.column))
-
-
-def is_dunder(name: str) -> bool:
-    return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
 def prepare_copy(package: Path, work: Path) -> Path:

@@ -410,4 +410,3 @@ class Completer:
         if kind == "import":
             return {"module": "module", "class": "class", "function": "function"}.get(val.kind, "module"), val
         return kind, val
-

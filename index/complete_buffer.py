@@ -361,7 +361,7 @@ def loop_targets(left: ts.Node, right: ts.Node | None, func: ts.Node | None) -> 
     element (`for x in self.items`), "%" for a mapping's values (`for k, v in d.items()`),
     through enumerate() and a dict's keys()/values()/items(); "" where it cannot tell."""
     names = target_names(left)
-    parts = [c for c in left.named_children] if left.type in ("pattern_list", "tuple_pattern") else [left]
+    parts = list(left.named_children) if left.type in ("pattern_list", "tuple_pattern") else [left]
     if right is None or not names:
         return [(n, "") for n in names]
     if right.type == "call":

@@ -49,31 +49,33 @@ def name_features(name: str, member_kind: str, receiver: str, token: str, line_w
     head = _WORD.match(name.lstrip("_"))
     f["cond_bool"] = 1.0 if call_ctx == "call_cond" and head and head.group().lower() in _BOOL_HEADS else 0.0
     f["in_plural"] = 1.0 if token == "in" and name.endswith("s") and not name.endswith("ss") else 0.0
-    f["dunder"] = 1.0 if len(name) > 4 and name.startswith("__") and name.endswith("__") else 0.0
+    f["dunder"] = 1.0 if is_dunder(name) else 0.0
     f["constant"] = 1.0 if name.isupper() else 0.0
     f["capitalized"] = 1.0 if name[:1].isupper() and not name.isupper() else 0.0
     return f
 
 
 _PARAMS = re.compile(r"\((.*)\)", re.DOTALL)
-_RETURN = re.compile(r"\)\s*->\s*(.+)$", re.DOTALL)
 _ITERABLE = re.compile(r"\b(?:list|List|tuple|Tuple|set|Set|frozenset|dict|Dict|Iterable|Iterator|Sequence|Generator|Mapping)\b")
 
 
-def _split_params(text: str) -> list[str]:
-    out, depth, cur = [], 0, []
-    for ch in text:
+def split_top(text: str, sep: str = ",") -> list[str]:
+    """Split at `sep` outside brackets: split_top("a, B[c, d]") -> ["a", " B[c, d]"]."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(text):
         if ch in "([{":
             depth += 1
         elif ch in ")]}":
             depth -= 1
-        if ch == "," and depth == 0:
-            out.append("".join(cur))
-            cur = []
-        else:
-            cur.append(ch)
-    out.append("".join(cur))
+        elif ch == sep and depth == 0:
+            out.append(text[start:i])
+            start = i + 1
+    out.append(text[start:])
     return out
+
+
+def is_dunder(name: str) -> bool:
+    return len(name) > 4 and name.startswith("__") and name.endswith("__")
 
 
 @functools.lru_cache(maxsize=8192)
@@ -86,7 +88,7 @@ def signature_parts(sig: str) -> tuple[tuple[str, ...], str, bool]:
     head, arrow, ret = sig.partition(") ->")
     m = _PARAMS.search(head + ")" if arrow else head)
     params = []
-    for p in _split_params(m.group(1)) if m else []:
+    for p in split_top(m.group(1)) if m else []:
         name = p.split(":", 1)[0].split("=", 1)[0].strip()
         if name and name.isidentifier() and name not in ("self", "cls"):
             params.append(name)

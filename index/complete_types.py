@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from index import stdlib_members
 from index.complete_buffer import Buffer
+from index.complete_rank import split_top
 from index.graph import Resolver, _absolute
 from index.records import CALLABLE_KINDS, CLASS_KINDS
 
@@ -69,29 +70,14 @@ def annotation_parts(text: str) -> tuple[str, tuple[str, ...]]:
         m = _WRAPPERS.match(text)
         if not m:
             break
-        text = _split_args(m.group(1))[0].strip().strip("'\"") if m.group(1) else ""
-    parts = [p.strip().strip("'\"") for p in _split_args(text, "|")]
+        text = split_top(m.group(1))[0].strip().strip("'\"") if m.group(1) else ""
+    parts = [p.strip().strip("'\"") for p in split_top(text, "|")]
     parts = [p for p in parts if p and p != "None"]
     if not parts:
         return "", ()
     head, _, rest = parts[0].partition("[")
-    args = tuple(a.strip().strip("'\"") for a in _split_args(rest[:-1])) if rest.endswith("]") else ()
+    args = tuple(a.strip().strip("'\"") for a in split_top(rest[:-1])) if rest.endswith("]") else ()
     return (head, args) if re.fullmatch(r"[A-Za-z_][\w.]*", head) else ("", ())
-
-
-def _split_args(text: str, sep: str = ",") -> list[str]:
-    """Split at `sep` outside brackets: _split_args("a, B[c, d]") -> ["a", " B[c, d]"]."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            out.append(text[start:i])
-            start = i + 1
-    out.append(text[start:])
-    return out
 
 
 def stdlib_class(path: str) -> bool:

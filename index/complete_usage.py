@@ -164,8 +164,7 @@ def transitions(buf: Buffer, key: str, fn: ts.Node | None) -> Counter:
     `self.end()` elsewhere makes `end` likely after `begin` here."""
     sites = sorted((row, n) for r, n, row, _ in buf.use_sites() if r == key)
     lo = fn.start_point.row if fn is not None else 0
-    prev = [n for row, n in sites if lo <= row <= buf.line]
-    if not prev:
+    prev = next((n for row, n in reversed(sites) if lo <= row <= buf.line), None)
+    if prev is None:
         return Counter()
-    return Counter(b for (_, a), (_, b) in itertools.pairwise(sites) if a == prev[-1])
-
+    return Counter(b for (_, a), (_, b) in itertools.pairwise(sites) if a == prev)

@@ -3,10 +3,10 @@
 Each package is copied, indexed and sampled as `graphmer bench completion` does (dunder sites
 such as `super().__init__` included: the weights must learn how often they are written, though
 the benchmark never asks for them); at each site the completer records every candidate's
-features with an empty and with a one-character prefix, and the weights maximise the softmax likelihood of the attribute actually written
-(a listwise ranking loss), with an L2 pull towards the hand-set weights. The shipped weights
-are fitted on standard-library packages only: the packages the benchmark is judged on
-(click, rich, ...) are never fitted on.
+features with an empty and with a one-character prefix, and the weights maximise the softmax
+likelihood of the attribute actually written (a listwise ranking loss), with an L2 pull
+towards the hand-set weights. The shipped weights are fitted on standard-library packages
+only: the packages the benchmark is judged on (click, rich, ...) are never fitted on.
 """
 from __future__ import annotations
 
