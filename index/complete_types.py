@@ -28,8 +28,8 @@ _TYPING_BUILTINS = {"List": "list", "Dict": "dict", "Set": "set", "FrozenSet": "
                     "Sequence": "list", "MutableSequence": "list", "Mapping": "dict", "MutableMapping": "dict",
                     "Iterable": "", "Iterator": "", "Generator": "", "Collection": "", "AbstractSet": "set",
                     "Deque": "collections.deque", "DefaultDict": "collections.defaultdict", "Text": "str", "AnyStr": "str"}
-# What some common standard-library functions return (their sources carry no annotations;
-# only classes whose members stdlib_members can read).
+# What some common standard-library functions and methods return, as annotations of absolute
+# paths (their sources carry no annotations; only classes whose members stdlib_members can read).
 _STR_FUNCS = ("os.path.join", "os.path.basename", "os.path.dirname", "os.path.abspath", "os.path.realpath",
               "os.path.normpath", "os.path.expanduser", "os.path.relpath", "os.getcwd", "os.fspath")
 STDLIB_RETURNS = {
@@ -41,6 +41,9 @@ STDLIB_RETURNS = {
     "datetime.datetime.now": "datetime.datetime", "datetime.datetime.utcnow": "datetime.datetime",
     "datetime.datetime.fromtimestamp": "datetime.datetime", "datetime.date.today": "datetime.date",
     **dict.fromkeys(_STR_FUNCS, "builtins.str"),
+    "re.compile": "re.Pattern", "re.finditer": "typing.Iterator[re.Match]", "re.Pattern.finditer": "typing.Iterator[re.Match]",
+    **dict.fromkeys(("re.match", "re.search", "re.fullmatch", "re.Pattern.match", "re.Pattern.search",
+                     "re.Pattern.fullmatch"), "re.Match"),
 }
 BUILTIN_CLASSES = frozenset(n for n in dir(builtins) if isinstance(getattr(builtins, n), type))
 
@@ -80,10 +83,14 @@ def annotation_parts(text: str) -> tuple[str, tuple[str, ...]]:
     return (head, args) if re.fullmatch(r"[A-Za-z_][\w.]*", head) else ("", ())
 
 
-def stdlib_class(path: str) -> bool:
+def stdlib_class(path: str, depth: int = 0) -> bool:
     """Whether a dotted path names a class defined in a standard-library module ("logging.Logger")."""
+    if path in stdlib_members.RUNTIME_CLASSES:
+        return True
     mod, _, name = path.rpartition(".")
     m = stdlib_members.module_names(mod)[0].get(name) if mod and stdlib_members.is_stdlib(mod) else None
+    if m is not None and m.target and m.target != path and depth < 4:  # io.TextIOWrapper: from _io import ...
+        return stdlib_class(m.target, depth + 1)
     return m is not None and m.kind == "class"
 
 
@@ -221,6 +228,8 @@ class Typer:
 
     def head(self, name: str, owner_module: str | None, depth: int) -> Val:
         """Value of a bare name: buffer scopes (or the indexed module's), then builtins."""
+        if owner_module == "":  # absolute dotted paths (STDLIB_RETURNS)
+            return self.of_qual(name, depth)
         if owner_module is not None:
             fi = self.module_file.get(owner_module)
             q = self.r.resolve(fi, 0, name) if fi is not None else None
@@ -279,7 +288,7 @@ class Typer:
             elif v.kind == "function":
                 v = self.returned(v.qual, depth)
             elif v.kind == "external" and v.qual in STDLIB_RETURNS:
-                v = Val("instance", STDLIB_RETURNS[v.qual])
+                v = self.of_annotation(STDLIB_RETURNS[v.qual], "", depth + 1)
             else:
                 return UNKNOWN
         return v
@@ -320,7 +329,8 @@ class Typer:
                     return self.of_qual(m, depth)
                 if name in self.attrs.get(cls, {}):
                     return self.of_value(self.attrs[cls][name], self._module_of(cls), depth + 1)
-            return UNKNOWN
+            # a standard-library class's method whose return STDLIB_RETURNS knows (re.Pattern.match)
+            return Val("external", f"{v.qual}.{name}") if f"{v.qual}.{name}" in STDLIB_RETURNS else UNKNOWN
         if v.kind == "external":
             return Val("external", f"{v.qual}.{name}")
         return UNKNOWN

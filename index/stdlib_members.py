@@ -6,13 +6,16 @@ beside the interpreter: a module with Python source is read statically (tree-sit
 definitions, assignments and imports, `from m import *` followed), never imported. Only a
 module without Python source (built into the interpreter, or a C extension under
 lib-dynload) is imported and listed with dir(): its names cannot be read any other way, and
-importing it runs no Python code. Third-party modules are never looked at.
+importing it runs no Python code. Two classes `re` makes at run time (`re.Match`,
+`re.Pattern`, whose source reads `Match = type(...)`) are listed with dir() of the class
+graphmer's own process has imported already. Third-party modules are never looked at.
 """
 from __future__ import annotations
 
 import builtins
 import functools
 import importlib
+import re
 import sys
 import sysconfig
 from dataclasses import dataclass
@@ -23,6 +26,10 @@ import tree_sitter as ts
 from index import languages, pynames
 
 _MAX_DEPTH = 6
+_GLOBALS_UPDATE = re.compile(r"globals\(\)\.update\((\w+)\.__members__\)")
+# Classes a module's source makes at run time (`Match = type(...)` in re): listed with dir() of
+# the class itself, which the running interpreter has imported already (graphmer imports re).
+RUNTIME_CLASSES = {"re.Pattern": re.Pattern, "re.Match": re.Match}
 _BLOCKS = frozenset({"if_statement", "elif_clause", "else_clause", "try_statement", "except_clause",
                      "finally_clause", "with_statement", "block", "expression_statement"})
 
@@ -63,6 +70,11 @@ def is_stdlib(path: str) -> bool:
     return path.split(".", 1)[0] in sys.stdlib_module_names
 
 
+def is_module(path: str) -> bool:
+    """Whether a dotted path names a standard-library module (with source, or compiled)."""
+    return is_stdlib(path) and (_source(path) is not None or _compiled(path))
+
+
 @functools.lru_cache(maxsize=512)
 def module_names(mod: str, depth: int = 0) -> tuple[dict[str, Member], dict[str, ClassInfo]]:
     """(name -> Member, class name -> ClassInfo) of a standard-library module; empty when unknown."""
@@ -94,13 +106,21 @@ def _t(n: ts.Node) -> str:
 
 def _walk(node: ts.Node, mod: str, is_pkg: bool, names: dict, classes: dict, depth: int) -> None:
     for c in node.named_children:  # the first binding of a name wins (os: posixpath before ntpath)
+        exported = False  # an enum whose members the module exports (`@enum.global_enum`: re.IGNORECASE)
         if c.type == "decorated_definition":
+            exported = any(_t(d).endswith("global_enum") for d in c.named_children if d.type == "decorator")
             c = c.child_by_field_name("definition") or c
         name = c.child_by_field_name("name") if c.type in ("function_definition", "class_definition") else None
         if name is not None:
-            names.setdefault(_t(name), Member("function" if c.type == "function_definition" else "class"))
+            old = names.get(_t(name))
+            if old is None or (old.kind == "variable" and not old.target):  # enum.py: `Enum = None` first, the class later
+                names[_t(name)] = Member("function" if c.type == "function_definition" else "class")
             if c.type == "class_definition":
                 classes[_t(name)] = _class_info(c, mod, is_pkg, depth)
+                if exported:
+                    _export_members(classes[_t(name)], names)
+        elif c.type == "expression_statement" and (g := _GLOBALS_UPDATE.fullmatch(_t(c))) and g.group(1) in classes:
+            _export_members(classes[g.group(1)], names)  # globals().update(E.__members__)
         elif c.type == "expression_statement" and c.named_children and c.named_children[0].type == "assignment":
             left = c.named_children[0].child_by_field_name("left")
             for t in [left] if left is not None and left.type == "identifier" else (left.named_children if left is not None else []):
@@ -117,6 +137,12 @@ def _walk(node: ts.Node, mod: str, is_pkg: bool, names: dict, classes: dict, dep
             _from_import(c, mod, is_pkg, names, depth)
         elif c.type in _BLOCKS:
             _walk(c, mod, is_pkg, names, classes, depth)
+
+
+def _export_members(info: ClassInfo, names: dict) -> None:
+    for n, kind in info.names.items():
+        if kind == "attribute" and not n.startswith("_"):
+            names.setdefault(n, Member("variable"))
 
 
 def _class_info(c: ts.Node, mod: str, is_pkg: bool, depth: int) -> ClassInfo:
@@ -169,6 +195,9 @@ def members(path: str, depth: int = 0) -> dict[str, str]:
     """
     if depth > _MAX_DEPTH or not is_stdlib(path):
         return {}
+    if path in RUNTIME_CLASSES:
+        cls = RUNTIME_CLASSES[path]
+        return {n: "method" if callable(getattr(cls, n, None)) else "attribute" for n in dir(cls) if not n.startswith("_")}
     parts = path.split(".")
     for i in range(len(parts), 0, -1):
         mod = ".".join(parts[:i])

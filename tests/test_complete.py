@@ -351,6 +351,9 @@ def test_stdlib_members_are_read_statically():
     assert {"flush", "readline", "close"} <= set(members("typing.BinaryIO"))  # from its base IO[bytes]
     assert "value" in members("ctypes.c_ulong")  # base _SimpleCData from the compiled _ctypes
     assert not any(n.startswith("__") for n in members("collections.OrderedDict"))  # `self.__map` is mangled
+    assert {"name", "value"} <= set(members("enum.IntEnum"))  # enum.py binds `Enum = None` before the class
+    assert {"IGNORECASE", "VERBOSE"} <= set(members("re"))  # @enum.global_enum exports RegexFlag's members
+    assert {"group", "span"} <= set(members("re.Match")) and "finditer" in members("re.Pattern")  # made at run time
 
 
 def test_the_token_before_the_receiver_ranks_by_its_own_counts(tmp_path):
@@ -650,6 +653,9 @@ def test_a_class_with_a_memberless_stdlib_base_lists_only_its_members(tmp_path):
     ("import os\nos.stat('x').", "os.stat_result"),
     ("import os.path\nos.path.join('a', 'b').", "builtins.str"),
     ("with open('x') as f:\n    f.", "io.TextIOWrapper"),
+    ("import re\nWORD = re.compile('w')\nWORD.", "re.Pattern"),  # re.Pattern and re.Match: made at run time
+    ("import re\nWORD = re.compile('w')\nm = WORD.match('x')\nm.", "re.Match"),  # a stdlib method's return
+    ("import re\nfor m in re.finditer('a', 'b'):\n    m.", "re.Match"),  # Iterator[re.Match]
 ])
 def test_common_standard_library_functions_have_return_types(tmp_path, code, qual):
     (tmp_path / "m.py").write_text(code)
