@@ -289,22 +289,30 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the site samples.")
 @click.option("--l2", default=0.001, show_default=True, type=click.FloatRange(min=0), help="Pull towards the hand-set weights.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the fitted weights here (JSON).")
+@click.option("--usage-out", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the standard library's reads of its modules' members here (JSON).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float, out: Path | None, as_json: bool) -> None:
+def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float, out: Path | None,
+                   usage_out: Path | None, as_json: bool) -> None:
     """Fit the completion ranking weights on member-access sites of PACKAGES.
 
     Without PACKAGES: the standard-library packages the shipped weights are fitted on
     (model/complete_fit.py). Fit on code the benchmark is not judged on.
 
+    Each standard-library package is fitted with the standard library's member-read counts
+    (index/stdlib_usage.py) of every other package, never its own.
+
     \b
-    Example (how index/completion_weights.json is made):
-        graphmer bench completion-fit --out index/completion_weights.json
+    Example (how index/completion_weights.json and index/stdlib_usage.json are made):
+        graphmer bench completion-fit --out index/completion_weights.json --usage-out index/stdlib_usage.json
     """
     import platform
 
     from graphmer_cli.render import progress_callback
     from index.bench_complete import BenchError as CompletionBenchError
     from index.complete_rank import dump_weights
+    from index.stdlib_usage import MIN_COUNT
+    from index.stdlib_usage import write as write_usage
     from model.complete_fit import run_fit, stdlib_packages
 
     pkgs = list(packages) or stdlib_packages()
@@ -316,11 +324,14 @@ def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float,
     meta = {**r.to_json(), "sites_per_package": sites, "seed": seed, "l2": l2,
             "python": platform.python_version(), "command": "graphmer bench completion-fit" + ("" if packages else " (standard library)")}
     meta.pop("seconds")
-    if out is not None:
-        try:
+    try:
+        if out is not None:
             dump_weights(r.weights, out, meta)
-        except OSError as exc:
-            raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from exc
+        if usage_out is not None:
+            write_usage(r.stdlib_uses, usage_out, {"python": meta["python"], "min_count": MIN_COUNT,
+                                                   "command": "graphmer bench completion-fit --usage-out"})
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from exc
     if as_json:
         click.echo(json.dumps({**r.to_json(), "weights": {n: getattr(r.weights, n) for n in r.weights.features()}}, indent=2))
         return

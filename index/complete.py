@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import builtins
 import math
+import re
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
+from index import stdlib_usage
 from index.complete_buffer import (
     Buffer,
     CursorText,
@@ -32,6 +34,7 @@ from index.complete_rank import (
     IDENT,
     RankWeights,
     name_features,
+    returns_named,
     signature_features,
     signature_parts,
     words_in,
@@ -51,9 +54,12 @@ from index.graph import Resolver
 from index.indexer import module_names
 from index.pynames import context_token, norm_receiver
 from index.records import CLASS_KINDS
+from index.stdlib_usage import Usage
 from index.store import Store
 
 _PLAIN_METHODS = frozenset(n for t in (str, list, dict) for n in dir(t) if not n.startswith("_"))
+_CTX_PRIOR = 4.0  # pseudo-uses behind ctx_lr's estimate of a name's rate in a context (a Beta prior at the receiver's rate)
+_QUOTED = re.compile(r"[\"'](\w+)[\"']")  # a name written as a string literal (`yield "link", self.link`)
 _BUILTIN_NAMES = sorted(n for n in dir(builtins) if not n.startswith("_"))
 # Scorer: (path, line, candidates) -> one extra score per candidate (e.g. a model's).
 Scorer = Callable[[str, int, list["CompletionItem"]], list[float]]
@@ -81,12 +87,14 @@ class Completer:
     """Completion over one index; load once (symbol table, usage totals), ask many times."""
 
     def __init__(self, store: Store, scorer: Scorer | None = None, weights: RankWeights | None = None,
-                 resolver: Resolver | None = None) -> None:
+                 resolver: Resolver | None = None, stdlib_uses: Usage | None = None) -> None:
         """weights: the ranking weights (default: the shipped fitted ones, RankWeights.fitted());
-        resolver: the index's name resolver when the caller has built it already (it is read, never changed)."""
+        resolver: the index's name resolver when the caller has built it already (it is read, never changed);
+        stdlib_uses: reads of standard-library modules' members (default: the shipped counts, index/stdlib_usage.py)."""
         self.store = store
         self.scorer = scorer
         self.w = weights = weights if weights is not None else RankWeights.fitted()
+        self.stdlib_uses = stdlib_uses if stdlib_uses is not None else stdlib_usage.shipped()
         self.feature_log: list[tuple[str, dict[str, float]]] | None = None  # set to a list to record each candidate's features
         self.resolver = resolver or Resolver(store.graph_inputs())
         graphs = self.resolver.files
@@ -248,6 +256,8 @@ class Completer:
             for n, row in (buf.definition_rows(node) if node is not None else {}).items():
                 def_rows.setdefault(n, row)
         line_words = words_in(before)
+        line_names = set(re.findall(r"(?<![\w.])" + re.escape(ct.receiver) + r"\s*\.\s*(\w+)", before)) if ct.receiver else set()
+        quoted = set(_QUOTED.findall(before))
         func_text = buf.text_around(fn)
         func_words = words_in(func_text)
         seq = transitions(buf, key, fn) if key else Counter()
@@ -268,7 +278,10 @@ class Completer:
         quals = uses.by_qual(val.qual) if val.kind in ("module", "class", "external") else Counter()
         near = near_uses(buf, key, self.w.near_lines, rows) if key else {}
         guessed = self._named_class_members(key) if val.kind == "" and key else set()
-        pool = set(members) | set(exact) | set(last) | set(quals) | guessed
+        std = self.stdlib_uses.get(val.qual, {}) if val.kind == "external" else {}
+        on_instances = self.member_table.instance_names(val) if val.kind == "class" else set()
+        next_def = self._next_defined(buf, key, val) if key else ""
+        pool = set(members) | set(exact) | set(last) | set(quals) | guessed | set(std)
         if val.kind != "module" and ct.prefix:
             # Objects get attributes at run time: any attribute name of the repository may
             # do once a prefix narrows them; ranked by usage alone they rarely lead.
@@ -278,6 +291,7 @@ class Completer:
             # the list's tail (their score is usage alone, below the receiver's own names).
             pool |= set(self.popular) | set(uses.buf_name) | (_PLAIN_METHODS if val.kind == "" else set())
         pool = {n for n in pool if n.startswith(ct.prefix)}
+        p_ctx = (sum(ctx.values()) + 1) / (sum(exact.values()) + 1)  # how often this receiver's uses stand in this context
         out = []
         for name in pool:
             m = members.get(name)
@@ -296,10 +310,12 @@ class Completer:
                 "context": math.log1p(ctx.get(name, 0)) if gated else 0.0,
                 "context_last": math.log1p(ctx_last.get(name, 0)) if gated else 0.0,
                 "ctx_ratio": math.log((1 + ctx.get(name, 0)) / (1 + exact.get(name, 0))) if gated else 0.0,
+                "ctx_lr": math.log((ctx.get(name, 0) + _CTX_PRIOR * p_ctx) / ((exact.get(name, 0) + _CTX_PRIOR) * p_ctx)) if gated else 0.0,
                 "near": math.log1p(near.get(name, 0.0)),
                 "family": math.log1p(fam.get(name, 0)) if gated else 0.0,
                 "subclass": math.log1p(sub.get(name, 0)) if gated else 0.0,
                 "anywhere": math.log1p(max(uses.name(name), 0)),
+                "stdlib": math.log1p(std.get(name, 0)),
             }
             f["plain"] = 1.0 if val.kind == "" and name in _PLAIN_METHODS else 0.0  # an unknown object is often a str, list or dict
             if m is None and not any(v > 0 for k, v in f.items() if k != "ctx_ratio"):
@@ -310,14 +326,34 @@ class Completer:
             f["def_near"] = math.exp(-abs(def_rows[name] - buf.line) / self.w.near_lines) if m and name in def_rows else 0.0
             f.update(name_features(name, m[0] if m else "", key, token, line_words, func_words))
             if m:
-                f.update(signature_features(self._signature(name, m), m[0], token))
+                sig = self._signature(name, m)
+                f.update(signature_features(sig, m[0], token))
+                f["ret_named"] = returns_named(target or slot, sig)
             f["seq"] = math.log1p(seq.get(name, 0))
+            f["cls_self"] = 1.0 if name in on_instances else 0.0
+            f["line_dup"] = 1.0 if name in line_names else 0.0
+            f["next_def"] = 1.0 if name == next_def else 0.0
+            f["quoted"] = 1.0 if name in quoted else 0.0
             f["slot"] = name_match(slot, name) if slot else 0.0
             if self.feature_log is not None:
                 self.feature_log.append((name, f))
             kind, detail, sid = (m[0], m[1], m[2]) if m else ("attribute", "", 0)
             out.append(CompletionItem(name, kind, detail, round(self.w.score(f), 6), sid))
         return out, val.qual if val.kind in ("module", "class", "instance") else ""
+
+    def _next_defined(self, buf: Buffer, key: str, val: Val) -> str:
+        """The attribute assigned right after the one the buffer last read after this receiver,
+        before the cursor: code that lists fields (`yield "bold", self.bold` ..., enum members in
+        a table) lists them in the order the class defines them."""
+        prev, row = "", -1
+        for r, n, at, _ in buf.use_sites():
+            if r == key and row <= at <= buf.line:
+                prev, row = n, at
+        if not prev or val.kind not in ("class", "instance"):
+            return ""
+        order = self.member_table.attribute_order(val)
+        i = order.index(prev) if prev in order else -1
+        return order[i + 1] if 0 <= i < len(order) - 1 else ""
 
     def _named_class_members(self, key: str) -> set[str]:
         """For a receiver of unknown type: the members of the indexed classes named like its

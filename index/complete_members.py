@@ -8,6 +8,7 @@ import builtins
 
 from index import stdlib_members
 from index.complete_buffer import is_property_decorator
+from index.complete_rank import first_param
 from index.complete_types import BUILTIN_CLASSES, Typer, Val, stdlib_class
 from index.records import CLASS_KINDS
 from index.store import Store
@@ -23,6 +24,12 @@ class MemberTable:
         self.properties = {src for src, dst in store.conn.execute(
             "SELECT s.qualname, d.qualname FROM edges e JOIN symbols s ON s.id = e.src JOIN symbols d ON d.id = e.dst "
             "WHERE e.relation = 'decorated_by'") if is_property_decorator(dst)}
+        # names a class's methods assign on `self` (and its body does not): read on instances only
+        self.self_attrs: dict[str, set[str]] = {}
+        for owner, name in store.conn.execute(
+            "SELECT a.owner, a.name FROM attributes a JOIN symbols s ON s.file_id = a.file_id AND s.kind = 'method' "
+            "AND a.line BETWEEN s.start_line AND s.end_line AND s.qualname = a.owner || '.' || s.name"):
+            self.self_attrs.setdefault(owner, set()).add(name)
         self.submodules: dict[str, list[str]] = {}
         for q, kind in self.r.kind.items():
             if kind == "module" and "." in q:
@@ -42,6 +49,39 @@ class MemberTable:
                 if not self._class_members(cls, depth, out):
                     return out, False
         return out, True
+
+    def instance_names(self, val: Val) -> set[str]:
+        """Of a class's members (and its bases' in the index or the buffer): those that belong to
+        its instances, not to the class object: methods taking `self`, properties, and names only
+        its methods assign on `self`. `Panel.fit` (a classmethod) is not one, `Panel.title` is."""
+        out: set[str] = set()
+        for cls in self.typer.mro(val.qual) if val.kind == "class" else ():
+            node = self.typer._buffer_class(cls)
+            if node is not None:
+                buf = self.typer.buf
+                body = buf.scope_names(node)
+                out |= {n for n in buf.class_attributes(node) if n not in body} | set(buf.properties(node))
+                methods = [n for n, (k, _) in body.items() if k == "function"]
+            elif self.r.kind.get(cls) in CLASS_KINDS:
+                out |= self.self_attrs.get(cls, set()) - set(self.r.members.get(cls, {}))
+                methods = [n for n, q in self.r.members.get(cls, {}).items() if self.r.kind.get(q) == "method"]
+            else:
+                continue
+            for n in methods:
+                q = f"{cls}.{n}"
+                if q in self.properties or first_param(self.symbols.get(q, (0, "", ""))[2]) == "self":
+                    out.add(n)
+        return out
+
+    def attribute_order(self, val: Val) -> list[str]:
+        """The attribute names of an instance's or class's type in the order they are first
+        assigned (class body and `self.x`), its own before its bases'."""
+        out: list[str] = []
+        for cls in self.typer.mro(val.qual) if val.kind in ("class", "instance") else ():
+            node = self.typer._buffer_class(cls)
+            names = self.typer.buf.class_attributes(node) if node is not None else self.attrs.get(cls, {})
+            out += [n for n in names if n not in out]
+        return out
 
     def _sym(self, q: str, default_kind: str) -> tuple[str, str, int, int]:
         sid, kind, sig = self.symbols.get(q, (0, default_kind, ""))

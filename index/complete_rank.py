@@ -95,6 +95,33 @@ def signature_parts(sig: str) -> tuple[tuple[str, ...], str, bool]:
     return tuple(params), ret.strip(), sig.startswith("async ")
 
 
+def first_param(sig: str) -> str:
+    """The first parameter's name of a `def` signature ("" for none or no def):
+    first_param("def fit(cls, x)") -> "cls"."""
+    m = _PARAMS.search(sig) if sig.startswith(("def ", "async def ")) else None
+    first = split_top(m.group(1))[0] if m else ""
+    return first.split(":", 1)[0].split("=", 1)[0].strip()
+
+
+_TYPING_WORDS = frozenset({"optional", "union", "list", "dict", "tuple", "set", "iterable", "iterator", "sequence",
+                           "type", "none", "str", "int", "bool", "float", "any", "callable", "mapping", "typing", "self"})
+
+
+def returns_named(target: str, sig: str) -> float:
+    """Share of the words of the name a value is assigned or passed to that the candidate's
+    return (or attribute) type names: `render_options = options.` -> `update` (-> ConsoleOptions)."""
+    if not target:
+        return 0.0
+    _, ret, _ = signature_parts(sig)
+    if sig.startswith(":"):
+        ret = sig[1:]
+    elif sig.startswith("=") and sig.endswith("()"):
+        ret = sig[1:-2]  # `self.style = Style(...)`
+    words = words_in(ret) - _TYPING_WORDS
+    tw = subwords(target)
+    return len(tw & words) / len(tw) if tw and words else 0.0
+
+
 def signature_features(sig: str, member_kind: str, token: str) -> dict[str, float]:
     """Features of a member's signature (a `def` line; `:T` / `=value` for an attribute) against
     the context token before the receiver: awaited async methods, bool-returning names in
@@ -136,6 +163,7 @@ class RankWeights:
     context: float = 3.0  # log(1 + uses after this receiver text behind the same token: `return t.`, `x: t.`)
     context_last: float = 1.0  # the same after any receiver ending in the same name
     ctx_ratio: float = 3.0  # log((1 + uses in this context) / (1 + uses after this receiver))
+    ctx_lr: float = 0.0  # log of a name's smoothed rate in this context over the receiver's rate in it
     plain: float = 0.05  # 1 for a str/list/dict method on a receiver of unknown type
     named: float = 3.0  # name_match of the name the expression is assigned or passed to (`x = y.x`)
     in_def: float = 1.0  # name_match of the enclosing function's name (`def close(self): self._file.close()`)
@@ -167,6 +195,12 @@ class RankWeights:
     iter_in: float = 0.0  # 1 for a member returning (or annotated) a list/tuple/Iterable/... after `in`
     slot: float = 0.0  # name_match of the parameter the expression is passed to positionally (`f(a, self.` -> f's 2nd)
     seq: float = 0.0  # log(1 + times the buffer uses this name right after the receiver's previous name)
+    cls_self: float = -1.0  # 1 for an instance's member (`self` method, property, `self.x`) read on the class object
+    line_dup: float = 0.0  # 1 for a name the cursor's line already reads after the same receiver (`self.a - self.`)
+    next_def: float = 0.0  # 1 for the attribute its class assigns right after the one last read after this receiver
+    ret_named: float = 0.0  # share of the assigned / passed-to name's words its return type names (`opts = o.` -> update() -> Options)
+    quoted: float = 0.0  # 1 for a name the cursor's line writes as a string literal before the receiver
+    stdlib: float = 0.5  # log(1 + reads of this member of a standard-library module by the standard library itself)
     popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
     near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from index.bench_complete import PREFIXES, BenchError, cut_buffer, indexed_sample
 from index.complete import Completer
 from index.complete_rank import RankWeights
+from index.stdlib_usage import Usage, count, totals
 from index.store import INDEX_DIRNAME, Store
 
 Progress = Callable[[str, int, int], None]
@@ -50,6 +51,7 @@ class FitResult:
     loss_before: float
     loss_after: float
     seconds: float
+    stdlib_uses: Usage  # the standard library's reads of its modules, all packages (for --usage-out)
 
     def to_json(self) -> dict:
         return {"examples": self.examples, "sites_missing": self.sites_missing, "packages": self.packages,
@@ -63,15 +65,17 @@ def stdlib_packages() -> list[Path]:
     return [root / n for n in STDLIB_PACKAGES if (root / n / "__init__.py").is_file()]
 
 
-def collect(package: Path, sites: int, seed: int, work: Path) -> tuple[list[Example], int]:
-    """Examples from up to `sites` sampled sites of one package; and how many sites had no right candidate."""
+def collect(package: Path, sites: int, seed: int, work: Path, stdlib_uses: Usage | None = None) -> tuple[list[Example], int]:
+    """Examples from up to `sites` sampled sites of one package; and how many sites had no right
+    candidate. stdlib_uses: the standard-library read counts to rank with; a standard-library
+    package must be fitted with counts that leave its own files out (see run_fit)."""
     chosen = indexed_sample(Path(package), work, sites, seed, dunders=True)[2]
     names = RankWeights.features()
     out: list[Example] = []
     missing = 0
     store = Store(work / INDEX_DIRNAME)
     try:
-        completer = Completer(store, weights=RankWeights())
+        completer = Completer(store, weights=RankWeights(), stdlib_uses=stdlib_uses)
         sources: dict[str, list[str]] = {}
         for site in chosen:
             if site.path not in sources:
@@ -154,11 +158,13 @@ def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0
     t0 = time.perf_counter()
     examples: list[Example] = []
     missing = 0
+    groups = count()  # the standard library's reads of its modules, by top-level package
     for i, package in enumerate(packages, 1):
         if not Path(package).is_dir():
             raise BenchError(f"{package} is not a folder: give the paths of Python packages")
+        held_out = totals(groups, exclude=Path(package).name)  # a package never sees its own reads
         with tempfile.TemporaryDirectory(prefix="graphmer-fit-") as tmp:
-            got, miss = collect(Path(package), sites, seed, Path(tmp))
+            got, miss = collect(Path(package), sites, seed, Path(tmp), held_out)
         examples += got
         missing += miss
         if progress:
@@ -170,4 +176,4 @@ def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0
     w = fit(examples, start, l2=l2)
     after, loss1 = evaluate(examples, w)
     return FitResult(w, len(examples), missing, [Path(p).name for p in packages], before, after, loss0, loss1,
-                     time.perf_counter() - t0)
+                     time.perf_counter() - t0, totals(groups))

@@ -568,6 +568,18 @@ def test_signature_parts_and_call_slot():
     assert call_slot("x = (") == ("", -1)
 
 
+def test_returns_named_and_first_param():
+    from index.complete_rank import first_param, returns_named
+
+    assert returns_named("render_options", 'def update(self, width: int) -> "ConsoleOptions"') == 0.5
+    assert returns_named("style", "=Style()") == 1.0  # `self.style = Style(...)`
+    assert returns_named("style", ":Optional[Style]") == 1.0
+    assert returns_named("count", ":Optional[int]") == 0.0  # typing's words name nothing
+    assert returns_named("", "def f(self) -> Style") == 0.0
+    assert first_param("def fit( cls, renderable: 'R', box: Box = ROUNDED)") == "cls"
+    assert first_param("def make()") == "" and first_param(":int") == ""
+
+
 SIGNALS = '''
     class Iter:
         def __init__(self, gen, limiter):
@@ -601,6 +613,9 @@ SIGNALS = '''
     ("if self.", "bool_cond", "ready"),  # `self.ready = False`
     ("for x in self.", "iter_in", "pending"),  # -> List[int]
     ("self.begin()\n        self.", "seq", "alpha"),  # after begin, this file went on to alpha
+    ("x = self.alpha - self.", "line_dup", "alpha"),  # read already on this line: rarely twice
+    ("yield 'gen', self.", "quoted", "gen"),  # `yield "link", self.link`
+    ("yield self.limiter\n        yield self.", "next_def", "gen"),  # fields listed in the order they are assigned
 ])
 def test_context_signals_of_signatures_calls_and_sequences(tmp_path, code, feature, name):
     src = "from typing import List\n" + textwrap.dedent(SIGNALS).lstrip("\n").replace("CURSOR", code)
@@ -683,5 +698,71 @@ def test_an_untyped_receiver_named_like_a_class_gets_its_members(tmp_path):
             assert got.receiver_type == ""  # no annotation: the class is a guess from the name, not a type
             assert {n for n, f in c.feature_log if f["name_type"]} == want
             assert want <= set(labels(got))
+    finally:
+        store.close()
+
+
+def test_members_of_instances_are_marked_when_read_on_the_class(tmp_path):
+    (tmp_path / "panel.py").write_text(textwrap.dedent('''
+        class Panel:
+            ROUNDED = 1
+
+            def __init__(self, title):
+                self.title = title
+
+            @classmethod
+            def fit(cls, x):
+                return cls(x)
+
+            @staticmethod
+            def make():
+                return 1
+
+            @property
+            def width(self):
+                return 2
+
+            def render(self):
+                return self.title
+        ''').lstrip("\n"))
+    src = "from panel import Panel\n\n\nclass Wide(Panel):\n    def grow(self): ...\n\n\nPanel.\nWide.\n"
+    (tmp_path / "m.py").write_text(src)
+    build_index(tmp_path, IndexConfig(jobs=1))
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        c = Completer(store, weights=HAND)
+        for row, own in ((7, set()), (8, {"grow"})):  # an indexed class, and a buffer class over it
+            c.feature_log = []
+            got = c.complete("m.py", src, row, len(src.split("\n")[row]))
+            assert got.receiver_type in ("panel.Panel", "m.Wide")
+            assert {n for n, f in c.feature_log if f["cls_self"]} == {"__init__", "title", "width", "render"} | own
+            assert labels(got)[0] in ("fit", "make", "ROUNDED")
+    finally:
+        store.close()
+
+
+def test_ctx_lr_weighs_a_names_rate_in_the_context_against_the_receivers(tmp_path):
+    src = textwrap.dedent('''
+        def f(x):
+            return x.alpha
+        def g(x):
+            return x.alpha
+        def h(x):
+            x.beta()
+            x.beta()
+            x.beta()
+            y = x.gamma
+        def k(x):
+            return x.
+        ''').lstrip("\n")
+    (tmp_path / "m.py").write_text(src)
+    build_index(tmp_path, IndexConfig(jobs=1))
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        c = Completer(store, weights=HAND)
+        c.feature_log = []
+        c.complete("m.py", src, 10, 13)
+        lr = {n: f["ctx_lr"] for n, f in c.feature_log}
+        assert lr["alpha"] > 0 > lr["gamma"] > lr["beta"]  # beta: read 3 times, never after `return`
     finally:
         store.close()

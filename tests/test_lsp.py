@@ -223,12 +223,13 @@ async def test_completion_members_of_self_with_inherited_ones_and_resolve(client
     try:
         got = await client.text_document_completion_async(types.CompletionParams(text_document=doc(project, "pkg/store.py"), position=pos(26, 13)))
         # The shipped fitted weights: `save` first (the enclosing method's own name), then
-        # the callables before the attribute only BaseStore sets.
+        # the callables (all but tied: none is used elsewhere), then the attribute only
+        # BaseStore sets.
         assert [(i.label, i.kind, i.sort_text) for i in got.items] == [
             ("save", types.CompletionItemKind.Method, "0000"),
-            ("load", types.CompletionItemKind.Method, "0001"),  # inherited from BaseStore
+            ("Options", types.CompletionItemKind.Class, "0001"),
             ("flush", types.CompletionItemKind.Method, "0002"),
-            ("Options", types.CompletionItemKind.Class, "0003"),
+            ("load", types.CompletionItemKind.Method, "0003"),  # inherited from BaseStore
             ("records", types.CompletionItemKind.Field, "0004"),  # set on self in BaseStore
         ]
         assert got.is_incomplete is False
