@@ -148,6 +148,8 @@ class Buffer:
         self._sites: list[tuple[str, str, int, str]] | None = None
         self._self: dict[str, Counter] | None = None
         self._counts: Counter | None = None
+        self._attrs: dict[int, dict[str, str]] = {}  # class_attributes by class node
+        self._props: dict[int, frozenset[str]] = {}  # properties by class node
 
     def use_sites(self) -> list[tuple[str, str, int, str]]:
         """(receiver, name, row, context token) of the attribute uses in the buffer, the cursor's excluded."""
@@ -158,6 +160,11 @@ class Buffer:
     def properties(self, cls: ts.Node) -> frozenset[str]:
         """Names of a buffer class's methods decorated as properties (`@property`,
         `@cached_property`, `@x.setter`): read as attributes, not called."""
+        if cls.id not in self._props:
+            self._props[cls.id] = self._properties(cls)
+        return self._props[cls.id]
+
+    def _properties(self, cls: ts.Node) -> frozenset[str]:
         out = set()
         body = cls.child_by_field_name("body")
         for c in body.named_children if body is not None else ():
@@ -286,9 +293,12 @@ class Buffer:
         return self._classes
 
     def class_attributes(self, cls: ts.Node) -> dict[str, str]:
-        """Names a buffer class sets (body assignments, self.x in methods) -> value encoding."""
-        attrs = pynames.attribute_defs(cls, lambda n: 1 if n == cls else -1)
-        return {a.name: a.value for a in attrs if a.owner == 1}
+        """Names a buffer class sets (body assignments, self.x in methods) -> value encoding
+        (read only: one dict per class, kept for the request)."""
+        if cls.id not in self._attrs:
+            attrs = pynames.attribute_defs(cls, lambda n: 1 if n == cls else -1)
+            self._attrs[cls.id] = {a.name: a.value for a in attrs if a.owner == 1}
+        return self._attrs[cls.id]
 
     def class_bases(self, cls: ts.Node) -> list[str]:
         """The base class expressions of a buffer class, as written (`Base[T]` is Base)."""

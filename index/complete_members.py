@@ -5,6 +5,7 @@ statically, a builtin one), each as (kind, detail, symbol id, base depth).
 from __future__ import annotations
 
 import builtins
+import functools
 
 from index import stdlib_members
 from index.complete_buffer import is_property_decorator
@@ -24,12 +25,7 @@ class MemberTable:
         self.properties = {src for src, dst in store.conn.execute(
             "SELECT s.qualname, d.qualname FROM edges e JOIN symbols s ON s.id = e.src JOIN symbols d ON d.id = e.dst "
             "WHERE e.relation = 'decorated_by'") if is_property_decorator(dst)}
-        # names a class's methods assign on `self` (and its body does not): read on instances only
-        self.self_attrs: dict[str, set[str]] = {}
-        for owner, name in store.conn.execute(
-            "SELECT a.owner, a.name FROM attributes a JOIN symbols s ON s.file_id = a.file_id AND s.kind = 'method' "
-            "AND a.line BETWEEN s.start_line AND s.end_line AND s.qualname = a.owner || '.' || s.name"):
-            self.self_attrs.setdefault(owner, set()).add(name)
+        self.store = store
         self.submodules: dict[str, list[str]] = {}
         for q, kind in self.r.kind.items():
             if kind == "module" and "." in q:
@@ -49,6 +45,17 @@ class MemberTable:
                 if not self._class_members(cls, depth, out):
                     return out, False
         return out, True
+
+    @functools.cached_property
+    def self_attrs(self) -> dict[str, set[str]]:
+        """Class qualname -> the attribute names its methods assign on `self` (the first
+        assignment inside a method's lines); read on the first class-object receiver only."""
+        out: dict[str, set[str]] = {}
+        for owner, name in self.store.conn.execute(
+            "SELECT a.owner, a.name FROM attributes a JOIN symbols s ON s.file_id = a.file_id AND s.kind = 'method' "
+            "AND a.line BETWEEN s.start_line AND s.end_line AND s.qualname = a.owner || '.' || s.name"):
+            out.setdefault(owner, set()).add(name)
+        return out
 
     def instance_names(self, val: Val) -> set[str]:
         """Of a class's members (and its bases' in the index or the buffer): those that belong to

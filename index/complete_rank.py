@@ -79,28 +79,31 @@ def is_dunder(name: str) -> bool:
 
 
 @functools.lru_cache(maxsize=8192)
+def _split_signature(sig: str) -> tuple[tuple[str, ...], str]:
+    """A `def` signature's parameters as written, annotations and defaults cut off (`*b`,
+    `*` and `/` kept), and its return annotation; ((), "") for anything else."""
+    if not sig.startswith(("def ", "async def ")):
+        return (), ""
+    head, arrow, ret = sig.partition(") ->")
+    m = _PARAMS.search(head + ")" if arrow else head)
+    params = tuple(p.split(":", 1)[0].split("=", 1)[0].strip() for p in split_top(m.group(1))) if m else ()
+    return params, ret.strip()
+
+
 def signature_parts(sig: str) -> tuple[tuple[str, ...], str, bool]:
     """A `def` signature's parameter names (self/cls, `*`, `/` and starred ones left out), its
     return annotation ("" when none), and whether it is async:
     signature_parts("def f(self, a: int, *b, c=1) -> bool") -> (("a", "c"), "bool", False)."""
-    if not sig.startswith(("def ", "async def ")):
-        return (), "", False
-    head, arrow, ret = sig.partition(") ->")
-    m = _PARAMS.search(head + ")" if arrow else head)
-    params = []
-    for p in split_top(m.group(1)) if m else []:
-        name = p.split(":", 1)[0].split("=", 1)[0].strip()
-        if name and name.isidentifier() and name not in ("self", "cls"):
-            params.append(name)
-    return tuple(params), ret.strip(), sig.startswith("async ")
+    params, ret = _split_signature(sig)
+    names = tuple(p for p in params if p and p.isidentifier() and p not in ("self", "cls"))
+    return names, ret, sig.startswith("async ")
 
 
 def first_param(sig: str) -> str:
     """The first parameter's name of a `def` signature ("" for none or no def):
     first_param("def fit(cls, x)") -> "cls"."""
-    m = _PARAMS.search(sig) if sig.startswith(("def ", "async def ")) else None
-    first = split_top(m.group(1))[0] if m else ""
-    return first.split(":", 1)[0].split("=", 1)[0].strip()
+    params = _split_signature(sig)[0]
+    return params[0] if params else ""
 
 
 _TYPING_WORDS = frozenset({"optional", "union", "list", "dict", "tuple", "set", "iterable", "iterator", "sequence",
