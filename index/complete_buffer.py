@@ -261,7 +261,7 @@ class Buffer:
                 for n, value in bound:
                     # `x = x.` on the cursor's line: x is still what it was before
                     if _t(n) not in out or c.start_point.row < self.line:
-                        out[_t(n)] = ("variable", value)
+                        out[_t(n)] = ("variable", rebound(_t(n), value, out.get(_t(n), ("", ""))[1]))
             elif t in ("import_statement", "import_from_statement"):
                 for target, alias in _python_imports(c):
                     if alias != "*":
@@ -391,6 +391,19 @@ def loop_targets(left: ts.Node, right: ts.Node | None, func: ts.Node | None) -> 
     if left.type == "identifier":
         return [(left, "@" + inner if inner else "")]
     return unpacked(parts, "@" + inner if inner else "")
+
+
+def rebound(name: str, value: str, before: str) -> str:
+    """The encoding of `name = VALUE` when VALUE reads `name` itself (`options = options.update()`,
+    `tb = tb.tb_next`): VALUE's steps after the name applied to what the name was `before`,
+    "~.update()~:ConsoleOptions"; anything else unchanged."""
+    m = re.match(r"=" + re.escape(name) + r"(?![\w])", value)
+    if m is None or not before:
+        return value
+    rest = value[m.end():]
+    if not rest:
+        return before
+    return before + rest if before.startswith("=") else f"~{rest}~{before}"
 
 
 def unpacked(parts: list[ts.Node], value: str) -> list[tuple[ts.Node, str]]:

@@ -107,6 +107,7 @@ class Typer:
         self.buf: Buffer | None = None
         self.module = ""
         self.is_package = False
+        self._mro_open: set[str] = set()  # buffer classes whose bases are being evaluated (a cycle stops there)
 
     def use_buffer(self, buf: Buffer, module: str, is_package: bool) -> None:
         """Evaluate names against this buffer (the current file) from now on."""
@@ -147,6 +148,9 @@ class Typer:
             return self.of_annotation(enc[1:], owner_module, depth)
         if enc[0] in _ELEMENT_OF:  # an element of an iterable (`for x in ...`): see complete_buffer
             return self.element(self.of_value(enc[1:], owner_module, depth + 1), enc[0], depth)
+        if enc[0] == "~":  # steps applied to an earlier value (`x = x.f()`): see complete_buffer.rebound
+            rest, _, before = enc[1:].partition("~")
+            return self.follow(self.of_value(before, owner_module, depth + 1), rest, depth + 1)
         if enc[0] == "#":  # field i of a tuple (`a, b = ...`): see complete_buffer.unpacked
             m = re.match(r"#(\d+)", enc)
             return self.field(self.of_value(enc[m.end():], owner_module, depth + 1), int(m.group(1)), depth) if m else UNKNOWN
@@ -217,8 +221,17 @@ class Typer:
             return UNKNOWN
         name, suffix = steps[0]
         v = self.head(name, owner_module, depth)
-        v = self.apply(v, suffix, depth)
-        for name, suffix in steps[1:]:
+        return self._steps(self.apply(v, suffix, depth), steps[1:], depth)
+
+    def follow(self, v: Val, rest: str, depth: int) -> Val:
+        """`v` after a normalized receiver's tail: follow(v, "().a.b()") is what v().a.b() gives."""
+        if depth > _MAX_DEPTH:
+            return UNKNOWN
+        calls = re.match(r"(?:\(\)|\[\])*", rest).group()
+        return self._steps(self.apply(v, calls, depth), [(m.group(1), m.group(0)[len(m.group(1)) :]) for m in _STEP.finditer(rest[len(calls):])], depth)
+
+    def _steps(self, v: Val, steps: list[tuple[str, str]], depth: int) -> Val:
+        for name, suffix in steps:
             owner, v = v, self.member(v, name, depth)
             if not suffix and owner.kind == "instance" and v.kind == "function":
                 v = self.returned(v.qual, depth)  # a method read without a call is mostly a property
@@ -346,11 +359,17 @@ class Typer:
         if node is None:
             return self.r.mro(cls) if cls in self.r.kind else [cls]
         out = [cls]
-        if depth > _MAX_DEPTH:
+        if depth > _MAX_DEPTH or cls in self._mro_open:
+            # A base read through a name the cursor's scope rebinds can lead back here
+            # (`cmd, arg = self.parse()` in a method of `class Pdb(cmd.Cmd)`).
             return out
-        for base in self.buf.class_bases(node):
-            b = self.eval(base, None, depth + 1)
-            for c in self.mro(b.qual, depth + 1) if b.kind == "class" else ([b.qual] if b.qual else []):
-                if c not in out:
-                    out.append(c)
+        self._mro_open.add(cls)
+        try:
+            for base in self.buf.class_bases(node):
+                b = self.eval(base, None, depth + 1)
+                for c in self.mro(b.qual, depth + 1) if b.kind == "class" else ([b.qual] if b.qual else []):
+                    if c not in out:
+                        out.append(c)
+        finally:
+            self._mro_open.discard(cls)
         return out

@@ -206,6 +206,9 @@ def expr_value(right: ts.Node, func: ts.Node | None) -> str:
         fn = right.child_by_field_name("function")
         key = norm_receiver(_text(fn)) if fn is not None else ""
         return "=" + key + "()" if key else ""
+    if right.type == "subscript" and any(c.type == "slice" for c in right.children_by_field_name("subscript")):
+        right = right.child_by_field_name("value")  # a slice: the container's own type
+        return expr_value(right, func) if right is not None else ""
     if right.type == "subscript":  # an item: typed by the container's type arguments (List[T] -> T)
         key = norm_receiver(_text(right))
         return "=" + key if key else ""
@@ -253,6 +256,10 @@ def attribute_defs(root: ts.Node, symbol_of_class: Callable[[ts.Node], int]) -> 
             names = [_text(t) for t in target_names(left)]
         elif n.type == "class_definition" and left.type == "attribute" and _is_self(left):
             names = [_text(left.child_by_field_name("attribute"))]
+        elif n.type == "class_definition" and left.type in ("pattern_list", "tuple_pattern", "list_pattern"):
+            # `self.top_left, _, self.top = line` (parenthesized or not)
+            names = [_text(t.child_by_field_name("attribute")) for t in _unpacked_targets(left)
+                     if t.type == "attribute" and _is_self(t)]
         else:
             continue
         value = value_of(assign, func) if len(names) == 1 else ""
@@ -260,6 +267,14 @@ def attribute_defs(root: ts.Node, symbol_of_class: Callable[[ts.Node], int]) -> 
             if (owner, name) not in seen:
                 seen.add((owner, name))
                 out.append(Attribute(owner, name, assign.start_point.row + 1, value))
+    return out
+
+
+def _unpacked_targets(left: ts.Node) -> list[ts.Node]:
+    """The targets of an unpacking assignment, nested patterns flattened."""
+    out = []
+    for c in left.named_children:
+        out += _unpacked_targets(c) if c.type in ("pattern_list", "tuple_pattern", "list_pattern") else [c]
     return out
 
 

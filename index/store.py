@@ -98,6 +98,13 @@ def m006_reparse_attribute_values(db: sqlite_utils.Database) -> None:
     db.execute("UPDATE files SET mtime_ns = -1, hash = ''")
 
 
+@migrations()
+def m007_reparse_unpacked_attributes(db: sqlite_utils.Database) -> None:
+    # attributes now include `self.a, self.b = ...` targets, and a slice `x[1:]` has x's value
+    # (index/pynames.py): re-parse, as m006 does. No format change.
+    db.execute("UPDATE files SET mtime_ns = -1, hash = ''")
+
+
 _SCHEMA_V1 = """
         CREATE TABLE files (
             id INTEGER PRIMARY KEY,

@@ -532,6 +532,11 @@ OTHER = '''
     ("for text, style in segs:\n            style.", "pkg.m.Text"),  # a NamedTuple's 2nd field, unpacked
     ("a, b = two\n        b.", "pkg.m.Text"),  # Tuple[str, Text]
     ("a, b = two\n        a.", "builtins.str"),
+    ("t = t.lines()\n        t.", "builtins.list"),  # `x = x.f()`: f of what x was before
+    ("x = Text()\n        x = x.make()\n        x.", "pkg.m.Text"),
+    ("lines = lines[0]\n        lines.", "pkg.m.Text"),  # an item of what it was
+    ("lines = lines[1:]\n        lines.", "builtins.list"),  # a slice is the container's type
+    ("x = lines\n        x = x[:2]\n        x = x\n        x.", "builtins.list"),
 ])
 def test_element_and_optional_types(tmp_path, code, qual):
     (tmp_path / "pkg").mkdir()
@@ -645,6 +650,31 @@ def test_an_older_index_is_reparsed_for_the_new_attribute_values(tmp_path):
     store = Store(index)
     try:
         assert store.conn.execute("SELECT value FROM attributes WHERE name = 'other'").fetchone() == (":'A'",)
+    finally:
+        store.close()
+
+
+def test_unpacked_self_attributes_are_members_and_older_indexes_reparse(tmp_path):
+    src = ("class Box:\n    def __init__(self, line):\n        self.left, _, (self.mid, [self.right]) = line\n"
+           "        a.b, self.c = 1, 2\n\n    def get(self):\n        self.\n")
+    (tmp_path / "m.py").write_text(src)
+    build_index(tmp_path, IndexConfig(jobs=1))
+    index = tmp_path / INDEX_DIRNAME
+    names = "SELECT name FROM attributes WHERE owner LIKE '%Box' ORDER BY line, name"
+    store = Store(index)
+    try:
+        assert [r[0] for r in store.conn.execute(names)] == ["left", "mid", "right", "c"]
+        got = Completer(store, weights=HAND).complete("m.py", src, 6, 13)
+        members = {it.label for it in got.items if it.kind != "attribute" or it.detail}
+        assert {"left", "mid", "right", "c", "get"} <= set(labels(got)) and "b" not in labels(got)
+        assert {"left", "mid", "right"} <= members
+    finally:
+        store.close()
+    as_older_index(index, 5, "m007_reparse_unpacked_attributes", "DELETE FROM attributes WHERE name IN ('mid', 'c')")
+    build_index(tmp_path, IndexConfig(jobs=1))  # m007 marks the files for re-parsing
+    store = Store(index)
+    try:
+        assert [r[0] for r in store.conn.execute(names)] == ["left", "mid", "right", "c"]
     finally:
         store.close()
 
@@ -764,5 +794,30 @@ def test_ctx_lr_weighs_a_names_rate_in_the_context_against_the_receivers(tmp_pat
         c.complete("m.py", src, 10, 13)
         lr = {n: f["ctx_lr"] for n, f in c.feature_log}
         assert lr["alpha"] > 0 > lr["gamma"] > lr["beta"]  # beta: read 3 times, never after `return`
+    finally:
+        store.close()
+
+
+def test_a_local_name_shadowing_a_base_does_not_loop(tmp_path):
+    # `cmd` in the method is the tuple's first field, read through self: evaluating the class's
+    # base `cmd.Cmd` from the cursor's scope leads back to the class; it must stop, not recurse.
+    src = textwrap.dedent('''
+        import cmd
+
+
+        class Shell(cmd.Cmd):
+            def parse(self): ...
+
+            def run(self, line):
+                cmd, arg = self.parse()
+                self.
+        ''').lstrip("\n")
+    (tmp_path / "m.py").write_text(src)
+    build_index(tmp_path, IndexConfig(jobs=1))
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        lines = src.split("\n")
+        got = Completer(store, weights=HAND).complete("m.py", src, 8, len(lines[8]))
+        assert got.receiver_type == "m.Shell" and "parse" in labels(got)
     finally:
         store.close()
