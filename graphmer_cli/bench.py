@@ -288,11 +288,13 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
 @click.option("--sites", default=300, show_default=True, type=click.IntRange(min=1), help="Sites sampled per package.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the site samples.")
 @click.option("--l2", default=0.001, show_default=True, type=click.FloatRange(min=0), help="Pull towards the hand-set weights.")
+@click.option("--refine-steps", default=300, show_default=True, type=click.IntRange(min=0),
+              help="Steps of the second stage aimed at the first place (0: the listwise fit only).")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the fitted weights here (JSON).")
 @click.option("--usage-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the standard library's reads of its modules' members here (JSON).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float, out: Path | None,
+def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float, refine_steps: int, out: Path | None,
                    usage_out: Path | None, as_json: bool) -> None:
     """Fit the completion ranking weights on member-access sites of PACKAGES.
 
@@ -318,10 +320,10 @@ def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float,
     pkgs = list(packages) or stdlib_packages()
     try:
         with progress_callback(enabled=not as_json) as cb:
-            r = run_fit(pkgs, sites=sites, seed=seed, l2=l2, progress=cb)
+            r = run_fit(pkgs, sites=sites, seed=seed, l2=l2, refine_steps=refine_steps, progress=cb)
     except CompletionBenchError as exc:
         raise click.ClickException(str(exc)) from exc
-    meta = {**r.to_json(), "sites_per_package": sites, "seed": seed, "l2": l2,
+    meta = {**r.to_json(), "sites_per_package": sites, "seed": seed, "l2": l2, "refine_steps": refine_steps,
             "python": platform.python_version(), "command": "graphmer bench completion-fit" + ("" if packages else " (standard library)")}
     meta.pop("seconds")
     try:

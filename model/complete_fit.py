@@ -5,7 +5,11 @@ such as `super().__init__` included: the weights must learn how often they are w
 the benchmark never asks for them); at each site the completer records every candidate's
 features with an empty and with a one-character prefix, and the weights maximise the softmax
 likelihood of the attribute actually written (a listwise ranking loss), with an L2 pull
-towards the hand-set weights. The shipped weights are fitted on standard-library packages
+towards the hand-set weights. A second stage (refine_top1) then aims at the first place
+itself: it lowers a smoothed count of the sites where another candidate outscores the
+right one, sigmoid((best other score - right score) / tau), pulled towards the listwise
+weights (on the development packages it raised empty-prefix top-1 by about a point that
+the listwise loss alone leaves). The shipped weights are fitted on standard-library packages
 only: the packages the benchmark is judged on (click, rich, ...) are never fitted on.
 """
 from __future__ import annotations
@@ -116,6 +120,30 @@ def fit(examples: list[Example], start: RankWeights, l2: float = 0.001, steps: i
     return RankWeights(**values, popular=start.popular, near_lines=start.near_lines)
 
 
+def refine_top1(examples: list[Example], start: RankWeights, tau: float = 0.5, l2: float = 0.001,
+                steps: int = 300, lr: float = 0.01) -> RankWeights:
+    """Weights lowering the mean of sigmoid((best other candidate's score - right one's) / tau),
+    a smoothed share of examples not ranked first, plus an L2 pull towards `start` (Adam, full
+    batch: deterministic for the same examples)."""
+    import torch
+
+    x, mask, target = _tensors(examples)
+    w0 = torch.tensor(start.vector(), dtype=torch.float64)
+    w = w0.clone().requires_grad_(True)
+    opt = torch.optim.Adam([w], lr=lr)
+    for _ in range(steps):
+        opt.zero_grad()
+        scores = (x @ w).masked_fill(~mask, float("-inf"))
+        right = scores.gather(1, target[:, None])
+        other = scores.scatter(1, target[:, None], float("-inf")).max(1, keepdim=True).values
+        # A site with one candidate has no other: its margin is -inf, its term 0.
+        loss = torch.sigmoid((other - right) / tau).mean() + l2 * ((w - w0) ** 2).sum()
+        loss.backward()
+        opt.step()
+    values = dict(zip(RankWeights.features(), w.detach().tolist()))
+    return RankWeights(**values, popular=start.popular, near_lines=start.near_lines)
+
+
 def evaluate(examples: list[Example], w: RankWeights) -> tuple[dict[str, float], float]:
     """Top-1 and top-5 per prefix length (ties broken against the right candidate), and the mean loss."""
     import torch
@@ -152,9 +180,10 @@ def _loss(x, mask, target, w):
     return -scores.log_softmax(1).gather(1, target[:, None]).mean()
 
 
-def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0.001,
+def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0.001, refine_steps: int = 300,
             progress: Progress | None = None) -> FitResult:
-    """Collect examples from every package and fit weights starting from the hand-set ones."""
+    """Collect examples from every package and fit weights starting from the hand-set ones
+    (the listwise loss, then `refine_steps` steps of refine_top1; 0: the listwise fit only)."""
     t0 = time.perf_counter()
     examples: list[Example] = []
     missing = 0
@@ -174,6 +203,8 @@ def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0
     start = RankWeights()
     before, loss0 = evaluate(examples, start)
     w = fit(examples, start, l2=l2)
+    if refine_steps:
+        w = refine_top1(examples, w, steps=refine_steps)
     after, loss1 = evaluate(examples, w)
     return FitResult(w, len(examples), missing, [Path(p).name for p in packages], before, after, loss0, loss1,
                      time.perf_counter() - t0, totals(groups))

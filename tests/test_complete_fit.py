@@ -19,7 +19,7 @@ from index.complete_rank import (
     subwords,
     words_in,
 )
-from model.complete_fit import Example, collect, evaluate, fit
+from model.complete_fit import Example, collect, evaluate, fit, refine_top1
 
 NAMES = RankWeights.features()
 
@@ -78,6 +78,19 @@ def test_fit_learns_a_planted_feature():
     assert before["top1/0"] < 0.2  # all scores tie: ties count against the right candidate
     assert after["top1/0"] == after["top1/1"] == 1.0 and loss1 < loss0
     assert w.words_func == max(getattr(w, n) for n in NAMES)
+
+
+def test_refine_top1_puts_the_planted_feature_first_and_is_deterministic():
+    train, test = _planted(200, 0), _planted(200, 1)
+    train.append(Example("synthetic", 0, [[1.0] * len(NAMES)], 0))  # one candidate: no other to beat
+    start = RankWeights(**{n: 0.0 for n in NAMES})
+    w = refine_top1(train, start, steps=100)
+    assert all(abs(v) < 1e3 for v in w.vector())  # finite: the lone candidate adds nothing
+    assert evaluate(test, w)[0]["top1/0"] == 1.0 and evaluate(test, start)[0]["top1/0"] < 0.2
+    assert w.words_func == max(getattr(w, n) for n in NAMES)
+    assert refine_top1(train, start, steps=100) == w
+    pulled = refine_top1(train, start, l2=100.0, steps=100)  # the pull towards `start` holds it near
+    assert max(abs(v) for v in pulled.vector()) < 0.05
 
 
 def test_collect_records_the_right_candidate(tmp_path):
