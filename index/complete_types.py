@@ -83,6 +83,11 @@ def annotation_parts(text: str) -> tuple[str, tuple[str, ...]]:
     return (head, args) if re.fullmatch(r"[A-Za-z_][\w.]*", head) else ("", ())
 
 
+def _steps_of(expr: str) -> list[tuple[str, str]]:
+    """A normalized receiver's (name, call/subscript suffix) steps: "a().b[]" -> [("a", "()"), ("b", "[]")]."""
+    return [(m.group(1), m.group(0)[len(m.group(1)) :]) for m in _STEP.finditer(expr)]
+
+
 def stdlib_class(path: str, depth: int = 0) -> bool:
     """Whether a dotted path names a class defined in a standard-library module ("logging.Logger")."""
     if path in stdlib_members.RUNTIME_CLASSES:
@@ -216,7 +221,7 @@ class Typer:
     # -- expressions -------------------------------------------------------------------
     def eval(self, expr: str, owner_module: str | None = None, depth: int = 0) -> Val:
         """Value of a normalized receiver expression ("self.console", "get()", "os.path")."""
-        steps = [(m.group(1), m.group(0)[len(m.group(1)) :]) for m in _STEP.finditer(expr)]
+        steps = _steps_of(expr)
         if not steps or depth > _MAX_DEPTH:
             return UNKNOWN
         name, suffix = steps[0]
@@ -228,7 +233,7 @@ class Typer:
         if depth > _MAX_DEPTH:
             return UNKNOWN
         calls = re.match(r"(?:\(\)|\[\])*", rest).group()
-        return self._steps(self.apply(v, calls, depth), [(m.group(1), m.group(0)[len(m.group(1)) :]) for m in _STEP.finditer(rest[len(calls):])], depth)
+        return self._steps(self.apply(v, calls, depth), _steps_of(rest[len(calls):]), depth)
 
     def _steps(self, v: Val, steps: list[tuple[str, str]], depth: int) -> Val:
         for name, suffix in steps:

@@ -21,16 +21,14 @@ from pathlib import Path
 import tree_sitter as ts
 
 from index import languages, stdlib_members
+from index.graph import _absolute
+from index.parse import _python_imports
 from index.pynames import attr_use_sites
 
 USAGE_FILE = Path(__file__).with_name("stdlib_usage.json")
 _SKIP_DIRS = frozenset({"test", "tests", "idle_test", "site-packages", "lib-dynload", "__pycache__"})
 MIN_COUNT = 2  # a member read once is left out of the shipped counts (and the fit's)
 Usage = dict[str, dict[str, int]]  # dotted path -> member name -> reads
-
-
-def _t(n: ts.Node) -> str:
-    return n.text.decode("utf-8", "replace")
 
 
 def imported_modules(root: ts.Node, module: str, is_package: bool) -> dict[str, str]:
@@ -41,28 +39,17 @@ def imported_modules(root: ts.Node, module: str, is_package: bool) -> dict[str, 
     stack = [root]
     while stack:
         node = stack.pop()
-        if node.type == "import_statement":
-            for n in node.named_children:
-                if n.type == "aliased_import":
-                    out[_t(n.child_by_field_name("alias"))] = _t(n.child_by_field_name("name"))
-                elif n.type == "dotted_name":
-                    head = _t(n).split(".")[0]
-                    out[head] = head
-        elif node.type == "import_from_statement":
-            src = node.child_by_field_name("module_name")
-            text = _t(src) if src is not None else ""
-            if text.startswith("."):
-                dots = len(text) - len(text.lstrip("."))
-                parts = module.split(".")
-                parts = parts[: len(parts) - dots + (1 if is_package else 0)]
-                text = ".".join(parts + ([text.lstrip(".")] if text.lstrip(".") else []))
-            for n in node.children_by_field_name("name") if text else ():
-                orig, alias = (_t(n.child_by_field_name("name")), _t(n.child_by_field_name("alias"))) \
-                    if n.type == "aliased_import" else (_t(n), _t(n))
-                if stdlib_members.is_module(f"{text}.{orig}"):
-                    out[alias] = f"{text}.{orig}"
-        else:
+        if node.type not in ("import_statement", "import_from_statement"):
             stack.extend(node.named_children)
+            continue
+        for target, alias in _python_imports(node):
+            path = _absolute(target, module, is_package) if alias != "*" else None
+            if not path:
+                continue
+            if node.type == "import_statement":
+                out[alias or path.split(".")[0]] = path if alias else path.split(".")[0]
+            elif stdlib_members.is_module(path):
+                out[alias] = path
     return {k: v for k, v in out.items() if stdlib_members.is_stdlib(v)}
 
 
