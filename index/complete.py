@@ -322,7 +322,9 @@ class Completer:
             f["unused"] = 1.0 if m and f["anywhere"] == 0.0 else 0.0
             f["module_member"] = 1.0 if m and val.kind == "module" else 0.0
             f["near_any"] = math.log1p(near_any.get(name, 0.0))
-            f["def_near"] = math.exp(-abs(def_rows[name] - buf.line) / self.w.near_lines) if m and name in def_rows else 0.0
+            own = key in ("self", "cls") and name == func  # the enclosing method itself: a recursive call
+            f["own_def"] = 1.0 if own else 0.0
+            f["def_near"] = math.exp(-abs(def_rows[name] - buf.line) / self.w.near_lines) if m and name in def_rows and not own else 0.0
             f.update(name_features(name, m[0] if m else "", key, token, line_words, func_words))
             if m:
                 sig = self._signature(name, m)

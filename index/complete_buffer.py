@@ -145,6 +145,7 @@ class Buffer:
             node = node.parent
         self._scopes: dict[int, dict[str, tuple[str, str]]] = {}
         self._classes: dict[str, ts.Node] | None = None
+        self._dests: list[str] | None = None
         self._sites: list[tuple[str, str, int, str]] | None = None
         self._self: dict[str, Counter] | None = None
         self._counts: Counter | None = None
@@ -291,6 +292,12 @@ class Buffer:
                     elif c.type in _BLOCKS or c.type == "ERROR":
                         stack.append((c, prefix))
         return self._classes
+
+    def argparse_dests(self) -> list[str]:
+        """The names the buffer's `add_argument` calls give an argparse namespace (pynames.argparse_dests)."""
+        if self._dests is None:
+            self._dests = pynames.argparse_dests(self.root)
+        return self._dests
 
     def class_attributes(self, cls: ts.Node) -> dict[str, str]:
         """Names a buffer class sets (body assignments, self.x in methods) -> value encoding

@@ -9,7 +9,7 @@ import functools
 
 from index import stdlib_members
 from index.complete_buffer import is_property_decorator
-from index.complete_rank import first_param
+from index.complete_rank import first_param, is_dunder
 from index.complete_types import BUILTIN_CLASSES, Typer, Val, stdlib_class
 from index.records import CLASS_KINDS
 from index.store import Store
@@ -44,6 +44,14 @@ class MemberTable:
             for depth, cls in enumerate(self.typer.mro(val.qual)):
                 if not self._class_members(cls, depth, out):
                     return out, False
+            if val.qual == "argparse.Namespace" and val.kind == "instance":
+                # What parse_args() gives: the buffer's add_argument calls name its attributes,
+                # parsers elsewhere may add more (never a whole type); the helpers its class
+                # inherits (_get_args, _get_kwargs) are argparse's own, not the caller's.
+                out = {n: m for n, m in out.items() if not n.startswith("_") or is_dunder(n)}
+                for name in self.typer.buf.argparse_dests() if self.typer.buf is not None else ():
+                    out.setdefault(name, ("attribute", f"argparse option {name}", 0, 0))
+                return out, False
         return out, True
 
     @functools.cached_property

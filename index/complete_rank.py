@@ -179,7 +179,7 @@ class RankWeights:
     callable: float = 0.0  # 1 for a member that is a method, function or class
     module_member: float = 0.0  # 1 for a member of a module (not of a class or instance)
     near_any: float = 0.0  # log(1 + uses of the name after any receiver in the buffer, each weighted by closeness)
-    def_near: float = 0.0  # exp(-lines between the cursor and the member's definition in the buffer / near_lines)
+    def_near: float = 0.0  # exp(-lines between the cursor and the member's definition in the buffer / near_lines), own_def's left out
     words_line: float = 0.0  # share of the name's words (subwords_) among the words of the line before the receiver
     words_func: float = 0.0  # the same among the words of the enclosing function (the module when none), the cursor's line left out
     call_start: float = 0.0  # 1 for a callable member at the start of a statement (`self.` alone on a line)
@@ -198,6 +198,7 @@ class RankWeights:
     iter_in: float = 0.0  # 1 for a member returning (or annotated) a list/tuple/Iterable/... after `in`
     slot: float = 0.0  # name_match of the parameter the expression is passed to positionally (`f(a, self.` -> f's 2nd)
     seq: float = 0.0  # log(1 + times the buffer uses this name right after the receiver's previous name)
+    own_def: float = 0.0  # 1 for the method enclosing the cursor after self/cls (a recursive call)
     cls_self: float = -1.0  # 1 for an instance's member (`self` method, property, `self.x`) read on the class object
     line_dup: float = 0.0  # 1 for a name the cursor's line already reads after the same receiver (`self.a - self.`)
     next_def: float = 0.0  # 1 for the attribute its class assigns right after the one last read after this receiver

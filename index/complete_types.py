@@ -41,6 +41,8 @@ STDLIB_RETURNS = {
     "datetime.datetime.now": "datetime.datetime", "datetime.datetime.utcnow": "datetime.datetime",
     "datetime.datetime.fromtimestamp": "datetime.datetime", "datetime.date.today": "datetime.date",
     **dict.fromkeys(_STR_FUNCS, "builtins.str"),
+    "argparse.ArgumentParser.parse_args": "argparse.Namespace",
+    "argparse.ArgumentParser.parse_known_args": "typing.Tuple[argparse.Namespace, typing.List[str]]",
     "re.compile": "re.Pattern", "re.finditer": "typing.Iterator[re.Match]", "re.Pattern.finditer": "typing.Iterator[re.Match]",
     **dict.fromkeys(("re.match", "re.search", "re.fullmatch", "re.Pattern.match", "re.Pattern.search",
                      "re.Pattern.fullmatch"), "re.Match"),

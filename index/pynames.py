@@ -51,6 +51,48 @@ def _assign_query() -> ts.Query:
     return ts.Query(languages.ts_language("python"), "(assignment left: (_) @left) @assign")
 
 
+@functools.cache
+def _add_argument_query() -> ts.Query:
+    return ts.Query(languages.ts_language("python"),
+                    '(call function: (attribute attribute: (identifier) @m) arguments: (argument_list) @args (#eq? @m "add_argument"))')
+
+
+def _plain_string(node: ts.Node) -> str | None:
+    """The value of a string literal without prefixes other than r/u, escapes or
+    interpolation ("--dry-run"), else None."""
+    if node.type != "string" or any(c.type in ("interpolation", "escape_sequence") for c in node.named_children):
+        return None
+    text = _text(node)
+    quote = text.lstrip("rRuU")
+    if len(text) - len(quote) > 1 or not quote or quote[0] not in "'\"":
+        return None
+    q = quote[:3] if quote[:3] in ('"""', "'''") else quote[0]
+    return quote[len(q):-len(q)] if len(quote) >= 2 * len(q) else None
+
+
+def argparse_dests(root: ts.Node) -> list[str]:
+    """The attribute names `x.add_argument(...)` calls under root give an argparse namespace,
+    in order, as argparse derives them: `dest=`, else the first long option ("--dry-run" ->
+    dry_run), else the first short one ("-v" -> v), else the positional name."""
+    out: list[str] = []
+    for _, caps in ts.QueryCursor(_add_argument_query()).matches(root):
+        flags, dest = [], None
+        for a in caps["args"][0].named_children:
+            if a.type == "keyword_argument":
+                key, value = a.child_by_field_name("name"), a.child_by_field_name("value")
+                if key is not None and value is not None and _text(key) == "dest":
+                    dest = _plain_string(value)
+            elif (v := _plain_string(a)) is not None:
+                flags.append(v)
+        if dest is None and flags:
+            long = [f for f in flags if f.startswith("--")]
+            dest = (long or flags)[0].lstrip("-")
+            dest = dest.replace("-", "_") if flags[0].startswith("-") else dest
+        if dest and dest.isidentifier() and dest not in out:
+            out.append(dest)
+    return out
+
+
 def norm_receiver(text: str) -> str:
     """A receiver expression as a usage key: whitespace gone, call and subscript arguments
     dropped, anything else that is not a dotted name "".

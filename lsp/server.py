@@ -186,6 +186,7 @@ async def build_with_progress(ls: GraphmerServer, title: str) -> dict:
         report = types.WorkDoneProgressReport(message=f"{stage} {done}/{total}", percentage=pct)
         loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
 
+    message = "indexing stopped"  # what the end report says when the server stops it (shutdown cancels the task)
     try:
         report = await loop.run_in_executor(None, ls.index.reindex, progress)
         summary = {"files": report.counts.get("files", 0), "symbols": report.counts.get("symbols", 0),

@@ -621,6 +621,7 @@ SIGNALS = '''
     ("x = self.alpha - self.", "line_dup", "alpha"),  # read already on this line: rarely twice
     ("yield 'gen', self.", "quoted", "gen"),  # `yield "link", self.link`
     ("yield self.limiter\n        yield self.", "next_def", "gen"),  # fields listed in the order they are assigned
+    ("self.", "own_def", "two"),  # the method the cursor is in: a recursive call, rarely meant
 ])
 def test_context_signals_of_signatures_calls_and_sequences(tmp_path, code, feature, name):
     src = "from typing import List\n" + textwrap.dedent(SIGNALS).lstrip("\n").replace("CURSOR", code)
@@ -819,5 +820,39 @@ def test_a_local_name_shadowing_a_base_does_not_loop(tmp_path):
         lines = src.split("\n")
         got = Completer(store, weights=HAND).complete("m.py", src, 8, len(lines[8]))
         assert got.receiver_type == "m.Shell" and "parse" in labels(got)
+    finally:
+        store.close()
+
+
+ARGPARSE = '''
+import argparse
+
+
+def main():
+    parser = argparse.ArgumentParser(description="show a file")
+    parser.add_argument("path", metavar="PATH")
+    parser.add_argument("-c", "--force-color", dest="color", action="store_true")
+    parser.add_argument("--line-numbers", "-n", action="store_true")
+    parser.add_argument("-w", help="width")
+    parser.add_argument(f"--{name}")  # not a name it can read
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument('--dry-run')
+    CURSOR
+'''
+
+
+@pytest.mark.parametrize("code", ["args = parser.parse_args()\n    args.", "args, rest = parser.parse_known_args()\n    args."])
+def test_argparse_namespaces_complete_the_declared_options(tmp_path, code):
+    src = textwrap.dedent(ARGPARSE).lstrip("\n").replace("CURSOR", code)
+    (tmp_path / "m.py").write_text("")
+    build_index(tmp_path, IndexConfig(jobs=1))
+    lines = src.split("\n")
+    row = max(i for i, line in enumerate(lines) if line.rstrip().endswith("."))
+    store = Store(tmp_path / INDEX_DIRNAME)
+    try:
+        got = Completer(store, weights=HAND).complete("m.py", src, row, len(lines[row]))
+        assert got.receiver_type == "argparse.Namespace"
+        assert sorted(labels(got)[:5]) == ["color", "dry_run", "line_numbers", "path", "w"]
+        assert all(it.kind == "attribute" for it in got.items[:5])
     finally:
         store.close()
