@@ -290,12 +290,16 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
 @click.option("--l2", default=0.001, show_default=True, type=click.FloatRange(min=0), help="Pull towards the hand-set weights.")
 @click.option("--refine-steps", default=300, show_default=True, type=click.IntRange(min=0),
               help="Steps of the second stage aimed at the first place (0: the listwise fit only).")
+@click.option("--hidden", default=16, show_default=True, type=click.IntRange(min=0),
+              help="Units of the hidden layer fitted last (0: a weighted sum only).")
+@click.option("--hidden-steps", default=500, show_default=True, type=click.IntRange(min=0),
+              help="Minibatch steps fitting the hidden layer.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the fitted weights here (JSON).")
 @click.option("--usage-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the standard library's reads of its modules' members here (JSON).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float, refine_steps: int, out: Path | None,
-                   usage_out: Path | None, as_json: bool) -> None:
+def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float, refine_steps: int, hidden: int,
+                   hidden_steps: int, out: Path | None, usage_out: Path | None, as_json: bool) -> None:
     """Fit the completion ranking weights on member-access sites of PACKAGES.
 
     Without PACKAGES: the standard-library packages the shipped weights are fitted on
@@ -320,10 +324,12 @@ def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float,
     pkgs = list(packages) or stdlib_packages()
     try:
         with progress_callback(enabled=not as_json) as cb:
-            r = run_fit(pkgs, sites=sites, seed=seed, l2=l2, refine_steps=refine_steps, progress=cb)
+            r = run_fit(pkgs, sites=sites, seed=seed, l2=l2, refine_steps=refine_steps, hidden=hidden,
+                        hidden_steps=hidden_steps, progress=cb)
     except CompletionBenchError as exc:
         raise click.ClickException(str(exc)) from exc
     meta = {**r.to_json(), "sites_per_package": sites, "seed": seed, "l2": l2, "refine_steps": refine_steps,
+            "hidden": hidden if hidden_steps else 0, "hidden_steps": hidden_steps if hidden else 0,
             "python": platform.python_version(), "command": "graphmer bench completion-fit" + ("" if packages else " (standard library)")}
     meta.pop("seconds")
     try:

@@ -291,7 +291,7 @@ class Completer:
             pool |= set(self.popular) | set(uses.buf_name) | (_PLAIN_METHODS if val.kind == "" else set())
         pool = {n for n in pool if n.startswith(ct.prefix)}
         p_ctx = (sum(ctx.values()) + 1) / (sum(exact.values()) + 1)  # how often this receiver's uses stand in this context
-        out = []
+        out, feats = [], []
         for name in pool:
             m = members.get(name)
             gated = bool(m) or not whole_type  # a name the fully known class lacks gets no context or family credit
@@ -339,8 +339,10 @@ class Completer:
             if self.feature_log is not None:
                 self.feature_log.append((name, f))
             kind, detail, sid = (m[0], m[1], m[2]) if m else ("attribute", "", 0)
-            out.append(CompletionItem(name, kind, detail, round(self.w.score(f), 6), sid))
-        return out, val.qual if val.kind in ("module", "class", "instance") else ""
+            out.append((name, kind, detail, sid))
+            feats.append(f)
+        items = [CompletionItem(n, k, d, round(s, 6), i) for (n, k, d, i), s in zip(out, self.w.scores(feats))]
+        return items, val.qual if val.kind in ("module", "class", "instance") else ""
 
     def _next_defined(self, buf: Buffer, key: str, val: Val) -> str:
         """The attribute assigned right after the one the buffer last read after this receiver,

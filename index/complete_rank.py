@@ -1,10 +1,13 @@
-"""The attribute-completion score: a weighted sum of named features of one candidate.
+"""The attribute-completion score: a weighted sum of named features of one candidate, plus
+an optional small hidden layer over the same features.
 
 Each feature is a log-count of uses or an indicator (complete.py computes them per
 candidate). Two weight sets exist: `RankWeights()`, set by hand on four development
-packages, and `RankWeights.fitted()`, the shipped default, which `graphmer bench
+packages, linear only, and `RankWeights.fitted()`, the shipped default, which `graphmer bench
 completion-fit` learns from member-access sites of standard-library packages
-(model/complete_fit.py) and writes to index/completion_weights.json.
+(model/complete_fit.py) and writes to index/completion_weights.json. The hidden layer
+(`Hidden`) adds w2 . tanh(W1 (x / scale) + b1) to the linear score: it lets one feature
+count for more or less depending on others, which a sum cannot.
 """
 from __future__ import annotations
 
@@ -152,6 +155,49 @@ def words_in(text: str) -> frozenset[str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Hidden:
+    """A hidden layer of the score over RankWeights.features(): w2 . tanh(W1 (x / scale) + b1)."""
+
+    scale: tuple[float, ...]  # per feature: its spread over the fitting candidates
+    w1: tuple[tuple[float, ...], ...]  # one row per hidden unit, one column per feature
+    b1: tuple[float, ...]
+    w2: tuple[float, ...]
+
+    def extra(self, feats: list[dict[str, float]]) -> list[float]:
+        """What the layer adds to each candidate's linear score."""
+        import numpy as np
+
+        scale, w1, b1, w2 = _arrays(self)
+        names = RankWeights.features()
+        x = np.array([[f.get(n, 0.0) for n in names] for f in feats], dtype=np.float64) / scale
+        return (np.tanh(x @ w1.T + b1) @ w2).tolist()
+
+    def to_json(self) -> dict:
+        return {"features": list(RankWeights.features()), "scale": [round(v, 8) for v in self.scale],
+                "w1": [[round(v, 8) for v in row] for row in self.w1], "b1": [round(v, 8) for v in self.b1],
+                "w2": [round(v, 8) for v in self.w2]}
+
+    @staticmethod
+    def from_json(data: object) -> Hidden:
+        """Raises ValueError when the shapes do not fit the features."""
+        if not isinstance(data, dict) or data.get("features") != list(RankWeights.features()):
+            raise ValueError("its hidden layer was fitted on other features")
+        nf = len(data["features"])
+        h = Hidden(tuple(map(float, data["scale"])), tuple(tuple(map(float, r)) for r in data["w1"]),
+                   tuple(map(float, data["b1"])), tuple(map(float, data["w2"])))
+        if len(h.scale) != nf or any(len(r) != nf for r in h.w1) or not (len(h.w1) == len(h.b1) == len(h.w2)):
+            raise ValueError("its hidden layer's shapes do not match")
+        return h
+
+
+@functools.lru_cache(maxsize=4)
+def _arrays(h: Hidden):
+    import numpy as np
+
+    return (np.array(h.scale), np.array(h.w1).reshape(len(h.w1), len(h.scale)), np.array(h.b1), np.array(h.w2))
+
+
+@dataclass(frozen=True, slots=True)
 class RankWeights:
     """Weights of the attribute-completion features, and two settings that are not fitted."""
 
@@ -205,6 +251,7 @@ class RankWeights:
     ret_named: float = 0.0  # share of the assigned / passed-to name's words its return type names (`opts = o.` -> update() -> Options)
     quoted: float = 0.0  # 1 for a name the cursor's line writes as a string literal before the receiver
     stdlib: float = 0.5  # log(1 + reads of this member of a standard-library module by the standard library itself)
+    hidden: Hidden | None = None  # the fitted hidden layer (None: the score is the weighted sum alone)
     popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
     near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
 
@@ -217,8 +264,16 @@ class RankWeights:
         return [getattr(self, n) for n in self.features()]
 
     def score(self, feats: dict[str, float]) -> float:
+        """The weighted sum of one candidate's features (the hidden layer left out: see scores)."""
         w = self.table()
         return sum(w[k] * v for k, v in feats.items() if v)
+
+    def scores(self, feats: list[dict[str, float]]) -> list[float]:
+        """Every candidate's score: the weighted sum, plus the hidden layer's part when there is one."""
+        linear = [self.score(f) for f in feats]
+        if self.hidden is None or not feats:
+            return linear
+        return [a + b for a, b in zip(linear, self.hidden.extra(feats))]
 
     @functools.lru_cache(maxsize=16)  # noqa: B019 (a few frozen weight sets live for the process)
     def table(self) -> dict[str, float]:
@@ -245,12 +300,20 @@ def load_weights(path: Path) -> RankWeights:
     names = set(RankWeights.features())
     if not isinstance(weights, dict) or set(weights) != names or not all(isinstance(v, (int, float)) for v in weights.values()):
         raise WeightsError(f"{path} does not hold one number for each of {sorted(names)}: re-create it with `graphmer bench completion-fit`")
-    return RankWeights(**{k: float(v) for k, v in weights.items()})
+    hidden = None
+    if data.get("hidden") is not None:
+        try:
+            hidden = Hidden.from_json(data["hidden"])
+        except (ValueError, KeyError, TypeError) as e:
+            raise WeightsError(f"{path}: {e}: re-create it with `graphmer bench completion-fit`") from None
+    return RankWeights(**{k: float(v) for k, v in weights.items()}, hidden=hidden)
 
 
 def dump_weights(w: RankWeights, path: Path, meta: dict) -> None:
     """Write weights and how they were fitted as JSON, atomically."""
     data = {"weights": {n: round(getattr(w, n), 6) for n in RankWeights.features()}, "fit": meta}
+    if w.hidden is not None:
+        data["hidden"] = w.hidden.to_json()
     tmp = Path(path).with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(path)

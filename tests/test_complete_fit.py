@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from graphmer_cli.main import cli
 from index.complete_rank import (
     WEIGHTS_FILE,
+    Hidden,
     RankWeights,
     WeightsError,
     dump_weights,
@@ -19,7 +20,7 @@ from index.complete_rank import (
     subwords,
     words_in,
 )
-from model.complete_fit import Example, collect, evaluate, fit, refine_top1
+from model.complete_fit import Example, collect, evaluate, fit, fit_hidden, refine_top1
 
 NAMES = RankWeights.features()
 
@@ -34,8 +35,9 @@ def test_subwords_split_identifiers():
 
 def test_the_shipped_weights_cover_every_feature():
     w = RankWeights.fitted()
-    assert set(NAMES) == {f.name for f in dataclasses.fields(RankWeights)} - {"popular", "near_lines"}
+    assert set(NAMES) == {f.name for f in dataclasses.fields(RankWeights)} - {"popular", "near_lines", "hidden"}
     assert w.member > 0 and w != RankWeights()  # fitted, not the hand-set defaults
+    assert w.hidden is not None and len(w.hidden.w1) == len(w.hidden.w2) == 16
     data = json.loads(WEIGHTS_FILE.read_text())
     assert data["fit"]["packages"] and all(not p.startswith(("click", "rich")) for p in data["fit"]["packages"])
 
@@ -52,6 +54,64 @@ def test_weights_file_round_trip_and_foreign_files(tmp_path):
     for name in ("missing.json", "foreign.json", "broken.json", "absent.json"):
         with pytest.raises(WeightsError, match="completion-fit"):
             load_weights(tmp_path / name)
+
+
+def test_a_hidden_layer_round_trips_and_a_mismatched_one_is_refused(tmp_path):
+    nf = len(NAMES)
+    hidden = Hidden(tuple([1.0] * nf), tuple(tuple(0.01 * (i + j) for j in range(nf)) for i in range(3)), (0.1, 0.0, -0.1), (1.0, -2.0, 0.5))
+    w = dataclasses.replace(RankWeights(), hidden=hidden)
+    dump_weights(w, tmp_path / "w.json", {})
+    back = load_weights(tmp_path / "w.json")
+    assert back.hidden is not None and back.hidden.w2 == hidden.w2 and back.vector() == w.vector()
+    feats = [{"member": 1.0, "exact": 2.0}, {"named": 1.0}]
+    plain = RankWeights().scores(feats)
+    assert plain == [RankWeights().score(f) for f in feats]  # no layer: the weighted sum
+    got = back.scores(feats)
+    x = [[f.get(n, 0.0) for n in NAMES] for f in feats]
+    import math
+    want = [lin + sum(hidden.w2[i] * math.tanh(sum(a * b for a, b in zip(hidden.w1[i], row)) + hidden.b1[i]) for i in range(3))
+            for lin, row in zip(plain, x)]
+    assert got == pytest.approx(want)
+    data = json.loads((tmp_path / "w.json").read_text())
+    data["hidden"]["features"] = data["hidden"]["features"][:-1]  # fitted on other features
+    (tmp_path / "other.json").write_text(json.dumps(data))
+    data["hidden"]["features"] = list(NAMES)
+    data["hidden"]["w1"] = data["hidden"]["w1"][:2]
+    (tmp_path / "shape.json").write_text(json.dumps(data))
+    for name in ("other.json", "shape.json"):
+        with pytest.raises(WeightsError, match="hidden layer"):
+            load_weights(tmp_path / name)
+
+
+def _xor_sites(n: int, seed: int) -> list[Example]:
+    """The right candidate has exactly one of `words_func` and `words_line`: no weighted sum
+    puts it above candidates with both or neither."""
+    rng = random.Random(seed)
+    a, b = NAMES.index("words_func"), NAMES.index("words_line")
+    out = []
+    for i in range(n):
+        feats = [[0.0] * len(NAMES) for _ in range(4)]
+        for f, (x, y) in zip(feats, [(1, 0), (1, 1), (0, 0), (0, 1)]):
+            f[a], f[b] = float(x), float(y)
+        right = rng.choice([0, 3])
+        feats[3 - right][a], feats[3 - right][b] = 1.0, 1.0  # the other single one becomes a "both"
+        out.append(Example("synthetic", i % 2, feats, right))
+    return out
+
+
+def test_fit_hidden_learns_what_a_weighted_sum_cannot_and_is_deterministic():
+    train, test = _xor_sites(300, 0), _xor_sites(300, 1)
+    start = RankWeights(**{n: 0.0 for n in NAMES})
+    linear = fit(train, start, l2=0.0, steps=50)
+    assert evaluate(test, linear)[0]["top1/0"] < 0.8
+    w = fit_hidden(train, linear, size=8, steps=300, lr=0.03, decay=0.0, batch=64)
+    assert evaluate(test, w)[0]["top1/0"] == 1.0
+    assert fit_hidden(train, linear, size=8, steps=300, lr=0.03, decay=0.0, batch=64) == w
+    # the completer's numpy scores agree with the fitting's torch ones
+    ex = test[0]
+    feats = [dict(zip(NAMES, f)) for f in ex.feats]
+    got = w.scores(feats)
+    assert max(range(len(got)), key=got.__getitem__) == ex.target
 
 
 def _planted(n: int, seed: int) -> list[Example]:

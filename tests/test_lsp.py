@@ -222,18 +222,18 @@ async def test_completion_members_of_self_with_inherited_ones_and_resolve(client
     open_buffer(client, project, "pkg/store.py", text)  # unsaved: the buffer is what completes
     try:
         got = await client.text_document_completion_async(types.CompletionParams(text_document=doc(project, "pkg/store.py"), position=pos(26, 13)))
-        # The shipped fitted weights: `save` first (the enclosing method's own name), then
-        # `load` (app.py reads it), the nested class, the attribute BaseStore reads on self,
-        # and `flush`, which nothing reads once the buffer's `self.flush()` is gone.
+        # The shipped fitted weights: `flush` first (defined right below the cursor), the
+        # nested class, `load` (inherited; app.py reads it), the attribute BaseStore reads on
+        # self, and `save` last: the enclosing method itself would be a recursive call.
         assert [(i.label, i.kind, i.sort_text) for i in got.items] == [
-            ("save", types.CompletionItemKind.Method, "0000"),
-            ("load", types.CompletionItemKind.Method, "0001"),  # inherited from BaseStore
-            ("Options", types.CompletionItemKind.Class, "0002"),
+            ("flush", types.CompletionItemKind.Method, "0000"),
+            ("Options", types.CompletionItemKind.Class, "0001"),
+            ("load", types.CompletionItemKind.Method, "0002"),  # inherited from BaseStore
             ("records", types.CompletionItemKind.Field, "0003"),  # set on self in BaseStore
-            ("flush", types.CompletionItemKind.Method, "0004"),
+            ("save", types.CompletionItemKind.Method, "0004"),
         ]
         assert got.is_incomplete is False
-        resolved = await client.completion_item_resolve_async(got.items[0])
+        resolved = await client.completion_item_resolve_async(got.items[-1])
         assert resolved.detail == "def save(self, record)"
         assert resolved.documentation.value == "Save one record to the file."
         text2 = text.replace("        self.\n", "        self.fl\n")
