@@ -294,12 +294,14 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
               help="Units of the hidden layer fitted last (0: a weighted sum only).")
 @click.option("--hidden-steps", default=500, show_default=True, type=click.IntRange(min=0),
               help="Minibatch steps fitting the hidden layer.")
+@click.option("--hidden-seeds", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Hidden layers fitted from this many seeds, their scores averaged.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Write the fitted weights here (JSON).")
 @click.option("--usage-out", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the standard library's reads of its modules' members here (JSON).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float, refine_steps: int, hidden: int,
-                   hidden_steps: int, out: Path | None, usage_out: Path | None, as_json: bool) -> None:
+                   hidden_steps: int, hidden_seeds: int, out: Path | None, usage_out: Path | None, as_json: bool) -> None:
     """Fit the completion ranking weights on member-access sites of PACKAGES.
 
     Without PACKAGES: the standard-library packages the shipped weights are fitted on
@@ -325,11 +327,12 @@ def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float,
     try:
         with progress_callback(enabled=not as_json) as cb:
             r = run_fit(pkgs, sites=sites, seed=seed, l2=l2, refine_steps=refine_steps, hidden=hidden,
-                        hidden_steps=hidden_steps, progress=cb)
+                        hidden_steps=hidden_steps, hidden_seeds=hidden_seeds, progress=cb)
     except CompletionBenchError as exc:
         raise click.ClickException(str(exc)) from exc
     meta = {**r.to_json(), "sites_per_package": sites, "seed": seed, "l2": l2, "refine_steps": refine_steps,
             "hidden": hidden if hidden_steps else 0, "hidden_steps": hidden_steps if hidden else 0,
+            "hidden_seeds": hidden_seeds if hidden and hidden_steps else 0,
             "python": platform.python_version(), "command": "graphmer bench completion-fit" + ("" if packages else " (standard library)")}
     meta.pop("seconds")
     try:

@@ -20,7 +20,7 @@ from index.complete_rank import (
     subwords,
     words_in,
 )
-from model.complete_fit import Example, collect, evaluate, fit, fit_hidden, refine_top1
+from model.complete_fit import Example, average, collect, evaluate, fit, fit_hidden, refine_top1
 
 NAMES = RankWeights.features()
 
@@ -37,7 +37,7 @@ def test_the_shipped_weights_cover_every_feature():
     w = RankWeights.fitted()
     assert set(NAMES) == {f.name for f in dataclasses.fields(RankWeights)} - {"popular", "near_lines", "hidden"}
     assert w.member > 0 and w != RankWeights()  # fitted, not the hand-set defaults
-    assert w.hidden is not None and len(w.hidden.w1) == len(w.hidden.w2) == 16
+    assert w.hidden is not None and len(w.hidden.w1) == len(w.hidden.w2) == 64  # four seeds' 16 units
     data = json.loads(WEIGHTS_FILE.read_text())
     assert data["fit"]["packages"] and all(not p.startswith(("click", "rich")) for p in data["fit"]["packages"])
 
@@ -112,6 +112,14 @@ def test_fit_hidden_learns_what_a_weighted_sum_cannot_and_is_deterministic():
     feats = [dict(zip(NAMES, f)) for f in ex.feats]
     got = w.scores(feats)
     assert max(range(len(got)), key=got.__getitem__) == ex.target
+    # the mean of two seeds' models is one model scoring as their mean
+    other = fit_hidden(train, linear, size=8, steps=300, lr=0.03, decay=0.0, batch=64, seed=1)
+    assert other != w
+    mean = average([w, other])
+    assert len(mean.hidden.w1) == 16
+    assert mean.scores(feats) == pytest.approx([(a + b) / 2 for a, b in zip(w.scores(feats), other.scores(feats))])
+    with pytest.raises(ValueError, match="hidden layers"):
+        average([w, linear])
 
 
 def _planted(n: int, seed: int) -> list[Example]:
@@ -211,6 +219,11 @@ def test_fit_command_writes_weights_the_bench_reads(tmp_path):
     assert got["examples"] > 0 and set(got["weights"]) == set(NAMES)
     saved = load_weights(out)  # written to 6 decimals
     assert all(abs(getattr(saved, n) - got["weights"][n]) < 1e-6 for n in NAMES)
+    assert saved.hidden is not None and len(saved.hidden.w2) == 64  # four seeds' 16 units
+    assert json.loads(out.read_text())["fit"]["hidden_seeds"] == 4
+    r = CliRunner().invoke(cli, ["bench", "completion-fit", str(pkg), "--sites", "20", "--hidden", "0", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert load_weights(out).hidden is None and json.loads(out.read_text())["fit"]["hidden_seeds"] == 0
     r = CliRunner().invoke(cli, ["bench", "completion", str(pkg), "--sites", "5", "--no-jedi", "--weights", str(out), "--json"])
     assert r.exit_code == 0, r.output
     (tmp_path / "bad.json").write_text("{}")
