@@ -159,7 +159,7 @@ class Hidden:
     """A hidden layer of the score over RankWeights.features(): w2 . tanh(W1 (x / scale) + b1)."""
 
     scale: tuple[float, ...]  # per feature: its spread over the fitting candidates
-    w1: tuple[tuple[float, ...], ...]  # one row per hidden unit, one column per feature
+    w1: tuple[tuple[float, ...], ...] = dataclasses.field(hash=False)  # one row per hidden unit, one column per feature (left out of the hash: it is long)
     b1: tuple[float, ...]
     w2: tuple[float, ...]
 
@@ -251,7 +251,7 @@ class RankWeights:
     ret_named: float = 0.0  # share of the assigned / passed-to name's words its return type names (`opts = o.` -> update() -> Options)
     quoted: float = 0.0  # 1 for a name the cursor's line writes as a string literal before the receiver
     stdlib: float = 0.5  # log(1 + reads of this member of a standard-library module by the standard library itself)
-    hidden: Hidden | None = None  # the fitted hidden layer (None: the score is the weighted sum alone)
+    hidden: Hidden | None = dataclasses.field(default=None, hash=False)  # the fitted hidden layer (None: the weighted sum alone); compared, not hashed
     popular: int = 150  # without a prefix, this many of the most used attribute names join any non-module's candidates
     near_lines: float = 40.0  # a buffer use `near_lines` lines from the cursor weighs 1/e
 
@@ -270,7 +270,8 @@ class RankWeights:
 
     def scores(self, feats: list[dict[str, float]]) -> list[float]:
         """Every candidate's score: the weighted sum, plus the hidden layer's part when there is one."""
-        linear = [self.score(f) for f in feats]
+        w = self.table()
+        linear = [sum(w[k] * v for k, v in f.items() if v) for f in feats]
         if self.hidden is None or not feats:
             return linear
         return [a + b for a, b in zip(linear, self.hidden.extra(feats))]
