@@ -97,6 +97,17 @@ def labels(c) -> list[str]:
     return [i.label for i in c.items]
 
 
+def complete_last_dot(root, rel: str, src: str):
+    """Completions (hand-set weights) at the end of the last line of src that ends in "."."""
+    lines = src.split("\n")
+    row = max(i for i, line in enumerate(lines) if line.rstrip().endswith("."))
+    store = Store(root / INDEX_DIRNAME)
+    try:
+        return Completer(store, weights=HAND).complete(rel, src, row, len(lines[row]))
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize(
     "before, expected",
     [
@@ -545,17 +556,11 @@ def test_element_and_optional_types(tmp_path, code, qual):
     src = textwrap.dedent(TYPED).lstrip("\n").replace("CURSOR", code)
     (tmp_path / "pkg" / "m.py").write_text(src)
     build_index(tmp_path, IndexConfig(jobs=1))
-    lines = src.split("\n")
-    row = max(i for i, line in enumerate(lines) if line.rstrip().endswith("."))
-    store = Store(tmp_path / INDEX_DIRNAME)
-    try:
-        got = Completer(store, weights=HAND).complete("pkg/m.py", src, row, len(lines[row]))
-        assert got.receiver_type == qual
-        if qual == "pkg.m.Text":
-            kinds = {it.label: it.kind for it in got.items}
-            assert kinds["plain"] == "property" and kinds["pad_right"] == "method"  # a @property reads as an attribute
-    finally:
-        store.close()
+    got = complete_last_dot(tmp_path, "pkg/m.py", src)
+    assert got.receiver_type == qual
+    if qual == "pkg.m.Text":
+        kinds = {it.label: it.kind for it in got.items}
+        assert kinds["plain"] == "property" and kinds["pad_right"] == "method"  # a @property reads as an attribute
 
 
 def test_signature_parts_and_call_slot():
@@ -846,13 +851,7 @@ def test_argparse_namespaces_complete_the_declared_options(tmp_path, code):
     src = textwrap.dedent(ARGPARSE).lstrip("\n").replace("CURSOR", code)
     (tmp_path / "m.py").write_text("")
     build_index(tmp_path, IndexConfig(jobs=1))
-    lines = src.split("\n")
-    row = max(i for i, line in enumerate(lines) if line.rstrip().endswith("."))
-    store = Store(tmp_path / INDEX_DIRNAME)
-    try:
-        got = Completer(store, weights=HAND).complete("m.py", src, row, len(lines[row]))
-        assert got.receiver_type == "argparse.Namespace"
-        assert sorted(labels(got)[:5]) == ["color", "dry_run", "line_numbers", "path", "w"]
-        assert all(it.kind == "attribute" for it in got.items[:5])
-    finally:
-        store.close()
+    got = complete_last_dot(tmp_path, "m.py", src)
+    assert got.receiver_type == "argparse.Namespace"
+    assert sorted(labels(got)[:5]) == ["color", "dry_run", "line_numbers", "path", "w"]
+    assert all(it.kind == "attribute" for it in got.items[:5])
