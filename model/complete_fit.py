@@ -106,51 +106,50 @@ def collect(package: Path, sites: int, seed: int, work: Path, stdlib_uses: Usage
     return out, missing
 
 
-def fit(examples: list[Example], start: RankWeights, l2: float = 0.001, steps: int = 200) -> RankWeights:
+def fit(examples: list[Example] | Batch, start: RankWeights, l2: float = 0.001, steps: int = 200) -> RankWeights:
     """Weights maximising the mean log-softmax of each example's right candidate, pulled towards `start`."""
     import torch
 
-    x, mask, target = _tensors(examples)
+    b = as_batch(examples)
     w0 = torch.tensor(start.vector(), dtype=torch.float64)
     w = w0.clone().requires_grad_(True)
     opt = torch.optim.LBFGS([w], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
 
     def closure():
         opt.zero_grad()
-        loss = _loss(x, mask, target, w) + l2 * ((w - w0) ** 2).sum()
+        loss = _nll(b.x @ w, b.mask, b.target) + l2 * ((w - w0) ** 2).sum()
         loss.backward()
         return loss
 
     opt.step(closure)
-    values = dict(zip(RankWeights.features(), w.detach().tolist()))
-    return RankWeights(**values, popular=start.popular, near_lines=start.near_lines)
+    return _weights(w, start)
 
 
-def refine_top1(examples: list[Example], start: RankWeights, tau: float = 0.5, l2: float = 0.001,
+def refine_top1(examples: list[Example] | Batch, start: RankWeights, tau: float = 0.5, l2: float = 0.001,
                 steps: int = 300, lr: float = 0.01) -> RankWeights:
     """Weights lowering the mean of sigmoid((best other candidate's score - right one's) / tau),
     a smoothed share of examples not ranked first, plus an L2 pull towards `start` (Adam, full
     batch: deterministic for the same examples)."""
     import torch
 
-    x, mask, target = _tensors(examples)
+    b = as_batch(examples)
+    mask, target = b.mask, b.target
     w0 = torch.tensor(start.vector(), dtype=torch.float64)
     w = w0.clone().requires_grad_(True)
     opt = torch.optim.Adam([w], lr=lr)
     for _ in range(steps):
         opt.zero_grad()
-        scores = (x @ w).masked_fill(~mask, float("-inf"))
+        scores = (b.x @ w).masked_fill(~mask, float("-inf"))
         right = scores.gather(1, target[:, None])
         other = scores.scatter(1, target[:, None], float("-inf")).max(1, keepdim=True).values
         # A site with one candidate has no other: its margin is -inf, its term 0.
         loss = torch.sigmoid((other - right) / tau).mean() + l2 * ((w - w0) ** 2).sum()
         loss.backward()
         opt.step()
-    values = dict(zip(RankWeights.features(), w.detach().tolist()))
-    return RankWeights(**values, popular=start.popular, near_lines=start.near_lines)
+    return _weights(w, start)
 
 
-def fit_hidden(examples: list[Example], start: RankWeights, size: int = 16, steps: int = 500, lr: float = 0.003,
+def fit_hidden(examples: list[Example] | Batch, start: RankWeights, size: int = 16, steps: int = 500, lr: float = 0.003,
                decay: float = 0.001, l2: float = 0.001, batch: int = 512, seed: int = 0) -> RankWeights:
     """`start` with a hidden layer of `size` tanh units, fitted with the listwise loss by Adam
     on minibatches of `batch` examples, the layer's weights decayed by `decay`, the linear
@@ -158,7 +157,8 @@ def fit_hidden(examples: list[Example], start: RankWeights, size: int = 16, step
     examples and seed (its own random generator)."""
     import torch
 
-    x, mask, target = _tensors(examples)
+    b = as_batch(examples)
+    x, mask, target = b.x, b.mask, b.target
     nf = x.shape[2]
     gen = torch.Generator().manual_seed(seed)
     scale = x[mask].std(0).clamp_min(1e-3) if mask.any() else torch.ones(nf, dtype=torch.float64)
@@ -172,22 +172,19 @@ def fit_hidden(examples: list[Example], start: RankWeights, size: int = 16, step
     for _ in range(steps):
         idx = torch.randint(0, x.shape[0], (min(batch, x.shape[0]),), generator=gen)
         opt.zero_grad()
-        scores = _score(x[idx], w, (scale, w1, b1, w2)).masked_fill(~mask[idx], float("-inf"))
-        loss = -scores.log_softmax(1).gather(1, target[idx][:, None]).mean()
+        loss = _nll(_score(x[idx], w, (scale, w1, b1, w2)), mask[idx], target[idx])
         loss = loss + decay * ((w1 ** 2).sum() + (b1 ** 2).sum() + (w2 ** 2).sum()) + l2 * ((w - w0) ** 2).sum()
         loss.backward()
         opt.step()
-    values = dict(zip(RankWeights.features(), w.detach().tolist()))
     hidden = Hidden(tuple(scale.tolist()), tuple(tuple(r) for r in w1.detach().tolist()), tuple(b1.detach().tolist()),
                     tuple(w2.detach().tolist()))
-    return RankWeights(**values, hidden=hidden, popular=start.popular, near_lines=start.near_lines)
+    return _weights(w, start, hidden)
 
 
 def average(models: list[RankWeights]) -> RankWeights:
     """One model scoring as the mean of `models` (fitted on the same examples, hidden layers
     of any size): the mean linear weights, and every hidden unit side by side with its output
     weight divided by the number of models."""
-    names = RankWeights.features()
     k = len(models)
     hs = [m.hidden for m in models if m.hidden is not None]
     hidden = None
@@ -196,7 +193,7 @@ def average(models: list[RankWeights]) -> RankWeights:
             raise ValueError("models to average must all have hidden layers fitted on the same examples")
         hidden = Hidden(hs[0].scale, tuple(r for h in hs for r in h.w1), tuple(b for h in hs for b in h.b1),
                         tuple(v / k for h in hs for v in h.w2))
-    values = {n: sum(getattr(m, n) for m in models) / k for n in names}
+    values = {n: sum(getattr(m, n) for m in models) / k for n in RankWeights.features()}
     return RankWeights(**values, hidden=hidden, popular=models[0].popular, near_lines=models[0].near_lines)
 
 
@@ -220,27 +217,43 @@ def _layer(w: RankWeights):
     return tuple(torch.tensor(v, dtype=torch.float64) for v in (h.scale, h.w1, h.b1, h.w2))
 
 
-def evaluate(examples: list[Example], w: RankWeights) -> tuple[dict[str, float], float]:
+def evaluate(examples: list[Example] | Batch, w: RankWeights) -> tuple[dict[str, float], float]:
     """Top-1 and top-5 per prefix length (ties broken against the right candidate), and the mean loss."""
     import torch
 
-    x, mask, target = _tensors(examples)
+    b = as_batch(examples)
     wt = torch.tensor(w.vector(), dtype=torch.float64)
-    scores = _score(x, wt, _layer(w)).masked_fill(~mask, float("-inf"))
-    right = scores.gather(1, target[:, None])
+    raw = _score(b.x, wt, _layer(w))
+    scores = raw.masked_fill(~b.mask, float("-inf"))
+    right = scores.gather(1, b.target[:, None])
     rank = (scores >= right).sum(1)  # itself and every candidate scoring as high
     out: dict[str, float] = {}
     for k in PREFIXES:
-        sel = torch.tensor([e.prefix_len == k for e in examples])
+        sel = b.prefix_len == k
         if sel.any():
             out[f"top1/{k}"] = round(float((rank[sel] <= 1).double().mean()), 4)
             out[f"top5/{k}"] = round(float((rank[sel] <= 5).double().mean()), 4)
-    return out, float(-scores.log_softmax(1).gather(1, target[:, None]).mean())
+    return out, float(_nll(raw, b.mask, b.target))
 
 
-def _tensors(examples: list[Example]):
+@dataclass(frozen=True)
+class Batch:
+    """Examples as tensors: features (examples, candidates, features) padded with masked-out
+    candidates, the right candidate's index and the prefix length of each example."""
+
+    x: object  # torch tensors (torch is imported only when fitting)
+    mask: object
+    target: object
+    prefix_len: object
+
+
+def as_batch(examples: list[Example] | Batch) -> Batch:
+    """The examples as one Batch (a Batch as it is: run_fit builds it once for every stage;
+    on the standard library it is 2.6 GiB and takes about 7 s to build)."""
     import torch
 
+    if isinstance(examples, Batch):
+        return examples
     width = max(len(e.feats) for e in examples)
     nf = len(RankWeights.features())
     x = torch.zeros(len(examples), width, nf, dtype=torch.float64)
@@ -248,12 +261,18 @@ def _tensors(examples: list[Example]):
     for i, e in enumerate(examples):
         x[i, : len(e.feats)] = torch.tensor(e.feats, dtype=torch.float64)
         mask[i, : len(e.feats)] = True
-    return x, mask, torch.tensor([e.target for e in examples])
+    return Batch(x, mask, torch.tensor([e.target for e in examples]), torch.tensor([e.prefix_len for e in examples]))
 
 
-def _loss(x, mask, target, w):
-    scores = (x @ w).masked_fill(~mask, float("-inf"))
-    return -scores.log_softmax(1).gather(1, target[:, None]).mean()
+def _nll(scores, mask, target):
+    """The listwise loss: the mean negative log-softmax of the right candidates' scores."""
+    return -scores.masked_fill(~mask, float("-inf")).log_softmax(1).gather(1, target[:, None]).mean()
+
+
+def _weights(vector, like: RankWeights, hidden: Hidden | None = None) -> RankWeights:
+    """Fitted linear weights (a tensor in RankWeights.features() order) with `like`'s settings."""
+    values = dict(zip(RankWeights.features(), vector.detach().tolist()))
+    return RankWeights(**values, hidden=hidden, popular=like.popular, near_lines=like.near_lines)
 
 
 def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0.001, refine_steps: int = 300,
@@ -278,14 +297,15 @@ def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0
     if not examples:
         raise BenchError("no member-access sites with the right name among the candidates: nothing to fit")
     start = RankWeights()
-    before, loss0 = evaluate(examples, start)
-    w = fit(examples, start, l2=l2)
+    data = as_batch(examples)  # once, for every stage
+    before, loss0 = evaluate(data, start)
+    w = fit(data, start, l2=l2)
     if refine_steps:
-        w = refine_top1(examples, w, steps=refine_steps)
+        w = refine_top1(data, w, steps=refine_steps)
     if hidden and hidden_steps and hidden_seeds:
         # One seed's layer is a lottery (development packages, empty-prefix top-1 of four
         # seeds: -0.005 to +0.009 over the weighted sum); their mean is not (+0.008).
-        w = average([fit_hidden(examples, w, size=hidden, steps=hidden_steps, seed=seed + i) for i in range(hidden_seeds)])
-    after, loss1 = evaluate(examples, w)
+        w = average([fit_hidden(data, w, size=hidden, steps=hidden_steps, seed=seed + i) for i in range(hidden_seeds)])
+    after, loss1 = evaluate(data, w)
     return FitResult(w, len(examples), missing, [Path(p).name for p in packages], before, after, loss0, loss1,
                      time.perf_counter() - t0, totals(groups))
