@@ -36,6 +36,13 @@ class _Group(click.Group):
         except sqlite3.OperationalError as e:
             hint = "another graphmer process is writing the index; wait for it" if "locked" in str(e) else "re-run `graphmer index`"
             raise click.ClickException(f"index database error: {e} ({hint})") from None
+        except sqlite3.DatabaseError as e:  # a damaged page met after the index was opened
+            if type(e) is not sqlite3.DatabaseError:  # IntegrityError and the like: a bug, not damage
+                raise
+            raise click.ClickException(
+                f"the index database is damaged ({e}): run `graphmer index --rebuild` on the repository "
+                "to rebuild it from the sources (the damaged files are moved aside)"
+            ) from None
         except OSError as e:
             raise click.ClickException(str(e)) from None
 
@@ -102,16 +109,20 @@ def _open_store(repo: str):
 @click.option("--lang", "langs", multiple=True, type=click.Choice(LANGUAGES), help="Only these languages (repeatable).")
 @click.option("--jobs", default=0, type=click.IntRange(min=0), help="Parser processes (0: one per CPU).")
 @click.option("--batch-files", default=256, hidden=True, type=click.IntRange(min=1), help="Files per transaction.")
+@click.option("--follow-links", is_flag=True, help="Follow symbolic links that lead outside PATH (skipped and listed by default).")
+@click.option("--rebuild", is_flag=True, help="Start afresh: move the current index files aside (to .graphmer/previous-TIME/) and index from the sources; "
+              "what to do when the index is damaged.")
 @click.option("--no-dense", is_flag=True, help="No model, no new vectors: lexical + graph search only.")
 @model_option
 @json_option
-def index(path, include, exclude, max_bytes, langs, jobs, batch_files, no_dense, model_path, as_json):
+def index(path, include, exclude, max_bytes, langs, jobs, batch_files, follow_links, rebuild, no_dense, model_path, as_json):
     """Index the repository at PATH into PATH/.graphmer/ (incremental).
 
     Symbols (functions, methods, classes) are embedded with the model for dense search,
-    unless --no-dense; switching models re-embeds them all.
+    unless --no-dense; switching models re-embeds them all. One run at a time: a second
+    `graphmer index` of the same folder waits for the first.
     """
-    from graphmer_cli.render import progress_callback
+    from graphmer_cli.render import err_console, progress_callback
     from index.indexer import IndexConfig, build_index
     from index.walk import WalkConfig
 
@@ -119,10 +130,17 @@ def index(path, include, exclude, max_bytes, langs, jobs, batch_files, no_dense,
         raise click.UsageError("--model and --no-dense contradict each other; give one")
     embedder = _embedder(model_path, dense=not no_dense)
     cfg = IndexConfig(
-        walk=WalkConfig(tuple(include), tuple(exclude), max_bytes, tuple(langs)), jobs=jobs, batch_files=batch_files, embedder=embedder
+        walk=WalkConfig(tuple(include), tuple(exclude), max_bytes, tuple(langs), follow_links), jobs=jobs,
+        batch_files=batch_files, embedder=embedder, rebuild=rebuild,
     )
+
+    def on_wait(pid):
+        who = f"pid {pid}" if pid else "another process"
+        err_console.print(f"waiting for the graphmer index run that holds this index ({who}) to finish ...",
+                          style="dim", markup=False, highlight=False)
+
     with progress_callback(enabled=not as_json) as cb:
-        report = build_index(path, cfg, progress=cb)
+        report = build_index(path, cfg, progress=cb, on_wait=on_wait)
     if as_json:
         from graphmer_cli.render import echo_json
 
@@ -141,12 +159,15 @@ def _print_index_report(report) -> None:
         f"{c['edges']} edges ({c['external_symbols']} external symbols)"
     )
     out_console.print(
-        f"This run: {report.files_parsed} parsed, {report.files_unchanged} unchanged, {report.files_deleted} removed, "
-        f"{report.lines_parsed} lines in {report.seconds:.2f} s ({report.lines_per_second:,.0f} lines/s)"
+        f"This run: {report.files_parsed} parsed, {report.files_unchanged} unchanged, {report.files_deleted} removed "
+        f"in {report.seconds:.2f} s; parsing {report.lines_parsed:,} lines took {report.parse_s:.2f} s "
+        f"({report.lines_per_second:,.0f} lines/s)"
     )
     if report.symbols_embedded or c["vectors"]:
+        rate = f" ({report.symbols_per_second:,.0f} symbols/s)" if report.symbols_embedded else ""
         out_console.print(
-            f"Dense: {c['vectors']} vectors by {report.model_id}; {report.symbols_embedded} embedded this run in {report.embed_s:.2f} s"
+            f"Dense: {c['vectors']} vectors by {report.model_id}; {report.symbols_embedded:,} embedded this run "
+            f"in {report.embed_s:.2f} s{rate}"
         )
     if c["edges_by_relation"]:
         t = table("relation", "edges")
@@ -319,6 +340,7 @@ def status(repo, as_json):
         out_console.print(
             f"Dense: {st['vectors']} vectors by {st['model_id']} (dim {st['dim']}); "
             f"{st['symbols_without_vectors']} symbol(s) without a vector; vectors.faiss {st['vectors_file']}"
+            + ("" if st["vectors_file"] == "ok" else " (`graphmer index` rebuilds it)")
         )
     else:
         out_console.print("Dense: no vectors (lexical + graph search only)")

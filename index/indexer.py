@@ -22,8 +22,9 @@ from pathlib import Path, PurePosixPath
 from index.embedder import EmbedError, Embedder, checked_vectors
 from index.graph import Resolver
 from index.parse import parse_source
-from index.store import INDEX_DIRNAME, FileRecord, Store, file_graph, fts_rows, graph_json
-from index.vectors import VectorConfig, file_is_current, load_vectors
+from index.lock import IndexLock, LockStopped
+from index.store import DB_NAME, INDEX_DIRNAME, META_NAME, FileRecord, Store, file_graph, fts_rows, graph_json
+from index.vectors import FAISS_NAME, VectorConfig, file_state, load_vectors
 from index.walk import WalkConfig, walk
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
@@ -38,6 +39,7 @@ class IndexConfig:
     embedder: object | None = None  # an index.embedder.Embedder; None: lexical + graph only (--no-dense), vectors kept as they are
     embed_batch: int = 256  # symbol ids per embed_symbols call, and per vectors transaction
     vectors: VectorConfig = VectorConfig()  # vectors.faiss layout (flat or HNSW by size)
+    rebuild: bool = False  # start afresh: the current index files are moved aside first (see set_aside)
 
 
 @dataclass(slots=True)
@@ -60,8 +62,19 @@ class IndexReport:
     notes: list[str] = field(default_factory=list)  # things to tell the user (e.g. a rebuilt vectors.faiss)
 
     @property
+    def parse_s(self) -> float:
+        """Seconds spent reading, parsing and storing files (not walking, resolving or embedding)."""
+        return self.timings.get("parse_store", 0.0)
+
+    @property
     def lines_per_second(self) -> float:
-        return self.lines_parsed / self.seconds if self.seconds > 0 else 0.0
+        """Parsing speed: lines parsed per second of parse_s."""
+        return self.lines_parsed / self.parse_s if self.parse_s > 0 else 0.0
+
+    @property
+    def symbols_per_second(self) -> float:
+        """Embedding speed: symbols embedded per second of embed_s."""
+        return self.symbols_embedded / self.embed_s if self.embed_s > 0 else 0.0
 
     def to_json(self) -> dict:
         return {
@@ -79,7 +92,9 @@ class IndexReport:
             "model_id": self.model_id,
             "notes": list(self.notes),
             "seconds": round(self.seconds, 3),
+            "parse_s": round(self.parse_s, 3),
             "lines_per_second": round(self.lines_per_second, 1),
+            "symbols_per_second": round(self.symbols_per_second, 1),
             "timings": {k: round(v, 3) for k, v in self.timings.items()},
             **self.counts,
         }
@@ -146,8 +161,19 @@ def _results(tasks: list, jobs: int):
         yield from pool.imap(_parse_task, tasks, chunksize=4)
 
 
-def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progress: Progress | None = None) -> IndexReport:
-    """Index (or update the index of) the repository at root; returns what was done."""
+class IndexStopped(Exception):
+    """The run was stopped by its caller's `stop()`; the index keeps its last committed state."""
+
+
+def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progress: Progress | None = None,
+                stop: Callable[[], bool] | None = None, on_wait: Callable[[int | None], None] | None = None) -> IndexReport:
+    """Index (or update the index of) the repository at root; returns what was done.
+
+    One writer at a time: the run holds the index folder's lock (index/lock.py); when another
+    holds it, on_wait(its pid) is called and the run waits. `stop()` is polled between files,
+    batches and embedding batches (and while waiting): when true, IndexStopped is raised and
+    the index keeps its last committed state.
+    """
     t0 = time.perf_counter()
     root_path = Path(root)
     if not root_path.exists():
@@ -156,7 +182,44 @@ def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progr
         raise NotADirectoryError(f"{root} is not a folder: give the path of a repository folder")
     root_path = root_path.resolve()
     report = IndexReport(root=str(root_path))
-    store = Store(cfg.index_dir or root_path / INDEX_DIRNAME, create=True)
+    index_dir = Path(cfg.index_dir or root_path / INDEX_DIRNAME)
+    try:
+        with IndexLock(index_dir, on_wait=on_wait, stop=stop):
+            report.timings["lock_wait"] = time.perf_counter() - t0
+            if cfg.rebuild:
+                aside = set_aside(index_dir)
+                if aside is not None:
+                    report.notes.append(f"the previous index files were moved to {aside}; delete it when you no longer need it")
+            _build(root_path, index_dir, cfg, report, progress, stop or (lambda: False))
+    except LockStopped:
+        raise IndexStopped("stopped while waiting for another graphmer index run") from None
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def set_aside(index_dir: Path) -> Path | None:
+    """Move the index's files (database, vectors, meta.json) into a new folder of index_dir,
+    previous-<UTC time>/, so that a rebuild starts afresh and loses nothing; returns that folder
+    (None when there was nothing to move). Call with the writers' lock held."""
+    names = [n for n in (META_NAME, DB_NAME, DB_NAME + "-wal", DB_NAME + "-shm", FAISS_NAME) if (index_dir / n).exists()]
+    if not names:
+        return None
+    aside = index_dir / ("previous-" + time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()))
+    n = 1
+    while aside.exists():
+        n += 1
+        aside = aside.with_name(aside.name.split("~")[0] + f"~{n}")
+    aside.mkdir()
+    for name in names:
+        os.replace(index_dir / name, aside / name)
+    return aside
+
+
+def _build(root_path: Path, index_dir: Path, cfg: IndexConfig, report: IndexReport, progress: Progress | None,
+           stop: Callable[[], bool]) -> None:
+    """build_index's work, with the lock held."""
+    t0 = time.perf_counter()
+    store = Store(index_dir, create=True)
     try:
         found = walk(str(root_path), cfg.walk)
         report.timings["walk"] = time.perf_counter() - t0
@@ -164,6 +227,7 @@ def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progr
         skipped = [(s.path, s.reason) for s in found.skipped]
         old = store.file_states()
         names = module_names([f.path for f in found.files], root_path.name)
+        stats = {f.path: (f.size, f.mtime_ns) for f in found.files}
         tasks = []
         for f in found.files:
             st = old.get(f.path)
@@ -179,7 +243,11 @@ def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progr
         drop: list[str] = []
         fresh = {}  # path -> FileGraph of files parsed in this run
         jobs = cfg.jobs or os.cpu_count() or 1
-        for done, res in enumerate(_results(tasks, jobs), 1):
+        results = _results(tasks, jobs)
+        for done, res in enumerate(results, 1):
+            if stop():
+                results.close()  # ends the parser processes now
+                raise IndexStopped("indexing stopped; the index keeps what was committed before")
             if res[0] == "ok":
                 rec = res[1]
                 batch.append(rec)
@@ -212,7 +280,7 @@ def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progr
         if gone:
             store.delete_files(gone)
             report.files_deleted = len(gone)
-        store.set_skipped(sorted(set(skipped)))
+        store.set_skipped(sorted(set(skipped)), stats)
         report.skipped = sorted(set(skipped))
 
         if store.get_state("edges_dirty", "0") == "1":
@@ -229,26 +297,29 @@ def build_index(root: str | os.PathLike, cfg: IndexConfig = IndexConfig(), progr
         store.update_meta(  # the lexical index is complete: record it before the (long) embedding
             root=str(root_path),
             indexed_at=_now(),
-            walk={"include": list(w.include), "exclude": list(w.exclude), "max_bytes": w.max_bytes, "languages": list(w.languages)},
+            walk={"include": list(w.include), "exclude": list(w.exclude), "max_bytes": w.max_bytes, "languages": list(w.languages),
+                  "follow_links": w.follow_links},
         )
         t3 = time.perf_counter()
         if cfg.embedder is not None:
-            _embed(store, cfg.embedder, cfg.embed_batch, report, progress)
-        if not file_is_current(store):  # the vectors changed (or the file is gone): rebuild it
-            loaded = load_vectors(store, cfg.vectors)
-            if loaded.reason not in ("", "out of date"):  # out of date is this run's own doing
-                report.notes.append(loaded.note)
+            _embed(store, cfg.embedder, cfg.embed_batch, report, progress, stop)
         report.embed_s = time.perf_counter() - t3
         report.timings["embed"] = report.embed_s
+        # vectors.faiss is checked whole here (its checksum), not only its generation: a damaged
+        # file is rebuilt by the run that the user starts to mend things, not by the next search.
+        if file_state(store, verify=True) != "ok":
+            loaded = load_vectors(store, cfg.vectors, verify=True)
+            if loaded.reason not in ("", "out of date"):  # out of date is this run's own doing
+                report.notes.append(loaded.note)
+        report.timings["vectors_file"] = time.perf_counter() - t3 - report.embed_s
         report.model_id = store.meta.get("model_id") if store.vector_count() else None
         report.counts = store.counts()
-        report.seconds = time.perf_counter() - t0
     finally:
         store.close()
-    return report
 
 
-def _embed(store: Store, emb: Embedder, batch: int, report: IndexReport, progress: Progress | None) -> None:
+def _embed(store: Store, emb: Embedder, batch: int, report: IndexReport, progress: Progress | None,
+           stop: Callable[[], bool]) -> None:
     """Give every embeddable symbol without a vector one from `emb`, a batch per transaction."""
     meta = store.meta
     if (meta.get("model_hash"), meta.get("dim")) != (emb.model_hash, emb.dim):
@@ -264,6 +335,8 @@ def _embed(store: Store, emb: Embedder, batch: int, report: IndexReport, progres
     if progress and todo:
         progress("embed", 0, len(todo))
     for start in range(0, len(todo), batch):
+        if stop():
+            raise IndexStopped(f"embedding stopped after {start} vectors; they are kept, and the next `graphmer index` finishes")
         ids = todo[start : start + batch]
         try:
             vectors = checked_vectors(emb.embed_symbols(store, ids), len(ids), emb.dim, "symbol vectors")

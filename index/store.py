@@ -7,6 +7,7 @@ Dense vectors: see index/store_vectors.py.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -19,6 +20,7 @@ import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
 from index.graph import FileGraph
+from index.lock import IndexLock
 from index.records import Edge, ParsedFile, Ref
 from index.store_vectors import VectorTable
 from index.text import identifier_terms, split_code
@@ -103,6 +105,15 @@ def m007_reparse_unpacked_attributes(db: sqlite_utils.Database) -> None:
     # attributes now include `self.a, self.b = ...` targets, and a slice `x[1:]` has x's value
     # (index/pynames.py): re-parse, as m006 does. No format change.
     db.execute("UPDATE files SET mtime_ns = -1, hash = ''")
+
+
+@migrations()
+def m008_skipped_stat(db: sqlite_utils.Database) -> None:
+    # The size and mtime a skipped file had, so `graphmer status` tells a skipped file that is
+    # unchanged (not stale) from one changed since (-1: unknown). No format change: an older
+    # graphmer inserts (path, reason) and the defaults fill the rest.
+    db.execute("ALTER TABLE skipped ADD COLUMN size INTEGER NOT NULL DEFAULT -1")
+    db.execute("ALTER TABLE skipped ADD COLUMN mtime_ns INTEGER NOT NULL DEFAULT -1")
 
 
 _SCHEMA_V1 = """
@@ -211,6 +222,21 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def rebuild_hint(index_dir: Path) -> str:
+    """What to do about a damaged index (the sources are the truth: rebuild from them)."""
+    return f"run `graphmer index --rebuild {index_dir.parent}` to rebuild it from the sources (the current files are moved aside, not deleted)"
+
+
+def damaged_message(db_path: Path, e: sqlite3.DatabaseError) -> str:
+    """The one line for a database that SQLite cannot read."""
+    return f"{db_path} is damaged or not a graphmer index ({e}): {rebuild_hint(db_path.parent)}"
+
+
+def _file_id(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_dev, st.st_ino
+
+
 def read_meta(index_dir: Path) -> dict:
     """meta.json, checked: refuses foreign or newer indexes with a message saying what to do."""
     path = index_dir / META_NAME
@@ -219,7 +245,7 @@ def read_meta(index_dir: Path) -> dict:
     except FileNotFoundError:
         raise StoreError(f"no index at {index_dir.parent}: run `graphmer index {index_dir.parent}` first") from None
     except (OSError, ValueError) as e:
-        raise StoreError(f"{path} is unreadable or corrupt ({e}); delete {index_dir} and re-index") from None
+        raise StoreError(f"{path} is unreadable or corrupt ({e}): {rebuild_hint(index_dir)}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise StoreError(f"{index_dir} is not a graphmer index (no '{FORMAT_NAME}' format in meta.json); move it away or delete it, then re-index")
     version = meta.get("version")
@@ -232,7 +258,8 @@ def read_meta(index_dir: Path) -> dict:
 
 
 class Store(VectorTable):
-    """Open (or create) the index under index_dir."""
+    """Open the index under index_dir; create=True (build_index, which holds the writers'
+    lock of index/lock.py) creates or upgrades it as well."""
 
     def __init__(self, index_dir: str | os.PathLike, create: bool = False) -> None:
         self.dir = Path(index_dir)
@@ -246,18 +273,46 @@ class Store(VectorTable):
         db_path = self.dir / DB_NAME
         if not create and not db_path.exists():
             raise StoreError(f"{db_path} is missing: run `graphmer index {self.dir.parent}` to rebuild the index")
+        if self.meta.get("indexed_at") and db_path.exists() and db_path.stat().st_size == 0:
+            # SQLite would take an empty file for a new database and report a healthy index of 0 files.
+            raise StoreError(f"{db_path} is empty (0 bytes) although {META_NAME} records an index made "
+                             f"{self.meta['indexed_at']}: {rebuild_hint(self.dir)}")
         try:
             conn = sqlite3.connect(str(db_path), isolation_level=None, check_same_thread=False)
             self.db = sqlite_utils.Database(conn)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA busy_timeout=10000")  # a writer's transaction is short: wait for it
             if migrations.pending(self.db):
-                migrations.apply(self.db)
+                # Under the writers' lock, checked again: two processes opening one index must not
+                # both run a migration ("table files already exists"). A creating caller holds it.
+                with contextlib.nullcontext() if create else IndexLock(self.dir):
+                    if migrations.pending(self.db):
+                        migrations.apply(self.db)
             if self.meta["version"] < FORMAT_VERSION:
                 self.update_meta(version=FORMAT_VERSION)
+            self._identity = (_file_id(db_path), conn.execute("PRAGMA data_version").fetchone()[0])
         except sqlite3.DatabaseError as e:
-            raise StoreError(f"{db_path} is corrupt or not a graphmer index ({e}); delete {self.dir} and re-index") from None
+            raise StoreError(damaged_message(db_path, e)) from None
         self.conn = conn
+
+    def changed_underneath(self) -> bool:
+        """Whether, since this store was opened, another connection committed a change to
+        index.db or the file was replaced (`graphmer index --rebuild`): a cheap stat and pragma."""
+        db_path = self.dir / DB_NAME
+        try:
+            now = (_file_id(db_path), self.conn.execute("PRAGMA data_version").fetchone()[0])
+        except (OSError, sqlite3.Error):
+            return True
+        return now != self._identity
+
+    def integrity(self) -> str:
+        """SQLite's quick_check: "ok", or what is wrong (reads the whole database)."""
+        try:
+            rows = self.conn.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.DatabaseError as e:
+            return str(e)
+        return "; ".join(str(r[0]) for r in rows[:3])
 
     @property
     def root(self) -> Path:
@@ -372,12 +427,15 @@ class Store(VectorTable):
             )
         return out
 
-    def set_skipped(self, skipped: list[tuple[str, str]]) -> None:
-        """Record the files the last run skipped, with reasons."""
+    def set_skipped(self, skipped: list[tuple[str, str]], stats: dict[str, tuple[int, int]] | None = None) -> None:
+        """Record the files the last run skipped, with reasons, and the (size, mtime_ns) each
+        had when it was skipped (`stats`; unknown ones are stored as -1)."""
+        stats = stats or {}
+        rows = [(p, r, *stats.get(p, (-1, -1))) for p, r in skipped]
 
         def run(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM skipped")
-            c.executemany("INSERT OR REPLACE INTO skipped(path, reason) VALUES (?,?)", skipped)
+            c.executemany("INSERT OR REPLACE INTO skipped(path, reason, size, mtime_ns) VALUES (?,?,?,?)", rows)
 
         with_tx(self.conn, run)
 
@@ -428,6 +486,10 @@ class Store(VectorTable):
 
     def skipped(self) -> list[tuple[str, str]]:
         return list(self.conn.execute("SELECT path, reason FROM skipped ORDER BY path"))
+
+    def skipped_states(self) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of each skipped file when it was skipped ((-1, -1): not recorded)."""
+        return {p: (s, m) for p, s, m in self.conn.execute("SELECT path, size, mtime_ns FROM skipped")}
 
     def rows(self, sql: str, params: Iterable = ()) -> Iterator[sqlite3.Row]:
         cur = self.conn.execute(sql, tuple(params))

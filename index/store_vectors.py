@@ -98,8 +98,13 @@ class VectorTable:
         v = self.get_state("faiss_gen")
         return int(v) if v is not None else None
 
-    def save_vector_file(self, generation: int, write: Callable[[], None]) -> bool:
-        """Run write() (which writes vectors.faiss) and record that the file holds `generation`.
+    def vector_file_hash(self) -> str | None:
+        """The checksum of vectors.faiss as it was written (None: none recorded)."""
+        return self.get_state("faiss_hash")
+
+    def save_vector_file(self, generation: int, write: Callable[[], str | None]) -> bool:
+        """Run write() (which writes vectors.faiss and returns its checksum, or None when it
+        removed the file) and record that the file holds `generation`, with the checksum.
 
         Both happen under SQLite's write lock, and only while the vectors are still at
         `generation`, so two processes writing the file cannot leave a record that lies.
@@ -111,8 +116,9 @@ class VectorTable:
             if self.vectors_generation() != generation:
                 c.execute("ROLLBACK")
                 return False
-            write()
+            digest = write()
             self._set_state("faiss_gen", str(generation))
+            self._set_state("faiss_hash", digest or "")
             c.execute("COMMIT")
         except BaseException:
             c.execute("ROLLBACK")

@@ -8,6 +8,7 @@ file is detected on load and rebuilt from the store.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -82,27 +83,34 @@ def build_faiss(ids: np.ndarray, vectors: np.ndarray, cfg: VectorConfig = Vector
     return index
 
 
-def write_index_file(index: faiss.Index, path: Path) -> None:
-    """Write `index` to `path` atomically: a temporary file in the same folder, fsync, rename."""
+def file_digest(data: bytes) -> str:
+    """The checksum recorded for vectors.faiss (blake2b, 128 bits: fast, and enough to catch damage)."""
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
+
+
+def write_index_file(index: faiss.Index, path: Path) -> str:
+    """Write `index` to `path` atomically (a temporary file in the same folder, fsync, rename);
+    returns the file's checksum (file_digest)."""
     import faiss
 
-    data = faiss.serialize_index(index)
+    data = faiss.serialize_index(index).tobytes()
     tmp = path.with_name(path.name + ".tmp")
     with open(tmp, "wb") as fh:
-        fh.write(data.tobytes())
+        fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
     try:  # make the rename itself durable
         fd = os.open(path.parent, os.O_RDONLY)
     except OSError:
-        return
+        return file_digest(data)
     try:
         os.fsync(fd)
     except OSError:
         pass
     finally:
         os.close(fd)
+    return file_digest(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,16 +133,45 @@ class VectorLoad:
         return f"{FAISS_NAME} was {self.reason}; rebuilt it from the {n} vectors in the index database{tail}"
 
 
-def file_is_current(store: Store) -> bool:
-    """Whether vectors.faiss was written from the store's current vectors (a cheap check:
-    the file is not read, so a file damaged since it was written passes)."""
+def file_state(store: Store, verify: bool = False) -> str:
+    """"ok" when vectors.faiss was written from the store's current vectors, else why not
+    ("out of date", "missing", and with verify, which reads the whole file: "damaged (...)").
+    Cheap without verify: the file is not read, so a file damaged since it was written passes."""
     has = store.conn.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is not None
-    return store.vector_file_generation() == store.vectors_generation() and (not has or (store.dir / FAISS_NAME).is_file())
+    path = store.dir / FAISS_NAME
+    if store.vector_file_generation() != store.vectors_generation():
+        return "out of date"
+    if not has:
+        return "ok"
+    if not path.is_file():
+        return "missing"
+    if verify:
+        try:
+            return _checksum_problem(store, path.read_bytes()) or "ok"
+        except OSError as e:
+            return f"unreadable ({e.strerror or e})"
+    return "ok"
 
 
-def load_vectors(store: Store, cfg: VectorConfig = VectorConfig()) -> VectorLoad:
+def file_is_current(store: Store) -> bool:
+    """Whether vectors.faiss was written from the store's current vectors (a cheap check: see file_state)."""
+    return file_state(store) == "ok"
+
+
+def _checksum_problem(store: Store, data: bytes) -> str:
+    """Why the bytes of vectors.faiss are not what was written ("" when they are)."""
+    recorded = store.vector_file_hash()
+    if recorded is None:
+        return "without a checksum (written by an older graphmer)"
+    if file_digest(data) != recorded:
+        return "damaged (its checksum does not match the one recorded when it was written)"
+    return ""
+
+
+def load_vectors(store: Store, cfg: VectorConfig = VectorConfig(), verify: bool = False) -> VectorLoad:
     """The store's vectors as a FAISS index, from vectors.faiss when that is consistent with
-    the store (same generation, count and dimension), else rebuilt from the store and saved.
+    the store (same generation, count and dimension, and with verify the checksum recorded
+    when it was written), else rebuilt from the store and saved.
 
     Never raises for a bad file: the reason comes back in VectorLoad (callers show .note).
     """
@@ -150,10 +187,19 @@ def load_vectors(store: Store, cfg: VectorConfig = VectorConfig()) -> VectorLoad
     if count and not reason:
         import faiss
 
+        index = None
         try:
-            index = faiss.read_index(str(path))
+            if verify:
+                data = path.read_bytes()
+                reason = _checksum_problem(store, data)
+                if not reason:
+                    index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))
+            else:
+                index = faiss.read_index(str(path))
         except (RuntimeError, MemoryError) as e:  # faiss raises RuntimeError for bad or truncated files
             index, reason = None, f"unreadable ({_faiss_message(e)})"
+        except OSError as e:
+            index, reason = None, f"unreadable ({e.strerror or e})"
         if index is not None and (index.ntotal != count or index.d != dim or not isinstance(index, faiss.IndexIDMap2)):
             reason = f"inconsistent with the index database ({index.ntotal} vectors of dimension {index.d}, expected {count} of {dim})"
         if not reason:
@@ -171,11 +217,11 @@ def load_vectors(store: Store, cfg: VectorConfig = VectorConfig()) -> VectorLoad
 def _save(store: Store, gen: int, index: faiss.Index | None, path: Path) -> bool:
     """Write (or, for no vectors, remove) vectors.faiss and record its generation; False if that failed."""
 
-    def write() -> None:
+    def write() -> str | None:
         if index is None:
             path.unlink(missing_ok=True)
-        else:
-            write_index_file(index, path)
+            return None
+        return write_index_file(index, path)
 
     try:
         return store.save_vector_file(gen, write)

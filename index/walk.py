@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pathspec
@@ -50,13 +51,39 @@ class WalkConfig:
     exclude: tuple[str, ...] = ()  # gitignore-style globs to leave out
     max_bytes: int = DEFAULT_MAX_BYTES  # files larger than this are skipped
     languages: tuple[str, ...] = ()  # restrict to these languages; empty = all supported
+    follow_links: bool = False  # follow symbolic links whose target is outside the root (skipped and reported by default)
 
 
-def _load_spec(dirpath: str) -> pathspec.GitIgnoreSpec | None:
+def shown(name: str) -> str:
+    r"""A path as it can be shown and stored: bytes that are not UTF-8 (which Python keeps as
+    lone surrogates) written as backslash escapes. shown("caf\udce9.py") -> "caf\\xe9.py"."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _file_type(mode: int) -> str:
+    for test, what in ((stat.S_ISFIFO, "a named pipe"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return what
+    return "not a regular file"
+
+
+def _load_spec(dirpath: str, readable: Callable[[str], bool]) -> pathspec.GitIgnoreSpec | None:
     lines: list[str] = []
     for name in IGNORE_FILES:
+        path = os.path.join(dirpath, name)
+        if not readable(path):
+            continue
         try:
-            with open(os.path.join(dirpath, name), encoding="utf-8", errors="replace") as fh:
+            with open(path, encoding="utf-8", errors="replace") as fh:
                 lines.extend(fh.read().splitlines())
         except OSError:
             continue
@@ -75,13 +102,40 @@ def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str, is_dir: 
 
 
 def walk(root: str, cfg: WalkConfig = WalkConfig()) -> WalkResult:
-    """Every source file under root that the rules let through, sorted by path."""
+    """Every source file under root that the rules let through, sorted by path.
+
+    Nothing outside root is read: a symbolic link whose target lies outside it is skipped
+    and reported (unless cfg.follow_links), and so is a name that is not valid UTF-8, a
+    named pipe, socket or device.
+    """
     out = WalkResult()
     root = os.path.abspath(root)
+    real_root = os.path.realpath(root)
     include = pathspec.GitIgnoreSpec.from_lines(cfg.include) if cfg.include else None
     exclude = pathspec.GitIgnoreSpec.from_lines(cfg.exclude) if cfg.exclude else None
     langs = frozenset(cfg.languages)
     seen_dirs: set[tuple[int, int]] = set()
+
+    def outside(path: str) -> str | None:
+        """The real target of `path` when it lies outside root (None when inside or when links may leave)."""
+        if cfg.follow_links:
+            return None
+        target = os.path.realpath(path)
+        return None if target == real_root or target.startswith(real_root + os.sep) else target
+
+    def readable(path: str) -> bool:
+        return not os.path.islink(path) or outside(path) is None
+
+    def leaves_root(entry: os.DirEntry, child: str) -> bool:
+        """Whether entry is a link out of root (recorded as skipped when it is)."""
+        if not entry.is_symlink():
+            return False
+        target = outside(entry.path)
+        if target is None:
+            return False
+        out.skipped.append(Skipped(child, f"symbolic link to {shown(target)}, outside the indexed folder "
+                                          "(not followed; --follow-links follows it)"))
+        return True
 
     def visit(dirpath: str, rel: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> None:
         try:
@@ -94,7 +148,7 @@ def walk(root: str, cfg: WalkConfig = WalkConfig()) -> WalkResult:
             out.skipped.append(Skipped(rel, "symlink loop (folder already visited)"))
             return
         seen_dirs.add(key)
-        spec = _load_spec(dirpath)
+        spec = _load_spec(dirpath, readable)
         if spec is not None:
             specs = [*specs, (rel, spec)]
         try:
@@ -116,6 +170,11 @@ def walk(root: str, cfg: WalkConfig = WalkConfig()) -> WalkResult:
                     continue  # caches, node_modules and virtual environments
                 if _ignored(specs, child, True) or (exclude and exclude.match_file(child + "/")):
                     continue
+                if not _is_utf8(entry.name):  # paths are stored as text: a folder that cannot be named is left out
+                    out.skipped.append(Skipped(shown(child), "folder name is not valid UTF-8 (its files are not indexed)"))
+                    continue
+                if leaves_root(entry, child):
+                    continue
                 visit(entry.path, child, specs)
                 continue
             language = detect_language(entry.name)
@@ -125,13 +184,19 @@ def walk(root: str, cfg: WalkConfig = WalkConfig()) -> WalkResult:
                 continue
             if include and not include.match_file(child):
                 continue
+            if not _is_utf8(entry.name):
+                out.skipped.append(Skipped(shown(child), "file name is not valid UTF-8"))
+                continue
+            if leaves_root(entry, child):
+                continue
             try:
                 st = entry.stat()
             except OSError as e:
                 reason = "broken symlink" if entry.is_symlink() else f"unreadable: {e.strerror}"
                 out.skipped.append(Skipped(child, reason))
                 continue
-            if not stat.S_ISREG(st.st_mode):
+            if not stat.S_ISREG(st.st_mode):  # never opened: reading a named pipe would block
+                out.skipped.append(Skipped(child, f"{_file_type(st.st_mode)}, not a regular file"))
                 continue
             if st.st_size > cfg.max_bytes:
                 out.skipped.append(Skipped(child, f"too large ({st.st_size} bytes > {cfg.max_bytes})"))

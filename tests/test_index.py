@@ -174,7 +174,7 @@ def test_newer_foreign_and_corrupt_indexes_are_refused(sample_repo):
     for suffix in ("-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     db.write_bytes(b"this is not sqlite" * 100)
-    with pytest.raises(StoreError, match="corrupt or not a graphmer index"):
+    with pytest.raises(StoreError, match="damaged or not a graphmer index"):
         Store(sample_repo / ".graphmer")
 
 

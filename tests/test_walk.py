@@ -78,3 +78,44 @@ def test_default_skips_virtualenvs_and_caches(tmp_path):
 def test_empty_directory(tmp_path):
     r = walk(str(tmp_path))
     assert r.files == [] and r.skipped == []
+
+
+def test_links_leaving_the_root_are_skipped_and_reported(tmp_path):
+    outside = write_tree(tmp_path / "outside", {"secret.py": "def secret(): pass\n", "lib/leak.py": "x = 1\n", ".gitignore": "b.py\n"})
+    root = write_tree(tmp_path / "repo", {"a.py": "", "pkg/b.py": ""})
+    os.symlink(outside / "lib", root / "linked_dir")
+    os.symlink(outside / "secret.py", root / "secret.py")
+    os.symlink(outside / ".gitignore", root / ".gitignore")  # an ignore file outside is not read either
+    os.symlink(root / "a.py", root / "alias.py")  # a link that stays inside is followed
+    r = walk(str(root))
+    assert paths(r) == ["a.py", "alias.py", "pkg/b.py"]
+    assert sorted((s.path, s.reason) for s in r.skipped) == [
+        ("linked_dir", f"symbolic link to {outside / 'lib'}, outside the indexed folder (not followed; --follow-links follows it)"),
+        ("secret.py", f"symbolic link to {outside / 'secret.py'}, outside the indexed folder (not followed; --follow-links follows it)"),
+    ]
+    followed = walk(str(root), WalkConfig(follow_links=True))  # asked for: the links and the outside .gitignore are read
+    assert paths(followed) == ["a.py", "alias.py", "linked_dir/leak.py", "secret.py"] and followed.skipped == []
+
+
+def test_names_that_are_not_utf8_are_skipped_with_an_escaped_name(tmp_path):
+    write_tree(tmp_path, {"fine.py": "x = 1\n"})
+    root = os.fsencode(tmp_path)
+    with open(root + b"/caf\xe9.py", "wb") as fh:
+        fh.write(b"y = 2\n")
+    os.mkdir(root + b"/d\xff")
+    with open(root + b"/d\xff/inner.py", "wb") as fh:
+        fh.write(b"z = 3\n")
+    r = walk(str(tmp_path))
+    assert paths(r) == ["fine.py"]
+    assert sorted((s.path, s.reason) for s in r.skipped) == [
+        ("caf\\xe9.py", "file name is not valid UTF-8"),
+        ("d\\xff", "folder name is not valid UTF-8 (its files are not indexed)"),
+    ]
+
+
+def test_named_pipe_is_listed_as_skipped_and_never_opened(tmp_path):
+    write_tree(tmp_path, {"a.py": ""})
+    os.mkfifo(tmp_path / "x.py")  # opening it for reading would block the walk
+    r = walk(str(tmp_path))
+    assert paths(r) == ["a.py"]
+    assert [(s.path, s.reason) for s in r.skipped] == [("x.py", "a named pipe, not a regular file")]
