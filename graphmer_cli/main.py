@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import json
+import os
+import select
 import sqlite3
 import sys
 
@@ -31,6 +33,10 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError as e:
+            if _reader_gone():
+                _quiet_exit()
+            raise click.ClickException(str(e)) from None  # a pipe to a subprocess, not our reader
         except (StoreError, SearchError, EmbedError) as e:
             raise click.ClickException(str(e)) from None
         except sqlite3.OperationalError as e:
@@ -45,6 +51,31 @@ class _Group(click.Group):
             ) from None
         except OSError as e:
             raise click.ClickException(str(e)) from None
+
+
+def _reader_gone() -> bool:
+    """Whether nothing reads stdout or stderr any more (a pipe whose reader exited reports an error when polled)."""
+    try:
+        poller = select.poll()
+        for stream in (sys.stdout, sys.stderr):
+            poller.register(stream.fileno(), select.POLLOUT)
+        return any(ev & (select.POLLERR | select.POLLHUP) for _, ev in poller.poll(0))
+    except (AttributeError, OSError, ValueError):  # no poll (Windows), or a stream without a file descriptor
+        return False
+
+
+def _quiet_exit():
+    """Stop without a word, and with exit status 0, because the reader went away (`graphmer graph X
+    | head -1` has had its line). Not 141 as for SIGPIPE: when the reader leaves during one large
+    write, Python reports a short write and no error, so the status would depend on timing.
+
+    stdout and stderr are pointed at /dev/null first, so that the interpreter's last flush of what
+    is still buffered has nowhere to fail (https://docs.python.org/3/library/signal.html#note-on-sigpipe).
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        os.dup2(devnull, stream.fileno())
+    sys.exit(0)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,19 +2,45 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
+import os
 import re
 import sys
 import time
 
 import click
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-err_console = Console(stderr=True)
-out_console = Console()
+# Columns of a console whose output is a pipe or a file: so wide that no line wraps, and
+# `graphmer search x | grep ...` sees each hit's line whole (rich would otherwise lay out at 80).
+PIPE_WIDTH = 10_000
+
+
+class _Console(Console):
+    """A rich Console at the terminal's width, or PIPE_WIDTH when its output is not a terminal."""
+
+    def _size(self) -> ConsoleDimensions:
+        size = Console.size.fget(self)
+        isatty = getattr(self.file, "isatty", None)
+        try:
+            tty = isatty is not None and isatty()
+        except ValueError:  # a closed file
+            tty = False
+        return size if tty else ConsoleDimensions(PIPE_WIDTH, size.height)
+
+    size = property(_size, Console.size.fset)
+
+    def on_broken_pipe(self) -> None:
+        """Hands a closed pipe to the CLI's one handler (graphmer_cli.main), instead of rich's quiet exit 1."""
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
+err_console = _Console(stderr=True)
+out_console = _Console()
 
 
 def echo_json(data) -> None:

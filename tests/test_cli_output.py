@@ -1,0 +1,77 @@
+"""The CLI's output as a pipe or a script sees it, its counts, and its input errors."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from graphmer_cli.main import cli
+from conftest import write_tree
+
+LONG_DIR = "src/a_package_with_a_rather_long_name/and_a_subpackage_named_at_length"
+
+
+def run(*args, input=None):
+    return CliRunner().invoke(cli, [str(a) for a in args], input=input, catch_exceptions=False)
+
+
+def graphmer_script() -> str:
+    """The installed `graphmer` console script (beside this interpreter in a virtual environment)."""
+    found = shutil.which("graphmer", path=os.path.dirname(sys.executable)) or shutil.which("graphmer")
+    assert found, "the graphmer console script is not installed (pip install -e .)"
+    return found
+
+
+@pytest.fixture
+def many_callers(tmp_path: Path) -> Path:
+    """A repository (indexed, no model) where `the_target` has 3,000 callers, far more output than a pipe holds."""
+    files = {f"{LONG_DIR}/target.py": "def the_target(first_argument, second_argument, third_argument, fourth_argument):\n    pass\n"}
+    for m in range(30):
+        files[f"{LONG_DIR}/callers_{m:02d}.py"] = "from .target import the_target\n\n\n" + "".join(
+            f"def a_caller_of_the_target_function_{m:02d}_{i:03d}():\n    the_target(1, 2, 3, 4)\n\n\n" for i in range(100)
+        )
+    repo = write_tree(tmp_path / "repo", files)
+    r = run("index", repo, "--no-dense", "--jobs", "1", "--json")
+    assert r.exit_code == 0, r.output
+    return repo
+
+
+def test_piped_lines_are_not_wrapped(many_callers):
+    r = subprocess.run(
+        [graphmer_script(), "graph", "the_target", "--limit", "3", "--repo", many_callers], capture_output=True, text=True, check=True
+    )
+    lines = r.stdout.splitlines()
+    assert "  def the_target(first_argument, second_argument, third_argument, fourth_argument)" in lines
+    path = f"{LONG_DIR}/callers_00.py"
+    assert f"    callers_00.a_caller_of_the_target_function_00_000  {path}:4 (line 5)" in lines
+
+    r = subprocess.run(
+        [graphmer_script(), "search", "a caller of the target function 00 001", "-k", "1", "--repo", many_callers],
+        capture_output=True, text=True, check=True,
+    )
+    head = r.stdout.splitlines()[0]  # rank, location, symbol, kind and score on one line
+    assert re.fullmatch(rf" 1  {re.escape(path)}:8  callers_00\.a_caller_of_the_target_function_00_001  function  [0-9.e-]+", head), r.stdout
+    assert r.stderr.count("\n") == 1  # the one note (no vectors) is one line too
+
+
+@pytest.mark.parametrize(
+    "json_flag, reader, first_line",
+    [("", "head -1", "\n"), ("--json", "head -1", "{\n"), ("", "true", ""), ("--json", "true", "")],
+)
+def test_reader_leaving_the_pipe_is_quiet(many_callers, json_flag, reader, first_line):
+    """`graphmer graph the_target | head -1`: head leaves while graphmer is still writing
+    (`| true`: before graphmer has started)."""
+    r = subprocess.run(
+        ["bash", "-c", f'"$0" graph the_target --limit 100000 {json_flag} --repo "$1" | {reader}; exit "${{PIPESTATUS[0]}}"',
+         graphmer_script(), many_callers],
+        capture_output=True, text=True,
+    )
+    assert r.stdout == first_line
+    assert r.stderr == ""  # no "Broken pipe", no "Exception ignored ... BrokenPipeError"
+    assert r.returncode == 0
