@@ -301,6 +301,9 @@ def _print_hits(query: str, hits) -> None:
             out_console.print(Text("    " + format_why(h.why), style="dim"), overflow="ellipsis", no_wrap=True)
 
 
+_GRAPH_SYMBOLS = 5  # matching symbols `graphmer graph` shows
+
+
 @cli.command()
 @click.argument("symbol")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Neighbours per relation.")
@@ -316,32 +319,40 @@ def graph(symbol, limit, repo, as_json):
 
     store = _open_store(repo)
     try:
-        found = find_symbols(store, symbol)
-        if not found:
+        found = find_symbols(store, symbol, limit=_GRAPH_SYMBOLS)
+        if not found.total:
             raise click.ClickException(f"no symbol named {symbol!r} in the index; try `graphmer search {symbol}`")
-        views = [neighbourhood(store, s.id, limit) for s in found[:5]]
+        views = [neighbourhood(store, s.id, limit) for s in found.symbols]
     finally:
         store.close()
     if as_json:
         from graphmer_cli.render import echo_json
 
-        echo_json({"matches": len(found), "symbols": [v.to_json() for v in views]})
+        echo_json({"matches": found.total, "symbols": [v.to_json() for v in views]})
         return
+    from rich.markup import escape
+
     from graphmer_cli.render import out_console
 
-    if len(found) > 1:
-        out_console.print(f"{len(found)} symbols match {symbol!r}; showing {len(views)}")
+    if found.total > 1:
+        more = found.total - len(views)
+        out_console.print(
+            f"{found.total} symbols match {symbol!r}" + (f"; showing {len(views)} (+{more} more: give a longer qualified name)" if more else ""),
+            markup=False, highlight=False,
+        )
     for v in views:
         s = v.symbol
         where = f"{s.path}:{s.start_line}-{s.end_line}" if s.path else "external"
-        out_console.print(f"\n[bold]{s.qualname}[/] ({s.kind}, {where})")
+        out_console.print(f"\n[bold]{escape(s.qualname)}[/] ({s.kind}, {escape(where)})")
         if s.signature:
             out_console.print(f"  {s.signature}", markup=False)
         for label, items in v.groups.items():
-            out_console.print(f"  [cyan]{label}[/] ({len(items)})")
+            out_console.print(f"  [cyan]{label}[/] ({v.totals[label]})")
             for n, line in items:
                 loc = f"{n.path}:{n.start_line}" if n.path else "external"
-                out_console.print(f"    {n.qualname}  [dim]{loc}{f' (line {line})' if line else ''}[/]")
+                out_console.print(f"    {escape(n.qualname)}  [dim]{escape(loc)}{f' (line {line})' if line else ''}[/]")
+            if v.totals[label] > len(items):
+                out_console.print(f"    [dim]+{v.totals[label] - len(items)} more (--limit N shows more)[/]")
 
 
 @cli.command()

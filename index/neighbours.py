@@ -55,7 +55,8 @@ class SymbolInfo:
 @dataclass(slots=True)
 class Neighbourhood:
     symbol: SymbolInfo
-    groups: dict[str, list[tuple[SymbolInfo, int]]] = field(default_factory=dict)  # label -> (symbol, line)
+    groups: dict[str, list[tuple[SymbolInfo, int]]] = field(default_factory=dict)  # label -> (symbol, line), at most `limit`
+    totals: dict[str, int] = field(default_factory=dict)  # label -> edges in the index, listed or not
 
     def to_json(self) -> dict:
         return {
@@ -63,21 +64,29 @@ class Neighbourhood:
             "neighbours": {
                 label: [{**s.to_json(), "edge_line": line} for s, line in items] for label, items in self.groups.items()
             },
+            "totals": dict(self.totals),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class Matches:
+    symbols: list[SymbolInfo]  # the first `limit` of them
+    total: int  # every symbol the name matches, listed or not
 
 
 _COLS = "s.id, s.name, s.qualname, s.kind, s.language, f.path, s.start_line, s.end_line, s.signature, s.doc"
 _FROM = "FROM symbols s LEFT JOIN files f ON f.id = s.file_id"
 
 
-def find_symbols(store: Store, name: str, limit: int = 20) -> list[SymbolInfo]:
+def find_symbols(store: Store, name: str, limit: int = 20) -> Matches:
     """Symbols called `name`: an exact qualified name first, else a qualname suffix, else a name."""
     c = store.conn
     for where, arg in (("s.qualname = ?", name), ("s.qualname GLOB ?", "*." + _glob_escape(name)), ("s.name = ?", name)):
-        rows = c.execute(f"SELECT {_COLS} {_FROM} WHERE {where} ORDER BY s.file_id IS NULL, s.id LIMIT ?", (arg, limit)).fetchall()
-        if rows:
-            return [SymbolInfo(*r) for r in rows]
-    return []
+        (total,) = c.execute(f"SELECT COUNT(*) FROM symbols s WHERE {where}", (arg,)).fetchone()
+        if total:
+            rows = c.execute(f"SELECT {_COLS} {_FROM} WHERE {where} ORDER BY s.file_id IS NULL, s.id LIMIT ?", (arg, limit)).fetchall()
+            return Matches([SymbolInfo(*r) for r in rows], total)
+    return Matches([], 0)
 
 
 def symbols_by_ids(store: Store, ids: list[int]) -> list[SymbolInfo]:
@@ -91,22 +100,28 @@ def symbols_by_ids(store: Store, ids: list[int]) -> list[SymbolInfo]:
 
 
 def neighbourhood(store: Store, symbol_id: int, limit: int = 50) -> Neighbourhood:
-    """The symbol's neighbours grouped by relation, in both directions."""
+    """The symbol's neighbours grouped by relation, in both directions: the first `limit` of each, and its total."""
     c = store.conn
     row = c.execute(f"SELECT {_COLS} {_FROM} WHERE s.id = ?", (symbol_id,)).fetchone()
     if row is None:
         raise KeyError(symbol_id)
     out = Neighbourhood(SymbolInfo(*row))
-    for direction, labels, key, other in (("out", OUTGOING, "src", "dst"), ("in", INCOMING, "dst", "src")):
+    for key, other, labels in (("src", "dst", OUTGOING), ("dst", "src", INCOMING)):
+        totals = dict(c.execute(
+            f"SELECT e.relation, COUNT(*) FROM edges e JOIN symbols s ON s.id = e.{other} WHERE e.{key} = ? GROUP BY e.relation",
+            (symbol_id,),
+        ).fetchall())
         for rel, label in labels.items():
+            if not totals.get(rel):
+                continue
             rows = c.execute(
                 f"SELECT {_COLS}, e.line FROM edges e JOIN symbols s ON s.id = e.{other} "
                 f"LEFT JOIN files f ON f.id = s.file_id WHERE e.{key} = ? AND e.relation = ? "
                 f"ORDER BY s.qualname, e.line LIMIT ?",
                 (symbol_id, rel, limit),
             ).fetchall()
-            if rows:
-                out.groups[label] = [(SymbolInfo(*r[:-1]), r[-1]) for r in rows]
+            out.groups[label] = [(SymbolInfo(*r[:-1]), r[-1]) for r in rows]
+            out.totals[label] = totals[rel]
     return out
 
 

@@ -1,6 +1,7 @@
 """The CLI's output as a pipe or a script sees it, its counts, and its input errors."""
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -75,3 +76,24 @@ def test_reader_leaving_the_pipe_is_quiet(many_callers, json_flag, reader, first
     assert r.stdout == first_line
     assert r.stderr == ""  # no "Broken pipe", no "Exception ignored ... BrokenPipeError"
     assert r.returncode == 0
+
+
+def test_graph_counts_are_totals(tmp_path):
+    lines = ["def target():\n    pass\n"] + [f"def caller_{i:02d}():\n    target()\n" for i in range(15)]
+    files = {"pkg/a.py": "".join(lines), **{f"pkg/m{i}.py": "def target():\n    pass\n" for i in range(7)}}
+    repo = write_tree(tmp_path / "repo", files)
+    run("index", repo, "--no-dense", "--jobs", "1")
+
+    r = run("graph", "a.target", "--limit", "5", "--repo", repo, "--json")
+    out = json.loads(r.output)
+    assert out["matches"] == 1
+    view = out["symbols"][0]
+    assert view["totals"] == {"callers": 15, "container": 1}
+    assert [n["name"] for n in view["neighbours"]["callers"]] == [f"caller_{i:02d}" for i in range(5)]
+    text = run("graph", "a.target", "--limit", "5", "--repo", repo).output
+    assert "  callers (15)\n" in text and "    +10 more (--limit N shows more)\n" in text
+
+    out = json.loads(run("graph", "target", "--repo", repo, "--json").output)
+    assert (out["matches"], len(out["symbols"])) == (8, 5)
+    text = run("graph", "target", "--repo", repo).output
+    assert text.startswith("8 symbols match 'target'; showing 5 (+3 more: give a longer qualified name)\n")
