@@ -6,6 +6,7 @@ import os
 import select
 import sqlite3
 import sys
+from pathlib import Path
 
 import click
 
@@ -103,6 +104,7 @@ def _embedder(model_path: str | None, dense: bool):
     """
     if not dense:
         return None
+    _check_model_path(model_path)
     which = repr(model_path) if model_path else "(the default model)"
     what_to_do = "Give a model folder with --model PATH, or index with --no-dense / search with --mode lexical"
     try:
@@ -114,6 +116,12 @@ def _embedder(model_path: str | None, dense: bool):
         return load_embedder(model_path)
     except (ImportError, ValueError, FileNotFoundError, CheckpointError) as e:
         raise click.ClickException(f"cannot load the embedding model {which}: {e}. {what_to_do}") from None
+
+
+def _check_model_path(model_path: str | None) -> None:
+    """A one-line error when --model names nothing (the loader would only say what the folder lacks)."""
+    if model_path and not Path(model_path).exists():
+        raise click.ClickException(f"--model {model_path!r} does not exist; give a model folder, or leave out --model for the shipped model")
 
 
 def _print_notes(notes) -> None:
@@ -236,6 +244,9 @@ def search(query, top_k, langs, kinds, path_glob, queries, mode, explain, model_
 
     if (query is None) == (queries is None):
         raise click.UsageError("give either a QUERY or --queries FILE.jsonl")
+    if query is not None and not query.strip():
+        raise click.UsageError("QUERY is empty: give words or identifiers to search for")
+    _check_model_path(model_path)  # also when no model gets loaded (--mode lexical, an index without vectors)
     searcher = Searcher.open(repo)
     opts = dict(top_k=top_k, kinds=kinds or None, languages=langs or None, path=path_glob, mode=mode, explain=explain)
     try:
@@ -265,10 +276,16 @@ def _batch_search(searcher, lines, opts) -> None:
         req = None
         try:
             req = json.loads(line)
+            if not isinstance(req, dict):
+                raise ValueError('not a JSON object (give {"id": ..., "query": ...})')
+            if "query" not in req:
+                raise ValueError('no "query" field')
             q = req["query"]
             if not isinstance(q, str):
-                raise TypeError("'query' must be a string")
-        except (ValueError, KeyError, TypeError) as e:
+                raise ValueError('"query" must be a string')
+            if not q.strip():
+                raise ValueError('"query" is empty')
+        except ValueError as e:  # json.JSONDecodeError is a ValueError
             rid = req.get("id") if isinstance(req, dict) else None
             click.echo(json.dumps({"id": rid, "error": f"line {n}: {e!s}"}))
             continue

@@ -9,12 +9,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
 from graphmer_cli.main import cli
 from conftest import write_tree
 
+README = Path(__file__).resolve().parent.parent / "README.md"
 LONG_DIR = "src/a_package_with_a_rather_long_name/and_a_subpackage_named_at_length"
 
 
@@ -97,3 +99,50 @@ def test_graph_counts_are_totals(tmp_path):
     assert (out["matches"], len(out["symbols"])) == (8, 5)
     text = run("graph", "target", "--repo", repo).output
     assert text.startswith("8 symbols match 'target'; showing 5 (+3 more: give a longer qualified name)\n")
+
+
+@pytest.mark.parametrize("query", ["", "   "])
+def test_empty_query_is_a_usage_error(sample_repo, query):
+    run("index", sample_repo, "--no-dense", "--jobs", "1")
+    r = run("search", query, "--repo", sample_repo)
+    assert r.exit_code == 2 and "QUERY is empty" in r.output
+
+
+def test_batch_errors_say_what_is_wrong(sample_repo):
+    run("index", sample_repo, "--no-dense", "--jobs", "1")
+    lines = '{"id": 1, "query": "save"}\n{"id": 2, "q": "save"}\n{"id": 3, "query": " "}\n[1]\n{"id": 5, "query": 5}\n'
+    r = run("search", "--queries", "-", "--repo", sample_repo, input=lines)
+    assert r.exit_code == 0, r.output
+    out = [json.loads(x) for x in r.stdout.splitlines()]
+    assert out[0]["hits"]
+    assert out[1:] == [
+        {"id": 2, "error": 'line 2: no "query" field'},
+        {"id": 3, "error": 'line 3: "query" is empty'},
+        {"id": None, "error": 'line 4: not a JSON object (give {"id": ..., "query": ...})'},
+        {"id": 5, "error": 'line 5: "query" must be a string'},
+    ]
+
+
+@pytest.mark.parametrize("args", [("search", "save", "--mode", "lexical"), ("search", "save"), ("index", ".")])
+def test_missing_model_path_is_named(sample_repo, monkeypatch, args):
+    run("index", sample_repo, "--no-dense", "--jobs", "1")
+    monkeypatch.chdir(sample_repo)
+    r = run(*args, "--model", "/nonexistent/model")
+    assert r.exit_code == 1
+    assert r.output == "Error: --model '/nonexistent/model' does not exist; give a model folder, or leave out --model for the shipped model\n"
+
+
+def _commands(group: click.Group, prefix: str = ""):
+    for name, cmd in group.commands.items():
+        if isinstance(cmd, click.Group):
+            yield from _commands(cmd, f"{prefix}{name} ")
+        else:
+            yield f"{prefix}{name}", cmd
+
+
+def test_readme_names_the_commands_without_json():
+    without = {name for name, cmd in _commands(cli) if not any(p.name == "as_json" for p in cmd.params)}
+    assert without == {"lsp"}
+    text = " ".join(README.read_text().split())
+    assert "Every command takes `--json`" not in text
+    assert "Every command but `lsp` takes `--json`" in text
