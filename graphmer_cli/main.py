@@ -104,7 +104,6 @@ def _embedder(model_path: str | None, dense: bool):
     """
     if not dense:
         return None
-    _check_model_path(model_path)
     which = repr(model_path) if model_path else "(the default model)"
     what_to_do = "Give a model folder with --model PATH, or index with --no-dense / search with --mode lexical"
     try:
@@ -115,11 +114,13 @@ def _embedder(model_path: str | None, dense: bool):
     try:
         return load_embedder(model_path)
     except (ImportError, ValueError, FileNotFoundError, CheckpointError) as e:
-        raise click.ClickException(f"cannot load the embedding model {which}: {e}. {what_to_do}") from None
+        # The loader only says what the folder lacks; a path that names nothing is the likelier mistake.
+        missing = f"{model_path!r} does not exist. " if model_path and not Path(model_path).exists() else ""
+        raise click.ClickException(f"cannot load the embedding model {which}: {e}. {missing}{what_to_do}") from None
 
 
 def _check_model_path(model_path: str | None) -> None:
-    """A one-line error when --model names nothing (the loader would only say what the folder lacks)."""
+    """A one-line error when --model names nothing, for a command that then loads no model."""
     if model_path and not Path(model_path).exists():
         raise click.ClickException(f"--model {model_path!r} does not exist; give a model folder, or leave out --model for the shipped model")
 
@@ -246,12 +247,13 @@ def search(query, top_k, langs, kinds, path_glob, queries, mode, explain, model_
         raise click.UsageError("give either a QUERY or --queries FILE.jsonl")
     if query is not None and not query.strip():
         raise click.UsageError("QUERY is empty: give words or identifiers to search for")
-    _check_model_path(model_path)  # also when no model gets loaded (--mode lexical, an index without vectors)
     searcher = Searcher.open(repo)
     opts = dict(top_k=top_k, kinds=kinds or None, languages=langs or None, path=path_glob, mode=mode, explain=explain)
     try:
         if mode != "lexical" and searcher.has_vectors():
             searcher.embedder = _embedder(model_path, dense=True)
+        else:  # no model is loaded, but a --model that names nothing is still a mistake to report
+            _check_model_path(model_path)
         if queries is not None:
             _batch_search(searcher, queries, opts)
             _print_notes(searcher.notes)
