@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 import json
+import logging
+import struct
+from pathlib import Path
 
 import pytest
 import torch
 from graph_batches import make_batch, sample_graphs, small_config
 from safetensors.torch import load_file, save_file
 
-from model.checkpoint import FORMAT, FORMAT_VERSION, CheckpointError, load_model, save_model
+from model.checkpoint import FORMAT, FORMAT_VERSION, HASHES_FILE, CheckpointError, load_model, main, save_model
 from model.encoder import GraphMER
 from model.tokenizer import Tokenizer
 
@@ -28,7 +31,7 @@ def saved(tmp_path, tokenizer):
 
 def test_round_trip_gives_identical_outputs(saved, tokenizer):
     path, model = saved
-    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert sorted(p.name for p in path.iterdir()) == ["config.json", "model.safetensors", "sha256.json", "tokenizer.json"]
     doc = json.loads((path / "config.json").read_text())
     assert (doc["format"], doc["version"], doc["parameters"]) == (FORMAT, FORMAT_VERSION, model.num_parameters())
     loaded, tok = load_model(path)
@@ -47,6 +50,14 @@ def test_save_replaces_previous_model_and_leaves_no_temporaries(saved, tokenizer
     save_model(path, model, tokenizer)
     assert sorted(p.name for p in path.parent.iterdir()) == ["model"]
     assert float(load_model(path)[0].lm_bias.detach()[0]) == 1.5
+
+
+def flip_data_byte(f: Path) -> None:
+    """XOR the lowest bit of the byte halfway through a safetensors file's data (past its header)."""
+    data = bytearray(f.read_bytes())
+    start = 8 + struct.unpack("<Q", data[:8])[0]
+    data[start + (len(data) - start) // 2] ^= 0x01
+    f.write_bytes(bytes(data))
 
 
 def _refused(path, match: str) -> str:
@@ -130,3 +141,51 @@ def test_foreign_tokenizer_refused(saved, tokenizer):
     other = Tokenizer.train_bpe(["x = 1\n"] * 4, vocab_size=262)
     other.save(path / "tokenizer.json")
     _refused(path, "does not belong to this model")
+
+
+def test_flipped_byte_in_tensor_data_refused(saved):
+    path, _ = saved
+    flip_data_byte(path / "model.safetensors")  # still a valid file: only the recorded sha256 tells
+    msg = _refused(path, "model.safetensors does not match the sha256 recorded in sha256.json")
+    assert msg == (f"{path}/model.safetensors does not match the sha256 recorded in sha256.json (the file is damaged "
+                   "or was changed); restore it or save/train the model again")
+
+
+def test_changed_config_value_refused(saved):
+    path, _ = saved
+    _edit_config(path, lambda d: d["encoder"].update(decay_lambda=0.7))  # loads fine, computes something else
+    _refused(path, "config.json does not match the sha256 recorded")
+
+
+@pytest.mark.parametrize("record, match", [
+    ("{not json", "sha256.json is damaged"),
+    ('{"format": "graphmer-sha256", "version": 1, "files": {}}', "config.json is not listed in sha256.json"),
+    ('{"format": "graphmer-sha256", "version": 9, "files": {}}', "sha256.json has version 9.*upgrade graphmer"),
+])
+def test_damaged_or_incomplete_record_refused(saved, record, match):
+    path, _ = saved
+    (path / HASHES_FILE).write_text(record)
+    _refused(path, match)
+
+
+def test_folder_saved_before_hashes_loads_with_a_warning(saved, caplog):
+    path, model = saved
+    (path / HASHES_FILE).unlink()
+    with caplog.at_level(logging.WARNING, logger="model.checkpoint"):
+        assert load_model(path)[0].cfg == model.cfg
+    assert f"{path} has no sha256.json" in caplog.text and "python -m model.checkpoint" in caplog.text
+
+
+def test_recording_hashes_for_an_old_folder(saved, capsys):
+    path, _ = saved
+    recorded = (path / HASHES_FILE).read_text()
+    (path / HASHES_FILE).unlink()
+    assert main([str(path)]) == 0
+    assert (path / HASHES_FILE).read_text() == recorded  # what save_model wrote
+    assert main([str(path)]) == 0 and "already up to date" in capsys.readouterr().out
+    flip_data_byte(path / "model.safetensors")
+    with pytest.raises(SystemExit):  # a record the files disagree with is kept unless --replace
+        main([str(path)])
+    assert "does not match the sha256" in capsys.readouterr().err
+    assert main([str(path), "--replace"]) == 0
+    load_model(path)
