@@ -21,13 +21,23 @@ from model.retrieval import POOLER_FILE, RETRIEVAL_FILE, Pooler, RetrievalSpec, 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "default"
 
 
-def _digest(path: Path, quantize: bool, leaves: bool, roots: int) -> str:
-    h = hashlib.sha256()
-    for name in ("config.json", "model.safetensors", "tokenizer.json", POOLER_FILE, RETRIEVAL_FILE):
-        h.update(name.encode())
-        h.update((path / name).read_bytes())
-    h.update(f"quantize={quantize};leaves={leaves};roots={roots}".encode())
-    return h.hexdigest()
+_FILES = ("config.json", "model.safetensors", "tokenizer.json", POOLER_FILE, RETRIEVAL_FILE)
+
+
+def _read_digests(path: Path):
+    """One read of each model file: (running sha256 of names + bytes, {name: the file's own sha256}).
+
+    The running hash, finished with the load options, is the index's model_hash (unchanged
+    since before sha256.json, so existing indexes keep their vectors); the per-file hashes
+    are checked against sha256.json without reading the files a second time.
+    """
+    whole, each = hashlib.sha256(), {}
+    for name in _FILES:
+        data = (path / name).read_bytes()
+        whole.update(name.encode())
+        whole.update(data)
+        each[name] = hashlib.sha256(data).hexdigest()
+    return whole, each
 
 
 class GraphEmbedder:
@@ -35,18 +45,22 @@ class GraphEmbedder:
 
     def __init__(self, path: str | os.PathLike, quantize: bool = True, leaves: bool | None = None,
                  batch_size: int = 32, threads: int = 0, roots: int = 0) -> None:
-        from model.checkpoint import CheckpointError, load_model
+        from model.checkpoint import CheckpointError, check_hashes, load_model
         from safetensors.torch import load_file
 
         path = Path(path)
         if not (path / RETRIEVAL_FILE).is_file():
             raise CheckpointError(f"{path} is not a graphmer search model (no {RETRIEVAL_FILE}); "
                                   "train one with `graphmer train-retrieval` or leave out --model")
+        for name in _FILES:
+            if not (path / name).is_file():
+                raise CheckpointError(f"{path} lacks {name}: the model folder is incomplete; train the model again")
+        whole, digests = _read_digests(path)
         try:
             self.spec = RetrievalSpec.from_json((path / RETRIEVAL_FILE).read_text())
         except (ValueError, KeyError, TypeError) as e:
             raise CheckpointError(f"{path}/{RETRIEVAL_FILE} cannot be read ({e}); train the model again") from None
-        self.model, self.tokenizer = load_model(path)
+        self.model, self.tokenizer = load_model(path, digests=digests)
         self.cfg = self.model.cfg
         if roots and roots < self.cfg.roots:  # embed fewer code tokens per symbol than trained with
             from dataclasses import replace
@@ -58,6 +72,7 @@ class GraphEmbedder:
         except Exception as e:  # safetensors' own errors, or missing keys
             raise CheckpointError(f"{path}/{POOLER_FILE} is missing or corrupt ({str(e).splitlines()[0]}); "
                                   "train the model again") from None
+        check_hashes(path, (POOLER_FILE, RETRIEVAL_FILE), digests)  # load_model checked the other three
         self.pooler.float().eval()
         self.model.float().eval()
         if threads:
@@ -73,7 +88,8 @@ class GraphEmbedder:
         self.path = path
         self.model_id = (self.spec.model_id + ("" if self.leaves else "-noleaves") + ("-int8" if quantize else "")
                          + (f"-r{self.cfg.roots}" if self.cfg.roots != self.model.cfg.roots else ""))
-        self.model_hash = _digest(path, quantize, self.leaves, self.cfg.roots)
+        whole.update(f"quantize={quantize};leaves={self.leaves};roots={self.cfg.roots}".encode())
+        self.model_hash = whole.hexdigest()
         self.dim = self.cfg.hidden
         self._queries: dict[str, np.ndarray] = {}  # query text -> vector, oldest first
         self._graph = None  # (key of the store's state, load_graph(store)) of the last store seen

@@ -1,7 +1,9 @@
 """Training checkpoints without pickle: weights and optimizer state in safetensors, the
 rest in JSON; written to a temporary folder and renamed, the last K kept.
 
-Layout of <run>/checkpoints/step-N/: model.safetensors, optim.safetensors, state.json.
+Layout of <run>/checkpoints/step-N/: model.safetensors, optim.safetensors, state.json, and
+sha256.json recording the other three (model/checkpoint.py); resuming refuses a checkpoint
+whose files no longer match it, as it refuses one that does not parse.
 """
 from __future__ import annotations
 
@@ -14,9 +16,12 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from model.checkpoint import hash_problem, record_hashes
+
 STATE_FORMAT = "graphmer-train-state"
 STATE_VERSION = 1
 _STEP_DIR = re.compile(r"^step-(\d+)$")
+_CHECKPOINT_FILES = ("model.safetensors", "optim.safetensors", "state.json")
 
 
 class RunStateError(Exception):
@@ -74,6 +79,7 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, opt: torch
     save_file(opt_t, str(tmp / "optim.safetensors"))
     doc = {"format": STATE_FORMAT, "version": STATE_VERSION, "step": step, "optimizer": opt_meta, **state}
     (tmp / "state.json").write_text(json.dumps(doc))
+    record_hashes(tmp, _CHECKPOINT_FILES)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -101,6 +107,11 @@ def load_checkpoint(path: Path, model: torch.nn.Module, opt: torch.optim.Optimiz
         raise RunStateError(f"{path} is not a graphmer training checkpoint")
     if doc.get("version", 0) > STATE_VERSION:
         raise RunStateError(f"{path} was written by a newer graphmer (state version {doc.get('version')}); upgrade graphmer")
+    # Before anything is loaded into the model (a checkpoint from before sha256.json is
+    # resumed unchecked: see hash_problem).
+    read = _CHECKPOINT_FILES if opt is not None else ("model.safetensors", "state.json")
+    if problem := hash_problem(path, read):
+        raise RunStateError(f"checkpoint {path} is corrupt ({' '.join(problem)}); delete it to resume from an earlier one")
     try:
         weights = load_file(str(path / "model.safetensors"))
         missing, unexpected = model.load_state_dict(weights, strict=False)
