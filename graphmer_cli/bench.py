@@ -5,9 +5,9 @@ import json
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from graphmer_cli.render import out_console
 from index.bench_search import SYSTEMS, BenchError, BenchResult, run_benchmark
 
 
@@ -80,7 +80,7 @@ def search(path: Path, top_k: int, as_json: bool, work_dir: Path | None, keep: b
     if as_json:
         click.echo(json.dumps(result.to_json() | extra, indent=2))
     else:
-        console = Console()
+        console = out_console
         console.print(results_table(result))
         if extra:
             d = extra["graphmer_minus_nograph"]
@@ -141,7 +141,7 @@ def index_bench(path: Path, jobs: int, as_json: bool) -> None:
     table.add_row("full", f"{r.full_seconds:.2f}", f"{r.full_lines_per_second:,.0f}", str(r.files), "1.000")
     table.add_row("nothing changed", f"{r.noop_seconds:.3f}", "", "0", f"{r.noop_ratio:.3f}")
     table.add_row("one file touched", f"{r.touch_seconds:.3f}", "", str(r.touch_files_parsed), f"{r.touch_ratio:.3f}")
-    console = Console()
+    console = out_console
     console.print(table)
     console.print(f"{r.files} files, {r.lines:,} lines, {r.symbols:,} symbols, {r.edges:,} edges; skipped {r.skipped}")
     console.print("edges: " + ", ".join(f"{k} {v:,}" for k, v in r.edges_by_relation.items()))
@@ -168,7 +168,7 @@ def train_bench(preset: str, batch_size: int, steps: int, decay_mode: str | None
         table.add_column(name, justify="right")
     table.add_row(f"graphmer ({r.decay_mode})", f"{r.graphmer_step_s:.3f}", f"{r.graphmer_tokens_per_s:,.0f}", f"{r.graphmer_parameters:,}")
     table.add_row("plain TransformerEncoder", f"{r.plain_step_s:.3f}", f"{r.plain_tokens_per_s:,.0f}", f"{r.plain_parameters:,}")
-    console = Console()
+    console = out_console
     console.print(table)
     console.print(f"graphmer / plain throughput: {r.ratio:.2f}×")
 
@@ -209,7 +209,7 @@ def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | N
     for name in configs:
         vals = [res[p][name] for p in res]
         table.add_row(name, *(f"{v:.3f}" for v in vals), f"{sum(vals) / len(vals):.3f}")
-    Console().print(table)
+    out_console.print(table)
 
 
 @bench.command("latency")
@@ -280,7 +280,7 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
     for s in sorted(r.scores, key=lambda s: (s.prefix_len, s.system)):
         table.add_row(s.system, str(s.prefix_len), f"{s.top1:.3f}", f"{s.top5:.3f}", f"{s.mrr10:.3f}",
                       f"{s.coverage:.3f}", f"{s.mean_ms:.1f}", f"{s.p95_ms:.1f}")
-    Console().print(table)
+    out_console.print(table)
 
 
 @bench.command("completion-fit")
@@ -355,6 +355,6 @@ def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float,
     table.add_column("loss", justify="right", no_wrap=True)
     table.add_row("hand-set", *(f"{r.before[k]:.3f}" for k in keys), f"{r.loss_before:.4f}")
     table.add_row("fitted", *(f"{r.after[k]:.3f}" for k in keys), f"{r.loss_after:.4f}")
-    Console().print(table)
+    out_console.print(table)
     if out is not None:
         click.echo(f"wrote {out}")

@@ -133,11 +133,11 @@ def eval_cmd(run, ablations, queries, candidates, device, as_json):
     if as_json:
         click.echo(json.dumps(res, indent=2))
         return
-    from rich.console import Console
     from rich.table import Table
 
+    from graphmer_cli.render import out_console as console
+
     h = res["held_out"]
-    console = Console()
     console.print(f"[bold]{res['run']}[/]")
     console.print(f"held-out MLM accuracy {h['mlm_acc']:.4f} ({h['mlm_correct']}/{h['mlm_count']} masked roots), "
                   f"MNM accuracy {h['mnm_acc']:.4f} ({h['mnm_correct']}/{h['mnm_count']} masked leaves)")

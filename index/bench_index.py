@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -39,7 +40,22 @@ class IndexBenchResult:
 
 
 def _copy_sources(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst, symlinks=True, ignore=shutil.ignore_patterns(INDEX_DIRNAME, "__pycache__", ".git"))
+    """Copy the tree, links as links (the walk judges them in the copy as in the source), and
+    without named pipes, sockets and devices, which copying would read from or choke on."""
+    by_name = shutil.ignore_patterns(INDEX_DIRNAME, "__pycache__", ".git")
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        special = set()
+        for name in names:
+            try:
+                mode = os.lstat(os.path.join(folder, name)).st_mode
+            except OSError:
+                continue
+            if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
+                special.add(name)
+        return by_name(folder, names) | special
+
+    shutil.copytree(src, dst, symlinks=True, ignore=ignore)
 
 
 def run_index_bench(source: str | os.PathLike, cfg: IndexConfig = IndexConfig(), work_dir: str | None = None) -> IndexBenchResult:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from click.testing import CliRunner
@@ -128,3 +129,10 @@ def test_bench_index_json(sample_repo):
     assert rep["edges_by_relation"]["overrides"] == 1
     assert 0 < rep["noop_ratio"] < 1
     assert not (sample_repo / ".graphmer").exists()  # it measures a scratch copy
+
+
+def test_bench_index_copies_no_named_pipe(sample_repo):
+    os.mkfifo(sample_repo / "app" / "pipe.py")  # copying would block on it, or fail
+    r = run("bench", "index", sample_repo, "--jobs", "1", "--json")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["files"] == 4
