@@ -1,4 +1,4 @@
-"""Conversions between graphmer's positions and LSP's.
+"""Conversions between graphmer's positions and LSP's, and of JSON params into LSP types.
 
 graphmer (index/navigate.py): 0-based lines, columns in code points; the store: 1-based
 lines. LSP: 0-based lines, columns in the negotiated encoding (UTF-16 unless the client
@@ -11,7 +11,11 @@ from functools import lru_cache
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
+from cattrs.cols import homogenous_tuple_structure_factory, is_mutable_sequence, is_sequence, list_structure_factory
+from cattrs.errors import ClassValidationError
+from cattrs.v import format_exception, transform_error
 from lsprotocol import types
+from pygls.protocol import default_converter
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import PositionCodec
 from pygls.workspace.position_codec import ServerTextPosition, ServerTextRange
@@ -89,3 +93,38 @@ def client_range(codec: PositionCodec, lines: Sequence[str], line: int, start: i
 def site_range(codec: PositionCodec, lines: Sequence[str], site: Site) -> types.Range:
     """The client range of a one-line site."""
     return client_range(codec, lines, site.line, site.start, site.line, site.end)
+
+
+def strict_converter():
+    """pygls's converter, except that a string field takes only a string and an array field
+    only an array (cattrs would make "42" of 42 and ("query",) of {"query": ...}), so that
+    such params get an invalid-params error instead of a quiet wrong answer."""
+    conv = default_converter()
+
+    def string(value, _type):
+        if not isinstance(value, str):
+            raise TypeError(f"expected a string, not {type(value).__name__}")
+        return value
+
+    def arrays_only(factory):
+        def make(type_, converter):
+            inner = factory(type_, converter)
+
+            def structure(value, cl):
+                if not isinstance(value, (list, tuple)):
+                    raise TypeError(f"expected an array, not {type(value).__name__}")
+                return inner(value, cl)
+            return structure
+        return make
+
+    conv.register_structure_hook(str, string)
+    conv.register_structure_hook_factory(is_sequence, arrays_only(homogenous_tuple_structure_factory))
+    conv.register_structure_hook_factory(is_mutable_sequence, arrays_only(list_structure_factory))
+    return conv
+
+
+def params_problem(exc: ClassValidationError) -> str:
+    """What is wrong with a message's params, e.g. "expected a string, not int at params.query"."""
+    def one(e: BaseException, typ) -> str:
+        return str(e) if isinstance(e, TypeError) and str(e).startswith("expected ") else format_exception(e, typ)
+    return "; ".join(m.replace(" @ .", " at ") for m in transform_error(exc, path="", format_exception=one))

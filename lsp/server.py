@@ -3,10 +3,13 @@
 Every feature fetches what it needs from the workspace's index and converts positions
 through lsp/convert.py. Before the index is ready (being built, or missing) features
 answer empty and the reason is logged; `graphmer.search` answers with an error saying it.
+Every request gets an answer or a JSON-RPC error in plain words: params of the wrong type,
+invalid UTF-8 and internal errors included (the traceback goes to the log).
 """
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 import uuid
@@ -15,14 +18,16 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from urllib.parse import unquote
 
+from cattrs.errors import ClassValidationError
 from lsprotocol import types
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import FeatureRequestError, JsonRpcException, JsonRpcInternalError, JsonRpcInvalidParams, JsonRpcParseError
 from pygls.lsp.server import LanguageServer
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
 from index.navigate import Site, name_site
 from index.neighbours import SymbolInfo
+from index.store import StoreError
 from lsp import convert
 from lsp.state import Debouncer, ServerOptions, WorkspaceIndex
 
@@ -36,17 +41,44 @@ except PackageNotFoundError:  # running from a source tree
 
 
 class _Protocol(LanguageServerProtocol):
-    """pygls drops a request whose params do not fit its type (it only shows a message), so
-    the client would wait forever; this answers such a request with the error."""
+    """pygls's protocol, with every request answered: pygls drops a request whose params do
+    not fit its type (it only shows a message), so the client would wait forever."""
 
     def structure_message(self, data):
         try:
             return super().structure_message(data)
         except JsonRpcException as exc:
             if isinstance(data, dict) and "method" in data and "id" in data:
+                cause = exc.__cause__
+                if isinstance(cause, ClassValidationError):
+                    exc = JsonRpcInvalidParams(f"{data['method']}: invalid params ({convert.params_problem(cause)})")
                 self._send_response(data["id"], error=exc.to_response_error())
                 exc.answered = True  # type: ignore[attr-defined]
-            raise
+            raise exc
+
+    def _send_handler_result(self, future, *, msg_id) -> None:
+        """A feature's unexpected exception is logged with its traceback; the client gets one plain line."""
+        exc = None if future.cancelled() else future.exception()
+        if exc is None or isinstance(exc, JsonRpcException):
+            return super()._send_handler_result(future, msg_id=msg_id)
+        self._request_futures.pop(msg_id, None)
+        log.error("request %s failed", msg_id, exc_info=exc)
+        self._send_response(msg_id, error=JsonRpcInternalError(_plain(exc)).to_response_error())
+
+    @lsp_method(types.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(self, params: types.DidChangeTextDocumentParams):
+        """pygls raises KeyError for a document that was never opened: such a change is logged and dropped."""
+        if unquote(params.text_document.uri) not in self.workspace.text_documents:
+            log.warning("didChange for %s, which was never opened: ignored", params.text_document.uri)
+            return None
+        yield from super().lsp_text_document__did_change(params)
+
+
+def _plain(exc: BaseException) -> str:
+    """What the user is told of an unexpected error (the log has the traceback)."""
+    if isinstance(exc, StoreError):  # written for the user: says what to do
+        return f"graphmer: {exc}"
+    return "graphmer could not answer this request (an internal error); the server log has the details (graphmer lsp -v --log-file FILE)"
 
 
 class GraphmerServer(LanguageServer):
@@ -54,7 +86,7 @@ class GraphmerServer(LanguageServer):
 
     def __init__(self) -> None:
         super().__init__("graphmer", _VERSION, text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
-                         protocol_cls=_Protocol)
+                         protocol_cls=_Protocol, converter_factory=convert.strict_converter)
         self.index: WorkspaceIndex | None = None
         self.options = ServerOptions()
         self.option_problems: list[str] = []
@@ -62,11 +94,42 @@ class GraphmerServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
 
     def report_server_error(self, error: Exception, source) -> None:
-        """Errors already answered to the client are logged, not also shown."""
+        """Errors already answered to the client are logged; a message that is not UTF-8 is read
+        again (see _not_utf8); anything else is logged and told in one plain line."""
         if getattr(error.__cause__ or error, "answered", False) or getattr(error, "answered", False):
             log.warning("rejected a malformed request: %s", error)
             return
-        super().report_server_error(error, source)
+        if isinstance(error, UnicodeDecodeError) and isinstance(error.object, bytes):
+            self._not_utf8(error.object, error)
+            return
+        if source is FeatureRequestError:
+            return  # answered with an error already
+        log.error("%s: %s", type(error).__name__, error)
+        self.window_show_message(types.ShowMessageParams(
+            type=types.MessageType.Error, message="graphmer: a message from the editor could not be handled; the server log has the details"))
+
+    def _not_utf8(self, body: bytes, error: UnicodeDecodeError) -> None:
+        """A message that is not UTF-8 (JSON-RPC requires it): a request is answered with a parse
+        error saying where; a notification (a buffer's text) is handled with U+FFFD in place
+        of the bad bytes, so that the buffer stays in step with the editor."""
+        where = f"byte 0x{body[error.start]:02x} at offset {error.start}"
+        try:
+            message = json.loads(body.decode("utf-8", errors="replace"))
+        except ValueError:
+            log.warning("dropped a message that is neither UTF-8 (%s) nor JSON", where)
+            return
+        if not isinstance(message, dict):
+            return
+        if "id" in message and "method" in message:
+            log.warning("answered a %s request that is not UTF-8 (%s) with an error", message["method"], where)
+            self.protocol._send_response(message["id"], error=JsonRpcParseError(
+                f"graphmer: the {message['method']} request is not valid UTF-8 ({where}); LSP messages must be UTF-8").to_response_error())
+            return
+        log.warning("a %s notification is not UTF-8 (%s): read with U+FFFD in place of the bad bytes", message.get("method"), where)
+        try:
+            self.protocol.handle_message(self.protocol.structure_message(message))
+        except Exception as e:
+            self.report_server_error(e, None)
 
     # -- text ------------------------------------------------------------------------------
     def lines_of(self, path: str) -> list[str] | None:
