@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 import click
@@ -37,3 +38,9 @@ def lsp_cmd(tcp: str | None, log_file: str | None, verbose: int) -> None:
         server.start_io()
     else:
         server.start_tcp(*address)
+    # The editor has gone without `exit` (end of input): a build still running in its daemon
+    # thread keeps the index as last committed; end now rather than finalize under it.
+    if server.index is not None:
+        server.index.stop()
+    logging.shutdown()
+    os._exit(0)

@@ -1,7 +1,6 @@
 """LSP features of the graphmer server: each a short function over library code."""
 from __future__ import annotations
 
-import asyncio
 import re
 
 from lsprotocol import types
@@ -11,7 +10,9 @@ from index.navigate import is_callable, name_site, word_at
 from index.neighbours import SymbolInfo, symbols_by_ids
 from index.search import MODES, SearchError
 from lsp import convert
-from lsp.server import SEARCH_LIMIT, GraphmerServer, build_with_progress, server
+from lsp.server import SEARCH_LIMIT, GraphmerServer, build_with_progress, server, wait_until
+
+MODEL_WAIT = 120.0  # seconds graphmer.search waits for the search model to load
 
 _WORDS = re.compile(r"[A-Za-z]{2,}(?:\s+\S+)+")
 
@@ -23,8 +24,8 @@ def looks_like_words(query: str) -> bool:
 
 # -- workspace/symbol and search ----------------------------------------------------------
 @server.feature(types.WORKSPACE_SYMBOL)
-def workspace_symbol(ls: GraphmerServer, params: types.WorkspaceSymbolParams) -> list[types.SymbolInformation] | None:
-    loaded = ls.ready()
+async def workspace_symbol(ls: GraphmerServer, params: types.WorkspaceSymbolParams) -> list[types.SymbolInformation] | None:
+    loaded = await ls.ready()
     if loaded is None:
         return None
     query = params.query
@@ -60,11 +61,12 @@ async def search_command(ls: GraphmerServer, *args) -> list[dict]:
     limit, mode = opts.get("limit", 20), opts.get("mode", "hybrid")
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 1000 or mode not in MODES:
         raise JsonRpcInvalidParams(f"graphmer.search: limit must be 1..1000 and mode one of {', '.join(MODES)}")
-    loaded = ls.ready()
-    if loaded is None:
-        raise JsonRpcInternalError(ls.index.status() if ls.index else "graphmer has no workspace folder")
-    if mode != "lexical" and not ls.index.model_settled.is_set():  # the model is still loading: wait for it
-        await asyncio.get_running_loop().run_in_executor(None, ls.index.model_settled.wait, 120)
+    idx = ls.index
+    loaded = await ls.ready()
+    if idx is None or loaded is None or idx.loaded is None:  # not from the buffers while the first index is built
+        raise JsonRpcInternalError(idx.status() if idx else "graphmer has no workspace folder")
+    if mode != "lexical":  # the model may still be loading: wait for it
+        await wait_until(idx.model_settled.is_set, MODEL_WAIT)
     try:
         hits = loaded.searcher.search(args[0], top_k=limit, mode=mode)
     except SearchError as e:
@@ -95,9 +97,10 @@ async def reindex_command(ls: GraphmerServer, *args) -> dict:
 
 # -- completion ---------------------------------------------------------------------------
 @server.feature(types.TEXT_DOCUMENT_COMPLETION, types.CompletionOptions(trigger_characters=["."], resolve_provider=True))
-def completion(ls: GraphmerServer, params: types.CompletionParams) -> types.CompletionList | None:
+async def completion(ls: GraphmerServer, params: types.CompletionParams) -> types.CompletionList | None:
+    loaded = await ls.ready(completion=True)
     pos = ls.position(params)
-    completer = ls.index.completer() if ls.index is not None else None
+    completer = loaded.completer if loaded is not None else None
     if pos is None or completer is None:
         return None
     path, source, line, col = pos
@@ -113,8 +116,9 @@ def completion(ls: GraphmerServer, params: types.CompletionParams) -> types.Comp
 
 
 @server.feature(types.COMPLETION_ITEM_RESOLVE)
-def completion_resolve(ls: GraphmerServer, item: types.CompletionItem) -> types.CompletionItem:
-    completer = ls.index.completer() if ls.index is not None else None
+async def completion_resolve(ls: GraphmerServer, item: types.CompletionItem) -> types.CompletionItem:
+    loaded = await ls.ready(completion=True)
+    completer = loaded.completer if loaded is not None else None
     data = item.data if isinstance(item.data, dict) else {}
     sid = data.get("symbol_id")
     if completer is None or not isinstance(sid, int):
@@ -131,20 +135,23 @@ def completion_resolve(ls: GraphmerServer, item: types.CompletionItem) -> types.
 
 
 # -- navigation ---------------------------------------------------------------------------
-def _symbol_at(ls: GraphmerServer, params):
-    loaded = ls.ready()
+async def _symbol_at(ls: GraphmerServer, params):
+    """(the loaded index, the symbol at the request's position), or None."""
+    loaded = await ls.ready()
     pos = ls.position(params)
     if loaded is None or pos is None:
         return None
-    return loaded.navigator.symbol_at(*pos)
+    sym = loaded.navigator.symbol_at(*pos)
+    return (loaded, sym) if sym is not None else None
 
 
 @server.feature(types.TEXT_DOCUMENT_HOVER)
-def hover(ls: GraphmerServer, params: types.HoverParams) -> types.Hover | None:
-    sym = _symbol_at(ls, params)
-    if sym is None:
+async def hover(ls: GraphmerServer, params: types.HoverParams) -> types.Hover | None:
+    found = await _symbol_at(ls, params)
+    if found is None:
         return None
-    counts = ls.index.loaded.navigator.counts(sym.id)  # type: ignore[union-attr]
+    loaded, sym = found
+    counts = loaded.navigator.counts(sym.id)
     lang = sym.language or ""
     parts = [f"```{lang}\n{sym.signature or sym.qualname}\n```", f"{sym.kind} `{sym.qualname}`"]
     if sym.doc:
@@ -160,24 +167,26 @@ def hover(ls: GraphmerServer, params: types.HoverParams) -> types.Hover | None:
 
 
 @server.feature(types.TEXT_DOCUMENT_DEFINITION)
-def definition(ls: GraphmerServer, params: types.DefinitionParams) -> list[types.Location] | None:
-    sym = _symbol_at(ls, params)
-    site = ls.index.loaded.navigator.site_of(sym) if sym is not None else None  # type: ignore[union-attr]
+async def definition(ls: GraphmerServer, params: types.DefinitionParams) -> list[types.Location] | None:
+    found = await _symbol_at(ls, params)
+    site = found[0].navigator.site_of(found[1]) if found is not None else None
     return [ls.location(site)] if site is not None else None
 
 
 @server.feature(types.TEXT_DOCUMENT_REFERENCES)
-def references(ls: GraphmerServer, params: types.ReferenceParams) -> list[types.Location] | None:
-    sym = _symbol_at(ls, params)
-    if sym is None:
+async def references(ls: GraphmerServer, params: types.ReferenceParams) -> list[types.Location] | None:
+    found = await _symbol_at(ls, params)
+    if found is None:
         return None
-    sites = ls.index.loaded.navigator.references(sym.id, params.context.include_declaration)  # type: ignore[union-attr]
+    loaded, sym = found
+    sites = loaded.navigator.references(sym.id, params.context.include_declaration)
     return [ls.location(s) for s in sites] or None
 
 
 @server.feature(types.TEXT_DOCUMENT_PREPARE_CALL_HIERARCHY)
-def prepare_call_hierarchy(ls: GraphmerServer, params: types.CallHierarchyPrepareParams) -> list[types.CallHierarchyItem] | None:
-    sym = _symbol_at(ls, params)
+async def prepare_call_hierarchy(ls: GraphmerServer, params: types.CallHierarchyPrepareParams) -> list[types.CallHierarchyItem] | None:
+    found = await _symbol_at(ls, params)
+    sym = found[1] if found is not None else None
     if sym is None or sym.path is None or not is_callable(sym):
         return None
     return [ls.hierarchy_item(sym)]
@@ -189,9 +198,9 @@ def _item_id(item: types.CallHierarchyItem) -> int | None:
     return sid if isinstance(sid, int) else None
 
 
-def _calls(ls: GraphmerServer, item: types.CallHierarchyItem, incoming: bool):
+async def _calls(ls: GraphmerServer, item: types.CallHierarchyItem, incoming: bool):
     """(other symbol's item, call-site ranges) pairs on one side of the item, or None."""
-    loaded = ls.ready()
+    loaded = await ls.ready()
     sid = _item_id(item)
     if loaded is None or sid is None:
         return None
@@ -201,12 +210,12 @@ def _calls(ls: GraphmerServer, item: types.CallHierarchyItem, incoming: bool):
 
 
 @server.feature(types.CALL_HIERARCHY_INCOMING_CALLS)
-def incoming_calls(ls: GraphmerServer, params: types.CallHierarchyIncomingCallsParams) -> list[types.CallHierarchyIncomingCall] | None:
-    pairs = _calls(ls, params.item, incoming=True)
+async def incoming_calls(ls: GraphmerServer, params: types.CallHierarchyIncomingCallsParams) -> list[types.CallHierarchyIncomingCall] | None:
+    pairs = await _calls(ls, params.item, incoming=True)
     return None if pairs is None else [types.CallHierarchyIncomingCall(from_=i, from_ranges=r) for i, r in pairs]
 
 
 @server.feature(types.CALL_HIERARCHY_OUTGOING_CALLS)
-def outgoing_calls(ls: GraphmerServer, params: types.CallHierarchyOutgoingCallsParams) -> list[types.CallHierarchyOutgoingCall] | None:
-    pairs = _calls(ls, params.item, incoming=False)
+async def outgoing_calls(ls: GraphmerServer, params: types.CallHierarchyOutgoingCallsParams) -> list[types.CallHierarchyOutgoingCall] | None:
+    pairs = await _calls(ls, params.item, incoming=False)
     return None if pairs is None else [types.CallHierarchyOutgoingCall(to=i, from_ranges=r) for i, r in pairs]

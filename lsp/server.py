@@ -1,18 +1,24 @@
 """The graphmer language server (pygls 2.x): short features over index/ and lsp/state.py.
 
 Every feature fetches what it needs from the workspace's index and converts positions
-through lsp/convert.py. Before the index is ready (being built, or missing) features
-answer empty and the reason is logged; `graphmer.search` answers with an error saying it.
-Every request gets an answer or a JSON-RPC error in plain words: params of the wrong type,
-invalid UTF-8 and internal errors included (the traceback goes to the log).
+through lsp/convert.py. A request that arrives while the index is opening (or re-opening,
+after `graphmer index` changed it underneath) waits for it, up to OPEN_WAIT seconds; while
+the first index is being built, features answer from the open buffers' own names; with no
+index at all they answer empty and the reason is logged (`graphmer.search` answers with an
+error saying it). Every request gets an answer or a JSON-RPC error in plain words: params of
+the wrong type, invalid UTF-8 and internal errors included (the traceback goes to the log).
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
+import os
+import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -25,6 +31,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import to_fs_path
 
+from index.indexer import IndexStopped
 from index.navigate import Site, name_site
 from index.neighbours import SymbolInfo
 from index.store import StoreError
@@ -33,6 +40,9 @@ from lsp.state import Debouncer, ServerOptions, WorkspaceIndex
 
 log = logging.getLogger(__name__)
 SEARCH_LIMIT = 100
+OPEN_WAIT = 15.0  # seconds a request waits for the index to open (a 750-file index opens in about 1 s)
+SHUTDOWN_WAIT = 2.0  # seconds `shutdown` gives a running build to stop at its next checkpoint
+POLL = 0.01  # seconds between looks at a background state a request waits for
 
 try:
     _VERSION = version("graphmer")
@@ -81,6 +91,40 @@ def _plain(exc: BaseException) -> str:
     return "graphmer could not answer this request (an internal error); the server log has the details (graphmer lsp -v --log-file FILE)"
 
 
+async def wait_until(ready: Callable[[], bool], timeout: float) -> bool:
+    """Poll ready() every POLL seconds until it is true or `timeout` passes; whether it became true.
+    (Polling keeps waiting requests off threads: an exit never waits for one.)"""
+    end = time.monotonic() + timeout
+    while not ready():
+        if time.monotonic() >= end:
+            return False
+        await asyncio.sleep(POLL)
+    return True
+
+
+def in_daemon_thread(fn, *args) -> asyncio.Future:
+    """fn(*args) in a daemon thread, as an awaitable: the process can exit while it runs."""
+    loop = asyncio.get_running_loop()
+    fut = loop.create_future()
+
+    def settle(result, error) -> None:
+        if not fut.done():
+            fut.set_exception(error) if error is not None else fut.set_result(result)
+
+    def run() -> None:
+        try:
+            result, error = fn(*args), None
+        except BaseException as e:  # handed to the awaiting coroutine
+            result, error = None, e
+        try:
+            loop.call_soon_threadsafe(settle, result, error)
+        except RuntimeError:  # the loop has closed: nobody awaits it any more
+            pass
+
+    threading.Thread(target=run, name=getattr(fn, "__name__", "graphmer-work"), daemon=True).start()
+    return fut
+
+
 class GraphmerServer(LanguageServer):
     """A LanguageServer holding one WorkspaceIndex (the first workspace folder's)."""
 
@@ -92,6 +136,7 @@ class GraphmerServer(LanguageServer):
         self.option_problems: list[str] = []
         self.debouncer: Debouncer | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
+        self.opened: threading.Thread | None = None  # the first open's thread, started by `initialize`
 
     def report_server_error(self, error: Exception, source) -> None:
         """Errors already answered to the client are logged; a message that is not UTF-8 is read
@@ -146,13 +191,31 @@ class GraphmerServer(LanguageServer):
         except OSError:
             return None
 
-    def ready(self):
-        """The loaded index, or None (logged) when it is not ready."""
-        if self.index is None:
+    def open_buffers(self) -> dict[str, str]:
+        """{root-relative path: text} of the open buffers inside the workspace."""
+        assert self.index is not None
+        out = {}
+        for uri, doc in list(self.workspace.text_documents.items()):
+            path = convert.path_of(self.index.root, uri)
+            if path is not None:
+                out[path] = doc.source
+        return out
+
+    async def ready(self, completion: bool = False):
+        """The loaded index, or None (logged) when it is not ready. A request first lets an
+        open or re-open end (up to OPEN_WAIT s: the index changed underneath starts one);
+        while the first index is being built, the open buffers' own index answers."""
+        idx = self.index
+        if idx is None:
             return None
-        loaded = self.index.loaded
+        idx.check_underneath()
+        if not await wait_until(lambda: idx.answerable(completion), OPEN_WAIT):
+            log.info("the index is still opening after %.0f s: answering without it", OPEN_WAIT)
+        loaded = idx.loaded
+        if loaded is None and idx.first_build():
+            return await asyncio.get_running_loop().run_in_executor(None, idx.buffers.state, self.open_buffers(), self.lines_of)
         if loaded is None:
-            log.info("%s", self.index.status())
+            log.info("%s", idx.status())
         return loaded
 
     def location(self, site: Site, lines: list[str] | None = None) -> types.Location:
@@ -203,9 +266,14 @@ def initialize(ls: GraphmerServer, params: types.InitializeParams) -> None:
     folders = params.workspace_folders or []
     uri = folders[0].uri if folders else params.root_uri
     root = to_fs_path(uri) if uri else params.root_path
-    if root:
-        ls.index = WorkspaceIndex(root, ls.options, lines_of=ls.lines_of)
-        ls.debouncer = Debouncer(ls.options.reindex_delay, lambda: _reindex_quietly(ls))
+    if not root:
+        return
+    idx = ls.index = WorkspaceIndex(root, ls.options, lines_of=ls.lines_of)
+    ls.debouncer = Debouncer(ls.options.reindex_delay, lambda: _reindex_quietly(ls))
+    if idx.exists():  # opening starts now: the first requests wait for it rather than answer empty
+        ls.opened = idx.open_in_background()
+    elif ls.options.auto_index:  # built from `initialized` (progress needs an initialized client)
+        idx.expect_build()
 
 
 @server.feature(types.INITIALIZED)
@@ -217,20 +285,22 @@ async def initialized(ls: GraphmerServer, params: types.InitializedParams) -> No
     if idx is None:
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Warning, message="graphmer: no workspace folder; features are off"))
         return
-    if idx.exists():
-        try:
-            await ls.loop.run_in_executor(None, idx.open)
+    if ls.opened is not None:
+        await wait_until(lambda: not idx.opening, float("inf"))
+        if idx.open_error:  # a corrupt or foreign index: the message says what to do
+            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"graphmer: {idx.open_error}"))
+        else:
             log.info("opened the index of %s", idx.root)
-            return
-        except Exception as e:  # a corrupt or foreign index: the message says what to do
-            ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"graphmer: {e}"))
-            return
-    if ls.options.auto_index:
-        await build_with_progress(ls, "graphmer: indexing the workspace")
+        return
+    if idx.build.running:
+        try:
+            await build_with_progress(ls, "graphmer: indexing the workspace")
+        except Exception:  # shown to the user already
+            pass
 
 
 async def build_with_progress(ls: GraphmerServer, title: str) -> dict:
-    """Index the workspace in a worker thread, reporting `$/progress` when the client can show it."""
+    """Index the workspace in a daemon thread, reporting `$/progress` when the client can show it."""
     assert ls.index is not None and ls.loop is not None
     loop = ls.loop
     caps = ls.client_capabilities.window
@@ -249,17 +319,20 @@ async def build_with_progress(ls: GraphmerServer, title: str) -> dict:
         report = types.WorkDoneProgressReport(message=f"{stage} {done}/{total}", percentage=pct)
         loop.call_soon_threadsafe(ls.work_done_progress.report, token, report)
 
-    message = "indexing stopped"  # what the end report says when the server stops it (shutdown cancels the task)
+    message = "indexing stopped"  # what the end report says when the server stops it (shutdown)
     try:
-        report = await loop.run_in_executor(None, ls.index.reindex, progress)
+        report = await in_daemon_thread(ls.index.reindex, progress)
         summary = {"files": report.counts.get("files", 0), "symbols": report.counts.get("symbols", 0),
                    "parsed": report.files_parsed, "seconds": round(report.seconds, 2)}
         message = f"indexed {summary['files']} files, {summary['symbols']} symbols"
         return summary
+    except IndexStopped:
+        log.info("indexing stopped; the index keeps what was committed before")
+        raise JsonRpcInternalError("graphmer: indexing stopped (the server is shutting down)") from None
     except Exception as e:
         message = f"indexing failed: {e}"
         ls.window_show_message(types.ShowMessageParams(type=types.MessageType.Error, message=f"graphmer: {message}"))
-        raise
+        raise JsonRpcInternalError(f"graphmer: {message}") from None
     finally:
         if token is not None:
             ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
@@ -273,6 +346,8 @@ def _reindex_quietly(ls: GraphmerServer) -> None:
         t0 = time.perf_counter()
         report = ls.index.reindex()
         log.info("re-indexed after save: %d file(s) parsed in %.2f s", report.files_parsed, time.perf_counter() - t0)
+    except IndexStopped:
+        log.info("re-index after save stopped")
     except Exception as e:
         log.error("re-index after save failed: %s", e)
 
@@ -284,11 +359,33 @@ def did_save(ls: GraphmerServer, params: types.DidSaveTextDocumentParams) -> Non
 
 
 @server.feature(types.SHUTDOWN)
-def shutdown(ls: GraphmerServer, params: None) -> None:
+async def shutdown(ls: GraphmerServer, params: None) -> None:
+    """Stop a running build at its next checkpoint (the index keeps its last committed state)
+    and give it, or an open under way, SHUTDOWN_WAIT seconds to end before the index closes."""
     if ls.debouncer is not None:
         ls.debouncer.cancel()
+    idx = ls.index
+    if idx is None:
+        return
+    idx.stop()
+    if await wait_until(lambda: not (idx.build.running or idx.opening), SHUTDOWN_WAIT):
+        idx.close()
+    else:  # its thread still reads the store: `exit` ends the process without closing it under its feet
+        log.warning("background indexing has not stopped yet; exit leaves the index as last committed")
+
+
+@server.feature(types.EXIT)
+def exit_(ls: GraphmerServer, params: None) -> None:
+    """End the process now (pygls would first wait for every worker thread, and an interpreter
+    finalized under a thread still in native code, loading the model, aborts): the index is
+    as last committed, and the answers and the log are flushed."""
     if ls.index is not None:
-        ls.index.close()
+        ls.index.stop()
+    code = 0 if getattr(ls.protocol, "_shutdown", False) else 1  # as the protocol says: 1 without shutdown
+    log.info("exiting (%d)", code)
+    logging.shutdown()
+    sys.stdout.flush()
+    os._exit(code)
 
 
 # -- features ----------------------------------------------------------------------------

@@ -2,20 +2,27 @@
 
 `WorkspaceIndex` opens (or builds) the workspace's `.graphmer/` index and keeps the
 objects the features ask: a fuzzy symbol table, a navigator over the code graph, a
-searcher and a completer. Building and re-indexing run in background threads; while
-one runs, the previous state keeps answering (or, before the first build ends, features
-answer empty and `status()` says why). A rebuilt state is swapped in whole, under a lock.
+searcher and a completer. Opening, building and re-indexing run in background (daemon)
+threads: an exit never waits for them, and `stop()` ends a build at its next checkpoint.
+While one runs, the previous state keeps answering; a new state is swapped in whole, under
+a lock. `opening` tells the server to hold a request back until the open ends (bounded),
+and `check_underneath()` re-opens the index when another process (`graphmer index`)
+changed it. Until the first build ends, `BufferIndex` answers from the open buffers alone.
 """
 from __future__ import annotations
 
 import logging
 import os
+import shutil
+import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from index.indexer import IndexConfig, IndexReport, build_index
+from index.indexer import IndexConfig, IndexReport, IndexStopped, build_index
+from index.lock import LOCK_NAME, holder_pid
 from index.navigate import LinesOf, Navigator
 from index.search import Searcher
 from index.status import walk_config_from_meta
@@ -25,6 +32,7 @@ from index.walk import WalkConfig
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
+RELOAD_RETRY = 5.0  # seconds before a failed re-open (the index changed underneath) is tried again
 
 
 @dataclass(frozen=True)
@@ -86,12 +94,17 @@ class WorkspaceIndex:
         self.index_dir = self.root / INDEX_DIRNAME
         self.lines_of: LinesOf = lines_of or self._disk_lines
         self.build = BuildState()
+        self.buffers = BufferIndex(self.root)
         self._lock = threading.RLock()
         self._build_lock = threading.Lock()
         self._loaded: _Loaded | None = None
         self._embedder = None
         self._embedder_error = ""
-        self._opening = False
+        self.opening = False  # an open (or re-open) is under way: requests wait for it (bounded)
+        self.names_swapped = False  # this open has swapped in its names (the completer follows)
+        self.open_error = ""  # why the last open failed ("" when it did not)
+        self._retry_at = 0.0  # monotonic time before which a failed re-open is not tried again
+        self._stop = threading.Event()
         self.model_settled = threading.Event()  # set once the search model is loaded or known unavailable
 
     # -- state ---------------------------------------------------------------------------
@@ -110,37 +123,66 @@ class WorkspaceIndex:
         with self._lock:
             return self._loaded
 
+    def answerable(self, completion: bool = False) -> bool:
+        """Whether a request need not wait for an open: none is under way, or (for names
+        alone) it has swapped in its names already."""
+        return not self.opening or (self.names_swapped and not completion)
+
+    def first_build(self) -> bool:
+        """Whether the first index of the workspace is being built (nothing loaded yet)."""
+        return self.build.running and self.loaded is None
+
     def status(self) -> str:
         """One line for the user when a feature cannot answer yet ("" when ready)."""
         if self.loaded is not None:
             return ""
         b = self.build
-        if self._opening:
+        if self.opening:
             return f"graphmer is opening the index of {self.root}; results will follow in a moment"
         if b.running:
             return f"graphmer is indexing this workspace ({b.stage} {b.done}/{b.total}); results will follow when it ends"
         if b.error:
             return f"graphmer could not index this workspace: {b.error}"
+        if self.open_error:
+            return f"graphmer could not open the index: {self.open_error}"
         return f"no graphmer index in {self.root}: run `graphmer index {self.root}` or the graphmer.reindex command"
+
+    def open_in_background(self) -> threading.Thread:
+        """open() in a daemon thread; `opening` is true from this call on."""
+        with self._lock:
+            self.opening, self.names_swapped = True, False
+        t = threading.Thread(target=self._open_logged, name="graphmer-open", daemon=True)
+        t.start()
+        return t
+
+    def _open_logged(self) -> None:
+        try:
+            self.open()
+        except Exception as e:  # the server shows status(); a re-open is tried again later
+            self._retry_at = time.monotonic() + RELOAD_RETRY
+            log.error("cannot open the index of %s: %s", self.root, e)
 
     def open(self) -> None:
         """Open the existing index and load what the features need (StoreError when unusable):
         names and navigation first, then the completer, then the search model."""
-        self._opening = True
+        with self._lock:
+            self.opening, self.names_swapped = True, False
         try:
             loaded = self._load()
-        finally:
-            self._opening = False
-        with self._lock:
-            old, self._loaded = self._loaded, loaded
-        if old is not None:
-            old.store.close()
-        from index.complete import Completer
+            with self._lock:  # the previous state's store closes when its last request lets go of it
+                self._loaded, self.names_swapped = loaded, True
+            from index.complete import Completer
 
-        # here, in the opening thread (it reads the whole index), sharing the navigator's resolver
-        loaded.completer = Completer(loaded.store, resolver=loaded.navigator.resolver)
+            # here, in the opening thread (it reads the whole index), sharing the navigator's resolver
+            loaded.completer = Completer(loaded.store, resolver=loaded.navigator.resolver)
+            self.open_error = ""
+        except Exception as e:
+            self.open_error = str(e)
+            raise
+        finally:
+            self.opening = False
         if loaded.searcher.embedder is None and self.options.dense:
-            # Names answer from here on; the model (seconds to load) joins the searcher after.
+            # Names and completion answer from here on; the model (seconds to load) joins the searcher after.
             loaded.searcher.embedder = self.embedder()
         self.model_settled.set()
 
@@ -151,17 +193,49 @@ class WorkspaceIndex:
         searcher = Searcher(store, embedder=self._embedder)  # None until loaded (see open)
         return _Loaded(store, table, navigator, searcher)
 
-    def completer(self):
-        """The completion engine over the loaded index, or None until it is ready."""
+    def check_underneath(self) -> bool:
+        """Re-open the index in the background when another process (`graphmer index`) changed
+        it since it was opened, or try again (every RELOAD_RETRY s) after an open failed; True
+        when a re-open started. Cheap when nothing changed (a stat and a pragma, about 25 µs);
+        while another writer still holds the index lock, the state loaded before it started
+        keeps answering, and the re-open waits for its end."""
         loaded = self.loaded
-        return loaded.completer if loaded is not None else None
+        if self.opening or self.build.running or self._stop.is_set() or time.monotonic() < self._retry_at:
+            return False
+        if loaded is None:  # only after a failed open (`graphmer index --rebuild` may have mended it)
+            if not self.open_error or not self.exists() or self._writer_at_work():
+                return False
+        elif not loaded.store.changed_underneath() or self._writer_at_work():
+            return False
+        log.info("the index of %s changed underneath the server: re-opening it", self.root)
+        self.open_in_background()
+        return True
+
+    def _writer_at_work(self) -> bool:
+        """Whether another live process holds the index's writers' lock (its pid is in the lock file)."""
+        pid = holder_pid(self.index_dir / LOCK_NAME)
+        if pid is None or pid == os.getpid():
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:  # killed while holding it: the kernel has dropped its lock
+            return False
+        except PermissionError:  # alive, another user's
+            return True
+        return True
+
+    def stop(self) -> None:
+        """Stop background work: a running build ends at its next checkpoint (IndexStopped),
+        keeping the last committed state; no re-open starts after this."""
+        self._stop.set()
 
     def close(self) -> None:
-        """Close the store."""
+        """Close the store and drop the buffers' index."""
         with self._lock:
             loaded, self._loaded = self._loaded, None
         if loaded is not None:
             loaded.store.close()
+        self.buffers.close()
 
     # -- model ---------------------------------------------------------------------------
     def embedder(self):
@@ -185,8 +259,14 @@ class WorkspaceIndex:
         walk = walk_config_from_meta(read_meta(self.index_dir)) if self.exists() else WalkConfig()
         return IndexConfig(walk=walk, embedder=self.embedder(), jobs=1)
 
+    def expect_build(self) -> None:
+        """Mark the first build as running before its thread starts (requests answer from the buffers)."""
+        b = self.build
+        b.running, b.stage, b.error = True, "starting", ""
+
     def reindex(self, progress: Progress | None = None) -> IndexReport:
-        """Index the workspace (only changed files are parsed) and swap in the new state."""
+        """Index the workspace (only changed files are parsed) and swap in the new state;
+        IndexStopped when stop() ends it."""
         with self._build_lock:
             b = self.build
             b.running, b.error, b.stage, b.done, b.total = True, "", "walk", 0, 0
@@ -197,16 +277,73 @@ class WorkspaceIndex:
                     progress(stage, done, total)
 
             try:
-                report = build_index(self.root, self.index_config(), on_progress)
+                report = build_index(self.root, self.index_config(), on_progress, stop=self._stop.is_set)
                 changed = report.files_parsed or report.files_deleted or report.edges_rebuilt or report.symbols_embedded
-                if changed or self.loaded is None:  # a save that changed nothing keeps the loaded state
+                loaded = self.loaded
+                # a save that changed nothing keeps the loaded state, unless `graphmer index` changed it before
+                if changed or loaded is None or loaded.store.changed_underneath():
                     self.open()
                 return report
+            except IndexStopped:
+                raise
             except Exception as e:
                 b.error = f"{type(e).__name__}: {e}"
                 raise
             finally:
                 b.running = False
+
+
+class BufferIndex:
+    """While the first index is being built: a throwaway index of the open buffers alone (in a
+    temporary folder, at their workspace paths), so that completion, workspace symbols and
+    navigation answer from the buffers' own names rather than nothing. Rebuilt when a buffer
+    changes (only the changed file is parsed: milliseconds for a buffer)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._lock = threading.Lock()
+        self._dir: Path | None = None
+        self._key: tuple | None = None
+        self._loaded: _Loaded | None = None
+
+    def state(self, buffers: dict[str, str], lines_of: LinesOf) -> _Loaded | None:
+        """The index of `buffers` ({root-relative path: text}), or None when there are none."""
+        key = tuple(sorted(buffers.items()))
+        with self._lock:
+            if key == self._key:
+                return self._loaded
+            if not buffers:
+                self._key, self._loaded = key, None
+                return None
+            if self._dir is None:
+                self._dir = Path(tempfile.mkdtemp(prefix="graphmer-buffers-")) / self.root.name
+            root = self._dir
+            for old in [p for p in root.rglob("*") if p.is_file() and ".graphmer" not in p.parts]:
+                if old.relative_to(root).as_posix() not in buffers:
+                    old.unlink()
+            for rel, text in buffers.items():
+                path = root / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                if not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text:
+                    path.write_text(text, encoding="utf-8", errors="replace")
+            build_index(root, IndexConfig(jobs=1))
+            from index.complete import Completer
+
+            store = Store(root / INDEX_DIRNAME)
+            navigator = Navigator(store, lines_of)
+            loaded = _Loaded(store, SymbolTable.from_store(store), navigator, Searcher(store),
+                             Completer(store, resolver=navigator.resolver))
+            self._key, self._loaded = key, loaded  # the previous store closes when its last request lets go
+        return loaded
+
+    def close(self) -> None:
+        """Remove the temporary index."""
+        with self._lock:
+            loaded, folder, self._loaded, self._dir, self._key = self._loaded, self._dir, None, None, None
+        if loaded is not None:
+            loaded.store.close()
+        if folder is not None:
+            shutil.rmtree(folder.parent, ignore_errors=True)
 
 
 class Debouncer:

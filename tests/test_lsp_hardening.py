@@ -1,4 +1,6 @@
-"""`graphmer lsp` against what editors and users really do (issue 16, item 10): malformed input.
+"""`graphmer lsp` against what editors and users really do (issue 16, items 9, 10, 17, 18):
+malformed input, requests right after `initialize`, an index rewritten by `graphmer index`
+while the server runs, and `shutdown`/`exit` in the middle of the first build.
 
 The server runs as a real process on stdio, driven by RawClient, which can send any bytes
 (pytest-lsp sends only well-formed messages). Every wait has a generous bound, so that a
@@ -19,6 +21,8 @@ import pytest
 from pygls.uris import from_fs_path
 
 from index.indexer import build_index
+from index.lock import IndexLock
+from index.store import INDEX_DIRNAME, META_NAME, Store
 
 DATA = Path(__file__).parent / "data" / "lsp" / "proj"
 SERVER = [sys.executable, "-m", "graphmer_cli.main", "lsp", "-v"]
@@ -206,4 +210,95 @@ def test_params_of_the_wrong_type_get_an_invalid_params_error(project, start, me
     error = client.call(method, params)["error"]
     assert (error["code"], error["message"]) == (-32602, message)
     assert client.errors_shown() == []
+    assert client.stop() == 0
+
+
+# -- item 17: the first requests wait for the index ---------------------------------------
+def test_requests_right_after_initialize_wait_for_the_index_to_open(project, start):
+    build_index(project)
+    client = start(project)  # no wait: the editor asks as soon as it has attached
+    text = (project / "pkg/store.py").read_text().replace("        self.flush()\n", "        self.\n")
+    client.open("pkg/store.py", text)
+    completion = client.request("textDocument/completion", {"textDocument": {"uri": client.uri("pkg/store.py")},
+                                                            "position": {"line": 26, "character": 13}})
+    symbols = client.request("workspace/symbol", {"query": "make_store"})
+    assert [i["label"] for i in client.response(completion)["result"]["items"]] == ["flush", "Options", "load", "records", "save"]
+    assert [s["name"] for s in client.response(symbols)["result"]] == ["make_store"]
+    assert client.stop() == 0
+
+
+def test_while_the_first_index_is_built_features_answer_from_the_open_buffer(project, start):
+    (project / "pkg/extra.py").write_text("def elsewhere():\n    pass\n")
+    with IndexLock(project / INDEX_DIRNAME):  # another writer holds the index: the server's first build waits
+        client = start(project)
+        client.open("pkg/w.py", "class Widget:\n    def draw(self):\n        pass\n\n\nw = Widget()\nw.\n")
+        assert client.completion("pkg/w.py", 6, 2) == ["draw"]
+        assert client.symbols("Widget") == [("Widget", "pkg/w.py", 0)]
+        assert client.symbols("elsewhere") == []  # not open: known once the index is built
+    # the lock is free: the build runs, and the whole workspace answers
+    assert until(lambda: client.symbols("elsewhere")) == [("elsewhere", "pkg/extra.py", 0)]
+    assert client.stop() == 0
+
+
+# -- item 18: shutdown and exit while the first index is built ----------------------------
+def test_shutdown_and_exit_while_the_first_build_waits_for_the_lock_end_the_server(project, start):
+    with IndexLock(project / INDEX_DIRNAME):  # the server's first build waits for this writer
+        client = start(project)
+        client.call("workspace/symbol", {"query": "f"})  # a round trip: the build has started
+        assert client.stop() == 0
+    assert build_index(project).counts["files"] == 3  # the index is usable after the stopped run
+
+
+def test_shutdown_and_exit_while_the_first_build_loads_the_model_or_embeds_stop_it(project, start):
+    for n in range(400):  # 12,000 functions: embedding them takes many seconds
+        (project / f"gen/m{n:03d}.py").parent.mkdir(exist_ok=True)
+        (project / f"gen/m{n:03d}.py").write_text("".join(f"def f{n}_{k}(x):\n    return x + {k}\n\n" for k in range(30)))
+    client = start(project, {"dense": True})
+    client.call("workspace/symbol", {"query": "f"})
+    assert client.stop() == 0
+    index_dir = project / INDEX_DIRNAME
+    vectors = Store(index_dir).vector_count() if (index_dir / META_NAME).is_file() else 0
+    assert vectors < 12000  # stopped (while the model loaded, or between batches), not run to its end
+    assert build_index(project).counts["files"] == 403  # what was committed is a sound start
+
+
+# -- item 9: the index changed underneath the server ---------------------------------------
+def graphmer_index(root: Path, *args: str) -> None:
+    subprocess.run([sys.executable, "-m", "graphmer_cli.main", "index", str(root), "--no-dense", *args],
+                   check=True, capture_output=True, timeout=WAIT)
+
+
+def test_an_index_rewritten_by_graphmer_index_is_reloaded(project, start):
+    build_index(project)
+    client = start(project)
+    client.wait_loaded()
+    assert client.symbols("FileStore") == [("FileStore", "pkg/store.py", 14)]
+    store = project / "pkg/store.py"
+    store.write_text("\n\n" + store.read_text().replace("FileStore", "DiskStore") + "\n\ndef added_later():\n    pass\n")
+    (project / "pkg/app.py").write_text((project / "pkg/app.py").read_text().replace("FileStore", "DiskStore"))
+    graphmer_index(project)
+    assert client.symbols("DiskStore") == [("DiskStore", "pkg/store.py", 16)]
+    assert "FileStore" not in [name for name, _, _ in client.symbols("FileStore")]
+    assert client.symbols("added_later") == [("added_later", "pkg/store.py", 34)]
+    done = client.call("workspace/executeCommand", {"command": "graphmer.reindex"})["result"]
+    assert (done["files"], done["parsed"]) == (3, 0)  # nothing left to parse, and nothing stale
+    assert client.symbols("DiskStore") == [("DiskStore", "pkg/store.py", 16)]
+    # --rebuild replaces index.db (the old one is moved aside): the server follows it too
+    store.write_text(store.read_text().replace("added_later", "added_at_last"))
+    graphmer_index(project, "--rebuild")
+    assert client.symbols("added_at_last") == [("added_at_last", "pkg/store.py", 34)]
+    assert "added_later" not in [name for name, _, _ in client.symbols("added_later")]
+    assert client.errors_shown() == []
+    assert client.stop() == 0
+
+
+def test_a_server_that_could_not_open_a_damaged_index_opens_it_once_rebuilt(project, start):
+    build_index(project)
+    (project / INDEX_DIRNAME / "index.db").write_bytes(b"")  # emptied: refused, with what to do
+    client = start(project)
+    assert client.symbols("make_store") == []
+    (shown,) = until(client.errors_shown)
+    assert shown.startswith("graphmer: ") and "is empty (0 bytes)" in shown
+    graphmer_index(project, "--rebuild")
+    assert until(lambda: client.symbols("make_store")) == [("make_store", "pkg/app.py", 5)]
     assert client.stop() == 0
