@@ -226,8 +226,9 @@ class WorkspaceIndex:
 
     def stop(self) -> None:
         """Stop background work: a running build ends at its next checkpoint (IndexStopped),
-        keeping the last committed state; no re-open starts after this."""
+        keeping the last committed state; no re-open starts after this; the buffers' index goes."""
         self._stop.set()
+        self.buffers.close()
 
     def close(self) -> None:
         """Close the store and drop the buffers' index."""
