@@ -432,6 +432,8 @@ class Store(VectorTable):
         had when it was skipped (`stats`; unknown ones are stored as -1)."""
         stats = stats or {}
         rows = [(p, r, *stats.get(p, (-1, -1))) for p, r in skipped]
+        if set(rows) == set(self.conn.execute("SELECT path, reason, size, mtime_ns FROM skipped")):
+            return  # no commit: a run that changed nothing leaves data_version (changed_underneath) alone
 
         def run(c: sqlite3.Connection) -> None:
             c.execute("DELETE FROM skipped")

@@ -246,3 +246,12 @@ def test_summary_reports_parsing_and_embedding_rates_apart(sample_repo):
     assert report["parse_s"] <= report["seconds"]
     text = run("index", sample_repo, "--no-dense", "--jobs", "1").output
     assert "parsing 0 lines took" in text  # a run that parsed nothing says so, whatever else took time
+
+
+def test_a_run_that_changes_nothing_commits_nothing(tmp_path):
+    root = write_tree(tmp_path, {"a.py": "def f():\n    pass\n", "bin.py": b"\x00" * 10})
+    build_index(root, ONE)
+    store = Store(root / ".graphmer")
+    build_index(root, ONE)  # the language server re-indexes on every save: its open store must not reload for nothing
+    assert not store.changed_underneath()
+    store.close()
