@@ -154,11 +154,6 @@ def file_state(store: Store, verify: bool = False) -> str:
     return "ok"
 
 
-def file_is_current(store: Store) -> bool:
-    """Whether vectors.faiss was written from the store's current vectors (a cheap check: see file_state)."""
-    return file_state(store) == "ok"
-
-
 def _checksum_problem(store: Store, data: bytes) -> str:
     """Why the bytes of vectors.faiss are not what was written ("" when they are)."""
     recorded = store.vector_file_hash()
