@@ -51,9 +51,13 @@ def _one_line(e: BaseException) -> str:
 
 
 def file_sha256(path: str | os.PathLike) -> str:
-    """Hex sha256 of a file's bytes, read in chunks."""
+    """Hex sha256 of a file's bytes, read in 1 MiB chunks (hashlib.file_digest needs Python 3.11;
+    graphmer supports 3.10)."""
+    h = hashlib.sha256()
     with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _model_files(folder: Path) -> list[str]:
