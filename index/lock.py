@@ -77,3 +77,18 @@ def holder_pid(path: Path) -> int | None:
     except OSError:
         return None
     return int(text) if text.isdigit() else None
+
+
+def another_writer(index_dir: str | os.PathLike) -> bool:
+    """Whether another live process holds the writers' lock of index_dir (its pid is in the
+    lock file; a holder killed with its lock held has lost it, and its pid is not alive)."""
+    pid = holder_pid(Path(index_dir) / LOCK_NAME)
+    if pid is None or pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True

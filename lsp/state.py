@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from index.indexer import IndexConfig, IndexReport, IndexStopped, build_index
-from index.lock import LOCK_NAME, holder_pid
+from index.lock import another_writer
 from index.navigate import LinesOf, Navigator
 from index.search import Searcher
 from index.status import walk_config_from_meta
@@ -203,25 +203,12 @@ class WorkspaceIndex:
         if self.opening or self.build.running or self._stop.is_set() or time.monotonic() < self._retry_at:
             return False
         if loaded is None:  # only after a failed open (`graphmer index --rebuild` may have mended it)
-            if not self.open_error or not self.exists() or self._writer_at_work():
+            if not self.open_error or not self.exists() or another_writer(self.index_dir):
                 return False
-        elif not loaded.store.changed_underneath() or self._writer_at_work():
+        elif not loaded.store.changed_underneath() or another_writer(self.index_dir):
             return False
         log.info("the index of %s changed underneath the server: re-opening it", self.root)
         self.open_in_background()
-        return True
-
-    def _writer_at_work(self) -> bool:
-        """Whether another live process holds the index's writers' lock (its pid is in the lock file)."""
-        pid = holder_pid(self.index_dir / LOCK_NAME)
-        if pid is None or pid == os.getpid():
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:  # killed while holding it: the kernel has dropped its lock
-            return False
-        except PermissionError:  # alive, another user's
-            return True
         return True
 
     def stop(self) -> None:

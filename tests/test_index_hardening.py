@@ -255,3 +255,21 @@ def test_a_run_that_changes_nothing_commits_nothing(tmp_path):
     build_index(root, ONE)  # the language server re-indexes on every save: its open store must not reload for nothing
     assert not store.changed_underneath()
     store.close()
+
+
+def test_another_writer_is_a_live_process_holding_the_lock(tmp_path):
+    from index.lock import LOCK_NAME, another_writer
+
+    with IndexLock(tmp_path):
+        assert not another_writer(tmp_path)  # this process's own run
+    lock = tmp_path / LOCK_NAME
+    done = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    lock.write_text(done.stdout)  # a holder that has exited (killed with the lock held)
+    assert not another_writer(tmp_path)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        lock.write_text(f"{live.pid}\n")
+        assert another_writer(tmp_path)
+    finally:
+        live.kill()
+        live.wait()
