@@ -421,6 +421,7 @@ def status(repo, as_json):
 
 
 from graphmer_cli.bench import bench  # noqa: E402  (registered after the core commands)
+from graphmer_cli.corpus_cmds import corpus  # noqa: E402
 from graphmer_cli.lsp_cmd import lsp_cmd  # noqa: E402
 import graphmer_cli.bench_lsp  # noqa: E402,F401  (adds `bench symbols`)
 from graphmer_cli.model_cmds import eval_cmd, train  # noqa: E402
@@ -428,6 +429,7 @@ from graphmer_cli.report_cmds import card_cmd, compare_cmd, report_cmd  # noqa: 
 from graphmer_cli.retrieval_cmds import train_retrieval_cmd  # noqa: E402
 
 cli.add_command(bench)
+cli.add_command(corpus)
 cli.add_command(train)
 cli.add_command(eval_cmd)
 cli.add_command(train_retrieval_cmd)

@@ -1,0 +1,120 @@
+"""Duplicate function bodies: exact (after whitespace normalisation) and near (MinHash LSH).
+
+The corpus keeps the first copy of a body it meets and drops later ones, and drops every
+body that matches a function of an excluded package (the benchmark and development
+packages), so that no model trains on code it is judged on, even code copied into
+another package.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NUM_PERM = 64
+THRESHOLD = 0.85  # Jaccard similarity of 5-token shingles above which two bodies are near-duplicates
+SHINGLE = 5
+MIN_NEAR_TOKENS = 20  # shorter bodies are compared exactly only
+_TOKEN = re.compile(r"\w+|[^\w\s]")
+
+
+def normalize_body(text: str) -> str:
+    """Whitespace-normalised text: every run of whitespace becomes one space."""
+    return " ".join(text.split())
+
+
+def tokens(text: str) -> list[str]:
+    return _TOKEN.findall(text)
+
+
+def _shingles(toks: list[str]) -> set[bytes]:
+    return {" ".join(toks[i : i + SHINGLE]).encode() for i in range(max(1, len(toks) - SHINGLE + 1))}
+
+
+@dataclass
+class Deduper:
+    """Remembers kept bodies; `check(text)` says whether a new body duplicates one ("exact"/"near") or not (None)."""
+
+    threshold: float = THRESHOLD
+    _exact: dict[str, str] = field(default_factory=dict)
+    _lsh: object = None
+    _n: int = 0
+
+    def __post_init__(self):
+        from datasketch import MinHashLSH
+
+        self._lsh = MinHashLSH(threshold=self.threshold, num_perm=NUM_PERM)
+
+    @staticmethod
+    def _minhash(toks: list[str]):
+        from datasketch import MinHash
+
+        m = MinHash(num_perm=NUM_PERM, seed=1)
+        m.update_batch(list(_shingles(toks)))
+        return m
+
+    def check(self, text: str, near: bool = True) -> tuple[str, str] | None:
+        """(kind, owner of the earlier copy) when `text` duplicates a body already added, else None.
+
+        near=False: exact (whitespace-normalised) matches only."""
+        key = hashlib.sha1(normalize_body(text).encode()).hexdigest()
+        if key in self._exact:
+            return "exact", self._exact[key]
+        toks = tokens(text)
+        if near and len(toks) >= MIN_NEAR_TOKENS:
+            hits = self._lsh.query(self._minhash(toks))
+            if hits:
+                return "near", min(hits).split("\x00", 1)[1]
+        return None
+
+    def add(self, text: str, owner: str = "") -> None:
+        key = hashlib.sha1(normalize_body(text).encode()).hexdigest()
+        self._exact.setdefault(key, owner)
+        toks = tokens(text)
+        if len(toks) >= MIN_NEAR_TOKENS:
+            self._n += 1
+            self._lsh.insert(f"{self._n:09d}\x00{owner}", self._minhash(toks))
+
+    def check_add(self, text: str, owner: str = "") -> tuple[str, str] | None:
+        """check(), and add the body when it is new."""
+        dup = self.check(text)
+        if dup is None:
+            self.add(text, owner)
+        return dup
+
+
+def excluded_sources(names: frozenset[str]) -> dict[str, Path]:
+    """The excluded packages importable here (import name -> folder or file), to match bodies against."""
+    found = {}
+    for name in sorted(names):
+        mod = name.replace("-", "_")
+        try:
+            spec = importlib.util.find_spec(mod)
+        except (ImportError, ValueError):
+            continue
+        if spec is None or not spec.origin or spec.origin in ("built-in", "frozen"):
+            continue
+        origin = Path(spec.origin)
+        found[mod] = origin.parent if origin.name == "__init__.py" else origin
+    return found
+
+
+def function_bodies(root: Path) -> list[str]:
+    """The text of every function in the .py files at `root` (a folder or one file), docstrings removed."""
+    import ast
+
+    from index.bench_source import functions, strip_docstrings
+    from model.corpus_pairs import read_python
+
+    out = []
+    for path in [root] if root.is_file() else sorted(root.rglob("*.py")):
+        try:
+            source = strip_docstrings(read_python(path)[0])  # as the corpus's copies are
+            tree = ast.parse(source)
+        except (OSError, SyntaxError, UnicodeDecodeError, ValueError, LookupError):
+            continue
+        lines = source.split("\n")
+        out += ["\n".join(lines[fn.lineno - 1 : fn.end_lineno]) for _, fn in functions(tree)]
+    return out
