@@ -7,56 +7,108 @@ import sys
 import click
 
 
+def _eta(seconds) -> str:
+    if seconds is None:
+        return "?"
+    m, s = divmod(int(seconds), 60)
+    h, m = divmod(m, 60)
+    return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
+
+
 @click.command("train-retrieval")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
-              help="Run folder (pairs/, metrics.jsonl, summary.json, model/).")
+              help="Run folder (pairs/, checkpoints/, metrics.jsonl, summary.json, model/).")
+@click.option("--corpus", type=click.Path(exists=True, file_okay=False),
+              help="A corpus built by `graphmer corpus build` (instead of PATHS).")
 @click.option("--init", default="minilm", show_default=True,
               help="'minilm' (all-MiniLM-L6-v2 weights, graph parts new) or a `graphmer train` run/model folder.")
 @click.option("--layers", default=0, show_default=True, type=click.IntRange(min=0), help="Keep N encoder layers, evenly spaced (0: all).")
 @click.option("--roots", default=128, show_default=True, type=click.IntRange(min=8), help="Code tokens per symbol.")
+@click.option("--max-query-tokens", default=64, show_default=True, type=click.IntRange(min=4), help="Query tokens kept.")
 @click.option("--epochs", default=3, show_default=True, type=click.IntRange(min=1))
 @click.option("--batch-size", default=32, show_default=True, type=click.IntRange(min=2))
+@click.option("--grad-cache", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Sub-batch size of cached-gradient steps (a large --batch-size in little memory; 0: off).")
+@click.option("--memory", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Code embeddings of earlier batches kept as extra negatives (0: none).")
+@click.option("--hard-negatives", default=4, show_default=True, type=click.IntRange(min=1),
+              help="Pairs of one file kept together in a batch, each other's hard negatives (1: plain shuffle).")
 @click.option("--lr", default=5e-5, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Peak lr of loaded weights.")
 @click.option("--new-lr", default=1e-3, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Peak lr of new parameters.")
 @click.option("--no-leaves", is_flag=True, help="Ablation: train and embed without graph leaves.")
 @click.option("--exclude", multiple=True, help="Gitignore-style glob left out of PATHS (repeatable), e.g. 'test/'.")
-@click.option("--max-pairs", default=0, type=click.IntRange(min=0), help="Cap on training pairs (0: all).")
+@click.option("--max-pairs", default=0, type=click.IntRange(min=0), help="Cap on training pairs (a fixed sample; 0: all).")
+@click.option("--valid-fraction", default=0.05, show_default=True, type=click.FloatRange(0, 0.5), help="Held-out share of files.")
+@click.option("--max-valid", default=0, type=click.IntRange(min=0), help="Cap on held-out pairs (a fixed sample; 0: all).")
+@click.option("--eval-every", default=0, type=click.IntRange(min=0), help="Held-out evaluation every N steps (0: each epoch).")
+@click.option("--checkpoint-every", default=200, show_default=True, type=click.IntRange(min=1), help="Steps between checkpoints.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its newest checkpoint, with its own settings.")
+@click.option("--max-minutes", default=0.0, type=click.FloatRange(min=0), help="Stop with a checkpoint after N minutes (0: run to the end).")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--threads", default=0, type=click.IntRange(min=0), help="CPU threads (0: torch's default).")
 @click.option("--model-id", default="graphmer", show_default=True, help="Name recorded in indexes built with the model.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def train_retrieval_cmd(paths, out_dir, init, layers, roots, epochs, batch_size, lr, new_lr, no_leaves, exclude,
-                        max_pairs, seed, threads, model_id, as_json):
-    """Fine-tune a search model on docstring -> code pairs from PATHS (contrastive, in-batch negatives).
+def train_retrieval_cmd(paths, out_dir, corpus, init, layers, roots, max_query_tokens, epochs, batch_size, grad_cache,
+                        memory, hard_negatives, lr, new_lr, no_leaves, exclude, max_pairs, valid_fraction, max_valid,
+                        eval_every, checkpoint_every, resume, max_minutes, seed, threads, model_id, as_json):
+    """Fine-tune a search model on sentence -> code pairs (contrastive: in-batch and same-file
+    negatives, optionally a memory of earlier batches and cached gradients).
+
+    Pairs come from --corpus (built by `graphmer corpus build`) or from docstrings in PATHS.
+    A run checkpoints every --checkpoint-every steps; `--resume` continues it exactly.
 
     \b
     Example (the default model; see README "Training the default model"):
-        graphmer train-retrieval /usr/lib/python3.11 --exclude test/ --exclude tests/ --out runs/search
+        graphmer corpus build --lock corpus.lock --out corpus
+        graphmer train-retrieval --corpus corpus --out runs/search --epochs 1
     """
     from model.checkpoint import CheckpointError
+    from model.corpus_lock import CorpusError
     from model.retrieval_train import RetrievalConfig, train_retrieval
+    from model.runstate import RunStateError
 
-    rcfg = RetrievalConfig(init=init, layers=layers, roots=roots, epochs=epochs, batch_size=batch_size, lr=lr,
-                           new_lr=new_lr, leaves=not no_leaves, exclude=tuple(exclude), max_pairs=max_pairs,
-                           seed=seed, threads=threads, model_id=model_id)
-    err = click.get_text_stream("stderr")
-    every = 1 if sys.stderr.isatty() else 20
+    if not resume and not corpus and not paths:
+        raise click.UsageError("give PATHS to take docstring pairs from, or --corpus DIR")
+    if corpus and paths:
+        raise click.UsageError("give either PATHS or --corpus, not both")
+    if grad_cache and grad_cache >= batch_size:
+        raise click.UsageError(f"--grad-cache {grad_cache} must be smaller than --batch-size {batch_size}")
+    rcfg = RetrievalConfig(init=init, layers=layers, roots=roots, max_query_tokens=max_query_tokens, epochs=epochs,
+                           batch_size=batch_size, grad_cache=grad_cache, memory=memory, hard_negatives=hard_negatives,
+                           lr=lr, new_lr=new_lr, leaves=not no_leaves, exclude=tuple(exclude), max_pairs=max_pairs,
+                           valid_fraction=valid_fraction, max_valid=max_valid, eval_every=eval_every,
+                           checkpoint_every=checkpoint_every, seed=seed, threads=threads, model_id=model_id,
+                           corpus=corpus or "")
+    err = sys.stderr
+    tty = sys.stderr.isatty()
+    every = 1 if tty else 20
 
     def show(e: dict) -> None:
-        if e["event"] == "eval":
+        kind = e["event"]
+        if kind == "eval":
             err.write(f"epoch {e['epoch']}: held-out MRR@10 {e['mrr@10']:.4f}, R@1 {e['recall@1']:.4f} ({e['pairs']} pairs)\n")
+        elif kind == "pairs":
+            if tty or e["done"] % 10 == 0 or e["done"] == e["total"]:
+                err.write(f"pairs: {e['done']}/{e['total']} packages indexed, {e['pairs']:,} pairs{chr(13) if tty else chr(10)}")
+        elif kind == "resume":
+            err.write(f"resuming at step {e['step']}/{e['steps']}\n")
         elif e["step"] % every == 0 or e["step"] == e["steps"]:
-            end = "\r" if sys.stderr.isatty() else "\n"
-            err.write(f"step {e['step']}/{e['steps']} loss {e['loss']:.4f} lr {e['lr']:.2e}{end}")
+            end = "\r" if tty else "\n"
+            err.write(f"step {e['step']}/{e['steps']} loss {e['loss']:.4f} lr {e['lr']:.2e} "
+                      f"{e['pairs_per_s']:.1f} pairs/s ETA {_eta(e['eta_s'])}{end}")
         err.flush()
 
     try:
-        summary = train_retrieval(rcfg, out_dir, list(paths), on_event=show)
-    except (CheckpointError, ValueError, ImportError) as e:
+        summary = train_retrieval(rcfg, out_dir, list(paths), on_event=show, resume=resume, max_minutes=max_minutes)
+    except (CheckpointError, CorpusError, RunStateError, ValueError, ImportError) as e:
         raise click.ClickException(str(e)) from None
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
+    elif summary.get("stopped"):
+        click.echo(f"stopped at step {summary['step']}/{summary['steps']} with a checkpoint; continue with "
+                   f"`graphmer train-retrieval --out {out_dir} --resume`")
     else:
+        last = f"epoch{summary['config']['epochs']}"
         click.echo(f"done in {summary['seconds']:.0f} s: {summary['pairs_train']} training pairs, held-out MRR@10 "
-                   f"{summary['before']['mrr@10']:.4f} -> {summary[f'epoch{epochs}']['mrr@10']:.4f}; model in {out_dir}/model")
+                   f"{summary['before']['mrr@10']:.4f} -> {summary[last]['mrr@10']:.4f}; model in {out_dir}/model")

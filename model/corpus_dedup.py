@@ -43,7 +43,12 @@ class Deduper:
     _n: int = 0
 
     def __post_init__(self):
-        from datasketch import MinHashLSH
+        try:
+            from datasketch import MinHashLSH
+        except ImportError:
+            from model.corpus_lock import CorpusError
+
+            raise CorpusError("building a corpus needs datasketch: pip install \"graphmer[corpus]\"") from None
 
         self._lsh = MinHashLSH(threshold=self.threshold, num_perm=NUM_PERM)
 

@@ -1,11 +1,19 @@
-"""The contrastive stage (spec §8.7): docstring sentence ↔ docstring-free code, InfoNCE.
+"""The contrastive stage (spec §8.7): a sentence ↔ its docstring-free function, InfoNCE.
 
-Pairs come from corpus folders: each file is copied with its docstrings removed (lines
-kept), the copy is indexed, and every function whose docstring opens with a sentence of
-three or more words gives one pair (that sentence, the function's leafy chain graph in
-the copy). Files are split into training and held-out sets by a hash of their path; the
-held-out pairs measure MRR@10 (query -> its function among all held-out functions) after
-each epoch. In-batch negatives, τ = 0.05, symmetric loss.
+Pairs come from a built corpus (`graphmer corpus build`) or plain folders
+(model/retrieval_pairs.py). A step embeds a batch of queries and functions and takes the
+symmetric InfoNCE loss (τ = 0.05) over:
+- in-batch negatives, with most of a batch in runs of pairs from one file (hard
+  negatives: `hard_negatives` pairs per run; model/retrieval_batches.py);
+- optionally a memory of the last `memory` code embeddings (extra negatives for the
+  queries, no encoder cost);
+- optionally cached gradients (`grad_cache` = sub-batch size, GradCache): the loss over
+  the whole batch is exact while the encoder sees one sub-batch at a time, so a batch of
+  256 fits a laptop's memory. Dropout is replayed, so the gradients are those of the
+  plain large batch.
+Checkpoints (model, pooler, optimizer, memory, RNG; no pickle) every `checkpoint_every`
+steps make `resume=True` continue exactly where the run stopped: the same batches, the
+same dropout, the same weights as an uninterrupted run.
 """
 from __future__ import annotations
 
@@ -13,17 +21,18 @@ import hashlib
 import json
 import logging
 import math
-import shutil
+import os
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
-import pathspec
 import torch
-import torch.nn.functional as F
 
 from model.retrieval import POOLER_FILE, RETRIEVAL_FILE, Pooler, RetrievalSpec, embed, graph_batch, keep_layers, query_batch
+from model.retrieval_batches import Memory, epoch_order
+from model.retrieval_pairs import Pair, corpus_pairs, folder_pairs
+from model.retrieval_step import step_loss
 
 log = logging.getLogger(__name__)
 
@@ -39,52 +48,22 @@ class RetrievalConfig:
     new_lr: float = 1e-3  # H-GAT, relations, slots, decay mask, pooler
     warmup: float = 0.05  # share of steps
     temperature: float = 0.05
-    max_query_tokens: int = 48
+    max_query_tokens: int = 64
     leaves: bool = True  # False: the no-graph ablation, trained and used without leaves
     valid_fraction: float = 0.05
+    max_valid: int = 0  # cap on held-out pairs (a fixed sample; 0: all)
     seed: int = 0
     threads: int = 0
     max_pairs: int = 0  # cap on training pairs (0: all), for quick runs
     exclude: tuple[str, ...] = ()
     model_id: str = "graphmer"
-
-
-@dataclass
-class Pair:
-    query: str
-    sample: object  # model.kg_samples.Sample (the first window of the function)
-
-
-def make_pairs(corpus: list[str], work: Path, tokenizer, cfg, rcfg: RetrievalConfig) -> tuple[list[Pair], list[Pair]]:
-    """(train pairs, held-out pairs) from docstring-stripped copies of the corpus folders."""
-    from index.bench_search import prepare_copy
-    from index.indexer import IndexConfig, build_index
-    from index.store import Store
-    from index.walk import WalkConfig
-    from model.kg_samples import extract_corpus
-
-    excluded = pathspec.GitIgnoreSpec.from_lines(rcfg.exclude)  # as `graphmer train --exclude` reads them
-    train, valid = [], []
-    for i, path in enumerate(corpus):
-        dest = work / f"{i}-{Path(path).resolve().name}"
-        shutil.rmtree(dest, ignore_errors=True)
-        targets = prepare_copy(Path(path), dest, skip=excluded.match_file).targets
-        idx = dest.parent / f"{dest.name}.graphmer"
-        build_index(dest, IndexConfig(walk=WalkConfig(languages=("python",)), index_dir=str(idx)))
-        store = Store(idx)
-        try:
-            corpus_s = extract_corpus(store, tokenizer, cfg, valid_fraction=rcfg.valid_fraction, seed=rcfg.seed, max_windows=1)
-            where = {r[0]: (r[1], r[2]) for r in store.conn.execute(
-                "SELECT s.id, f.path, s.start_line FROM symbols s JOIN files f ON f.id = s.file_id")}
-        finally:
-            store.close()
-        by_def = {where[s.symbol_id]: s for s in corpus_s.train + corpus_s.valid}
-        held = {where[s.symbol_id] for s in corpus_s.valid}
-        for t in targets:
-            s = by_def.get((t.path, t.def_line))
-            if s is not None:
-                (valid if (t.path, t.def_line) in held else train).append(Pair(t.query, s))
-    return train, valid
+    corpus: str = ""  # a built corpus folder (graphmer corpus build); else the PATHS given
+    hard_negatives: int = 4  # pairs of one file kept together in a batch (1: plain shuffle)
+    memory: int = 0  # code embeddings of earlier batches added as negatives (0: none)
+    grad_cache: int = 0  # sub-batch size of cached-gradient steps (0: the whole batch at once)
+    eval_every: int = 0  # steps between held-out evaluations (0: after each epoch only)
+    checkpoint_every: int = 200
+    keep_checkpoints: int = 2
 
 
 def build_model(rcfg: RetrievalConfig):
@@ -146,9 +125,83 @@ def save_embedder(out: Path, model, pooler, tokenizer, rcfg: RetrievalConfig, ha
                       extra_files={POOLER_FILE: st_save(pool), RETRIEVAL_FILE: spec.to_json().encode()})
 
 
-def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str], on_event=None) -> dict:
-    """Fine-tune for retrieval; writes out_dir/{pairs/, metrics.jsonl, model/}; returns a summary."""
+class _Trainee(torch.nn.Module):
+    """What a checkpoint holds as weights: the encoder, the pooler and the memory's codes."""
+
+    def __init__(self, model, pooler, memory_size: int):
+        super().__init__()
+        self.model, self.pooler = model, pooler
+        self.register_buffer("memory_codes", torch.zeros((memory_size, pooler.proj.in_features)))
+
+
+def _lr_factor(step: int, steps: int, warm: int) -> float:
+    """Linear warm-up over `warm` steps, then linear decay to 0 at `steps`."""
+    return min((step + 1) / warm, max(0.0, (steps - step) / max(1, steps - warm)))
+
+
+def _append(f, rec: dict) -> None:
+    f.write(json.dumps(rec) + "\n")
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop the records written after the checkpoint a resumed run starts from."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a line cut by the interruption
+        if rec.get("kind") in ("step", "eval", "checkpoint") and rec.get("step", -1) > step:
+            continue
+        keep.append(line)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _sample_pairs(pairs: list[Pair], cap: int, seed: int) -> list[Pair]:
+    """A fixed sample of at most `cap` pairs (by a hash of each query and file), in their order."""
+    if not cap or len(pairs) <= cap:
+        return pairs
+    key = lambda p: hashlib.sha1(f"{seed}:{p.group}:{p.query}".encode()).hexdigest()  # noqa: E731
+    keep = set(map(id, sorted(pairs, key=key)[:cap]))
+    return [p for p in pairs if id(p) in keep]
+
+
+def _config_of(out: Path) -> RetrievalConfig:
+    """The config a run folder was started with (summary.json), for --resume."""
+    from model.runstate import RunStateError
+
+    try:
+        saved = json.loads((out / "summary.json").read_text(encoding="utf-8"))["config"]
+    except (OSError, ValueError, KeyError):
+        raise RunStateError(f"{out} has no readable summary.json: not a train-retrieval run to resume") from None
+    saved["exclude"] = tuple(saved.get("exclude") or ())
+    known = {k: v for k, v in saved.items() if k in RetrievalConfig.__dataclass_fields__}
+    return RetrievalConfig(**known)
+
+
+def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str], on_event=None,
+                    resume: bool = False, max_minutes: float = 0.0, stop_at_step: int = 0) -> dict:
+    """Fine-tune for retrieval; writes out_dir/{pairs/, checkpoints/, metrics.jsonl, summary.json, model/}.
+
+    resume: continue from the run's newest checkpoint, with the config it was started with
+    (rcfg and corpus are then ignored). max_minutes / stop_at_step: stop early with a
+    checkpoint (summary["stopped"] is True), to be continued with resume=True.
+    """
+    from model.encoder import warm_started_names
+    from model.runstate import RunStateError, list_checkpoints, load_checkpoint, save_checkpoint
+
     out = Path(out_dir)
+    if resume:
+        rcfg = _config_of(out)
+        corpus = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("corpus", [])
+        if not list_checkpoints(out):
+            raise RunStateError(f"{out} has no checkpoint to resume from; start it again without --resume")
+    elif (out / "checkpoints").exists() and list_checkpoints(out):
+        raise RunStateError(f"{out} already holds a run with checkpoints; continue it with --resume or choose another --out")
     out.mkdir(parents=True, exist_ok=True)
     if rcfg.threads:
         torch.set_num_threads(rcfg.threads)
@@ -156,70 +209,131 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
     t0 = time.perf_counter()
     model, tok = build_model(rcfg)
     cfg = model.cfg
-    train_p, valid_p = make_pairs(corpus, out / "pairs", tok, cfg, rcfg)
+
+    def pairs_event(e):
+        if on_event:
+            on_event(e)
+
+    if rcfg.corpus:
+        train_p, valid_p = corpus_pairs(Path(rcfg.corpus), out / "pairs", tok, cfg, rcfg.valid_fraction, rcfg.seed, pairs_event)
+    else:
+        train_p, valid_p = folder_pairs(corpus, out / "pairs", tok, cfg, rcfg.valid_fraction, rcfg.seed, rcfg.exclude)
     if not train_p:
         raise ValueError("no docstring/function pairs in the corpus: it needs functions with docstrings")
-    rng = np.random.default_rng(rcfg.seed)
-    if rcfg.max_pairs and len(train_p) > rcfg.max_pairs:
-        train_p = [train_p[i] for i in sorted(rng.choice(len(train_p), rcfg.max_pairs, replace=False))]
+    train_p = _sample_pairs(train_p, rcfg.max_pairs, rcfg.seed)
+    valid_p = _sample_pairs(valid_p, rcfg.max_valid, rcfg.seed)
     pooler = Pooler(cfg.hidden)
-    from model.encoder import warm_started_names
-
+    trainee = _Trainee(model, pooler, rcfg.memory)
     loaded = warm_started_names(model)
     old = [p for n, p in model.named_parameters() if n in loaded]
     new = [p for n, p in model.named_parameters() if n not in loaded] + list(pooler.parameters())
     opt = torch.optim.AdamW([{"params": old, "lr": rcfg.lr}, {"params": new, "lr": rcfg.new_lr}], weight_decay=0.01)
+    peaks = [rcfg.lr, rcfg.new_lr]
     per_epoch = len(train_p) // rcfg.batch_size
     steps = per_epoch * rcfg.epochs
     warm = max(1, int(rcfg.warmup * steps))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
-    metrics = (out / "metrics.jsonl").open("w")
+    memory = Memory(rcfg.memory, cfg.hidden)
+    groups = [p.group for p in train_p]
+    metrics_path = out / "metrics.jsonl"
     summary = {"pairs_train": len(train_p), "pairs_valid": len(valid_p), "steps": steps, "config": asdict(rcfg),
-               "corpus": [str(Path(p).resolve()) for p in corpus]}
-    first = evaluate_pairs(model, pooler, valid_p, tok, cfg, rcfg)
-    metrics.write(json.dumps({"epoch": 0, "step": 0, **first}) + "\n")
-    if on_event:
-        on_event({"event": "eval", "epoch": 0, **first})
-    step, skipped = 0, 0
-    labels = torch.arange(rcfg.batch_size)
-    for epoch in range(1, rcfg.epochs + 1):
-        order = rng.permutation(len(train_p))
-        model.train()
-        pooler.train()
-        for b in range(per_epoch):
-            chunk = [train_p[i] for i in order[b * rcfg.batch_size : (b + 1) * rcfg.batch_size]]
-            q = embed(model, pooler, query_batch([p.query for p in chunk], tok, cfg, rcfg.max_query_tokens))
-            c = embed(model, pooler, graph_batch([p.sample for p in chunk], cfg, rcfg.leaves))
-            logits = q @ c.T / rcfg.temperature
-            same = torch.tensor([[a.query == o.query for o in chunk] for a in chunk])  # duplicate docstrings
-            logits = logits.masked_fill(same & ~torch.eye(len(chunk), dtype=torch.bool), -1e4)
-            loss = (F.cross_entropy(logits, labels[: len(chunk)]) + F.cross_entropy(logits.T, labels[: len(chunk)])) / 2
-            opt.zero_grad(set_to_none=True)
-            if not math.isfinite(float(loss.detach())):
-                log.warning("step %d: non-finite loss skipped", step)
-                skipped += 1
-                continue
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            sched.step()
-            step += 1
-            rec = {"step": step, "epoch": epoch, "loss": round(float(loss.detach()), 5), "lr": sched.get_last_lr()[0],
-                   "skipped_total": skipped}
-            metrics.write(json.dumps(rec) + "\n")
-            if step % 20 == 0:
-                metrics.flush()
-            if on_event:
-                on_event({"event": "step", "steps": steps, **rec})
+               "corpus": [str(Path(p).resolve()) for p in corpus] if not rcfg.corpus else [str(Path(rcfg.corpus).resolve())]}
+    step, skipped, epoch0, batch0, spent = 0, 0, 1, 0, 0.0
+    if resume:
+        ck = list_checkpoints(out)[-1]
+        state = load_checkpoint(ck, trainee, opt)
+        step, skipped, epoch0, batch0 = state["step"], state["skipped"], state["epoch"], state["batch"]
+        spent = state.get("train_seconds", 0.0)
+        torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
+        n = state.get("memory_count", 0)
+        memory.load(trainee.memory_codes[rcfg.memory - n :] if n else trainee.memory_codes[:0], state.get("memory_queries", []))
+        summary["before"] = state.get("before")
+        _truncate_metrics(metrics_path, step)
+        metrics = metrics_path.open("a", encoding="utf-8")
+        _append(metrics, {"kind": "resume", "step": step, "time": time.time(), "checkpoint": ck.name})
+        if on_event:
+            on_event({"event": "resume", "step": step, "steps": steps})
+    else:
+        metrics = metrics_path.open("w", encoding="utf-8")
+        (out / "summary.json").write_text(json.dumps(summary | {"status": "running"}, indent=2) + "\n")
+        _append(metrics, {"kind": "start", "step": 0, "time": time.time()})
+        first = evaluate_pairs(model, pooler, valid_p, tok, cfg, rcfg)
+        summary["before"] = first
+        _append(metrics, {"kind": "eval", "epoch": 0, "step": 0, **first})
+        if on_event:
+            on_event({"event": "eval", "epoch": 0, **first})
+    metrics.flush()
+
+    def checkpoint(epoch: int, batch: int) -> None:
+        n = len(memory.queries)
+        if n:
+            trainee.memory_codes[rcfg.memory - n :] = memory.codes
+        state = {"step": step, "epoch": epoch, "batch": batch, "skipped": skipped, "train_seconds": spent,
+                 "torch_rng": torch.get_rng_state().tolist(), "memory_count": n, "memory_queries": memory.queries,
+                 "before": summary.get("before")}
+        path = save_checkpoint(out, step, trainee, opt, state, rcfg.keep_checkpoints)
+        _append(metrics, {"kind": "checkpoint", "step": step, "path": path.name})
+        metrics.flush()
+
+    def evaluate(epoch: int) -> dict:
         ev = evaluate_pairs(model, pooler, valid_p, tok, cfg, rcfg)
-        metrics.write(json.dumps({"epoch": epoch, "step": step, **ev}) + "\n")
+        _append(metrics, {"kind": "eval", "epoch": epoch, "step": step, **ev})
         metrics.flush()
         if on_event:
             on_event({"event": "eval", "epoch": epoch, **ev})
-        summary[f"epoch{epoch}"] = ev
+        return ev
+
+    started = time.perf_counter()
+    start_step = step
+    params = list(trainee.parameters())
+    for epoch in range(epoch0, rcfg.epochs + 1):
+        order = epoch_order(groups, epoch, rcfg.seed, rcfg.hard_negatives)
+        model.train()
+        pooler.train()
+        for b in range(batch0 if epoch == epoch0 else 0, per_epoch):
+            chunk = [train_p[i] for i in order[b * rcfg.batch_size : (b + 1) * rcfg.batch_size]]
+            for g, peak in zip(opt.param_groups, peaks):
+                g["lr"] = peak * _lr_factor(step, steps, warm)
+            opt.zero_grad(set_to_none=True)
+            t_step = time.perf_counter()
+            loss, codes = step_loss(model, pooler, chunk, tok, cfg, rcfg, memory)
+            if not math.isfinite(float(loss)):
+                log.warning("step %d: non-finite loss skipped", step)
+                skipped += 1
+                continue
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            memory.push(codes, [p.query for p in chunk])
+            step += 1
+            spent += time.perf_counter() - t_step
+            rate = (step - start_step) / max(1e-9, time.perf_counter() - started)
+            rec = {"kind": "step", "step": step, "epoch": epoch, "loss": round(float(loss), 5), "lr": opt.param_groups[0]["lr"],
+                   "skipped_total": skipped, "time": time.time(), "pairs_per_s": round(rate * len(chunk), 2)}
+            _append(metrics, rec)
+            if step % 20 == 0:
+                metrics.flush()
+            if on_event:
+                on_event({"event": "step", "steps": steps, "eta_s": (steps - step) / rate if rate else None, **rec})
+            last_of_epoch = b == per_epoch - 1
+            if rcfg.eval_every and step % rcfg.eval_every == 0 and not last_of_epoch:
+                evaluate(epoch)
+                model.train()
+                pooler.train()
+            nb, ne = (0, epoch + 1) if last_of_epoch else (b + 1, epoch)
+            over = max_minutes and time.perf_counter() - t0 > max_minutes * 60
+            if (stop_at_step and step >= stop_at_step) or over:
+                if last_of_epoch:
+                    summary[f"epoch{epoch}"] = evaluate(epoch)
+                checkpoint(ne, nb)
+                metrics.close()
+                summary["stopped"] = True
+                summary["step"] = step
+                return summary
+            if rcfg.checkpoint_every and step % rcfg.checkpoint_every == 0:
+                checkpoint(ne, nb)
+        summary[f"epoch{epoch}"] = evaluate(epoch)
     metrics.close()
     save_embedder(out / "model", model, pooler, tok, rcfg)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
-    summary["before"] = first
-    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    summary["train_seconds"] = round(spent, 1)
+    (out / "summary.json").write_text(json.dumps(summary | {"status": "done"}, indent=2) + "\n")
     return summary

@@ -87,6 +87,8 @@ def _records(path: Path) -> tuple[list[dict], int]:
 
 
 def _retrieval_kind(rec: dict) -> str:
+    if "kind" in rec:  # written by graphmer since resumable retrieval runs
+        return rec["kind"]
     if "mrr@10" in rec:
         return "eval"
     return "step" if "loss" in rec else "other"
