@@ -5,7 +5,8 @@ becomes one query (that sentence); the answer is the function itself. Search run
 copy of the package with every docstring removed, so the answer has to be found from the
 code. Lines keep their numbers in the copy, so a hit's line range can be checked against
 the original `def` line. graphmer is measured next to a BM25 reference (bm25s) built over
-the same function-level chunks.
+the same function-level chunks. The realistic mode (keep_other_docs, index/bench_folds.py)
+removes only the queried functions' docstrings, fold by fold.
 """
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import statistics
 import tempfile
 import time
 import tokenize
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 from index.bench_source import MIN_QUERY_WORDS, Target, def_lines, find_targets, functions, strip_docstrings
 
@@ -30,7 +31,10 @@ log = logging.getLogger(__name__)
 # that need a model (graphmer's default hybrid search, its dense mode, the no-graph
 # ablation, the MiniLM references) run through a `runner` the caller passes
 # (model/bench_dense.py), so that this module stays free of torch.
-SYSTEMS = ("graphmer", "graphmer-lexical", "graphmer-dense", "graphmer-nograph", "bm25", "bm25-split", "minilm", "minilm+bm25")
+# "baseline" and "baseline-dense" are graphmer's hybrid and dense search with another model
+# (--baseline-model), to compare a new model with an older one in one run.
+SYSTEMS = ("graphmer", "graphmer-lexical", "graphmer-dense", "graphmer-nograph", "baseline", "baseline-dense",
+           "bm25", "bm25-split", "minilm", "minilm+bm25")
 LOCAL_SYSTEMS = ("graphmer-lexical", "bm25", "bm25-split")  # graphmer-lexical: a lexical+graph index, no model
 MODEL_SYSTEMS = tuple(s for s in SYSTEMS if s not in LOCAL_SYSTEMS)
 CALLABLE_KINDS = ("function", "method")  # a module or class hit holding the def line does not count
@@ -68,6 +72,7 @@ class SystemResult:
     query_ms_median: float
     ranks: tuple[int, ...]
     items: int = 0  # symbols or chunks indexed (index_s includes embedding them)
+    query_s: tuple[float, ...] = field(default=(), repr=False, compare=False)  # each query's seconds, for pooling
 
 
 @dataclass(frozen=True)
@@ -80,13 +85,17 @@ class BenchResult:
     unparsed_files: int  # files that failed to parse, copied unchanged, no targets
     targets: tuple[Target, ...]
     systems: tuple[SystemResult, ...]
-    copy_root: str = ""  # the stripped copy when kept, else ""
+    copy_root: str = ""  # the stripped copy when kept (keep-other-docs: the folder of the fold copies), else ""
+    mode: str = "stripped"  # or "keep-other-docs"
+    folds: int | None = None  # keep-other-docs: how many folds (copies)
+    fold_of: tuple[int, ...] = ()  # keep-other-docs: the fold (0-based) of each target
 
     def to_json(self) -> dict:
         k, r = self.top_k, round
+        fold = (lambda i: {"fold": self.fold_of[i]}) if self.fold_of else (lambda i: {})  # noqa: E731
         return {
             "package": self.package, "top_k": k, "files": self.files, "unparsed_files": self.unparsed_files,
-            "queries": len(self.targets), "copy_root": self.copy_root,
+            "queries": len(self.targets), "copy_root": self.copy_root, "mode": self.mode, "folds": self.folds,
             "systems": {
                 s.system: {
                     f"mrr@{k}": r(s.mrr, 4), "recall@1": r(s.recall_at_1, 4), f"recall@{k}": r(s.recall_at_k, 4),
@@ -97,7 +106,8 @@ class BenchResult:
                 for s in self.systems
             },
             "per_query": [
-                asdict(t) | {"ranks": {s.system: s.ranks[i] for s in self.systems}} for i, t in enumerate(self.targets)
+                asdict(t) | fold(i) | {"ranks": {s.system: s.ranks[i] for s in self.systems}}
+                for i, t in enumerate(self.targets)
             ],
         }
 
@@ -164,33 +174,56 @@ def _is_test_or_hidden(rel: Path) -> bool:
     )
 
 
-def prepare_copy(package: Path, dest: Path, skip=None) -> PreparedCopy:
+def _package_files(package: Path, skip=None) -> list[Path]:
+    if not package.is_dir():
+        raise BenchError(f"{package} is not a directory; give the path of a Python package")
+    return [p for p in sorted(package.rglob("*.py")) if not _is_test_or_hidden(p.relative_to(package))
+            and not (skip and skip(p.relative_to(package).as_posix()))]
+
+
+def _read(src: Path) -> tuple[str, str, ast.Module]:
+    with tokenize.open(src) as f:  # honours PEP 263 coding cookies; newlines become "\n"
+        source, encoding = f.read(), f.encoding
+    return source, encoding, ast.parse(source)
+
+
+def package_targets(package: Path, skip=None) -> tuple[Target, ...]:
+    """The targets prepare_copy finds in `package`, in the same order, without writing a copy."""
+    targets: list[Target] = []
+    for src in _package_files(package, skip):
+        rel = src.relative_to(package).as_posix()
+        try:
+            source, _, _ = _read(src)
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        targets += find_targets(source, rel)
+    return tuple(targets)
+
+
+def prepare_copy(package: Path, dest: Path, skip=None, strip: Callable[[str, ast.AST], bool] | None = None) -> PreparedCopy:
     """Write `package`'s .py files, docstrings stripped, under `dest` (created; must not exist).
 
     skip: a predicate on a file's relative path (forward slashes) that leaves it out.
+    strip: which docstrings go, a predicate on (relative path, owner node) (see
+    strip_docstrings); None strips them all. Targets are found in the original files.
     """
-    if not package.is_dir():
-        raise BenchError(f"{package} is not a directory; give the path of a Python package")
+    files = _package_files(package, skip)
     dest.mkdir(parents=True, exist_ok=False)
     targets: list[Target] = []
     chunks: list[Chunk] = []
-    files = [p for p in sorted(package.rglob("*.py")) if not _is_test_or_hidden(p.relative_to(package))
-             and not (skip and skip(p.relative_to(package).as_posix()))]
     unparsed = 0
     for src in files:
         rel = src.relative_to(package).as_posix()
         out = dest / rel
         out.parent.mkdir(parents=True, exist_ok=True)
         try:
-            with tokenize.open(src) as f:  # honours PEP 263 coding cookies; newlines become "\n"
-                source, encoding = f.read(), f.encoding
-            tree = ast.parse(source)
+            source, encoding, tree = _read(src)
         except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
             log.info("copying %s unchanged: it does not parse (%s)", rel, exc)
             shutil.copyfile(src, out)
             unparsed += 1
             continue
-        stripped = strip_docstrings(source)
+        stripped = strip_docstrings(source, None if strip is None else (lambda owner, rel=rel: strip(rel, owner)))
         stripped_tree = ast.parse(stripped)
         if def_lines(stripped_tree) != def_lines(tree) or stripped.count("\n") != source.count("\n"):
             raise AssertionError(f"stripping docstrings moved code in {rel}")
@@ -206,7 +239,7 @@ def _result(system: str, ranks: list[int], top_k: int, index_s: float, times_s: 
     ms = [t * 1000 for t in times_s] or [0.0]
     return SystemResult(
         system, mrr(ranks, top_k), recall_at(ranks, 1), recall_at(ranks, top_k),
-        index_s, statistics.fmean(ms), statistics.median(ms), tuple(ranks), items,
+        index_s, statistics.fmean(ms), statistics.median(ms), tuple(ranks), items, tuple(times_s),
     )
 
 
@@ -289,6 +322,18 @@ def run_graphmer(root: Path, targets: Sequence[Target], top_k: int = 10) -> Syst
     return _result("graphmer-lexical", ranks, top_k, index_s, times, items=items)
 
 
+def run_systems(copy: PreparedCopy, systems: Sequence[str], top_k: int, runner=None) -> tuple[SystemResult, ...]:
+    """Every system asked for on one prepared copy, asking its targets, in SYSTEMS order."""
+    wanted_model = tuple(s for s in systems if s in MODEL_SYSTEMS)
+    done = {r.system: r for r in (runner(copy, top_k, wanted_model) if wanted_model else [])}
+    if "graphmer-lexical" in systems and "graphmer-lexical" not in done:
+        done["graphmer-lexical"] = run_graphmer(copy.root, copy.targets, top_k)
+    for system in ("bm25", "bm25-split"):
+        if system in systems:
+            done[system] = run_bm25(copy.chunks, copy.targets, top_k, split=system == "bm25-split")
+    return tuple(done[s] for s in SYSTEMS if s in systems)
+
+
 def run_benchmark(
     package: Path,
     *,
@@ -297,12 +342,17 @@ def run_benchmark(
     keep: bool = False,
     systems: Sequence[str] = LOCAL_SYSTEMS,
     runner=None,
+    keep_other_docs: bool = False,
+    folds: int = 5,
 ) -> BenchResult:
     """Strip a copy of `package`, ask every docstring query of each system, and score the answers.
 
     The copy goes to `work_dir/<package name>` (a fresh temporary directory when work_dir
     is None) and is removed afterwards unless `keep`. `runner(copy, top_k, names)` returns
-    the SystemResults of the MODEL_SYSTEMS asked for.
+    the SystemResults of the MODEL_SYSTEMS asked for, asking copy.targets.
+    keep_other_docs: the realistic mode (index/bench_folds.py): `folds` copies, each without
+    only its fold's targets' docstrings, under `work_dir/<package name>/fold-N/`; the runner
+    is called once per fold copy. Ranks come back in the same target order either way.
     """
     package = Path(package).resolve()
     unknown = set(systems) - set(SYSTEMS)
@@ -310,6 +360,8 @@ def run_benchmark(
         raise BenchError(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
     if top_k < 1:
         raise BenchError("top_k must be at least 1")
+    if keep_other_docs and folds < 1:
+        raise BenchError("folds must be at least 1")
     wanted_model = tuple(s for s in systems if s in MODEL_SYSTEMS)
     if wanted_model and runner is None:
         raise BenchError(f"{', '.join(wanted_model)} need a model: run them through `graphmer bench search`")
@@ -324,19 +376,23 @@ def run_benchmark(
     made_tmp = work_dir is None
     base = Path(tempfile.mkdtemp(prefix="graphmer-bench-")) if made_tmp else base
     dest = base / package.name
+    no_targets = f"no function in {package} has a docstring of {MIN_QUERY_WORDS}+ words to query"
     try:
-        copy = prepare_copy(package, dest)
-        if not copy.targets:
-            raise BenchError(f"no function in {package} has a docstring of {MIN_QUERY_WORDS}+ words to query")
-        done = {r.system: r for r in (runner(copy, top_k, wanted_model) if wanted_model else [])}
-        if "graphmer-lexical" in systems and "graphmer-lexical" not in done:
-            done["graphmer-lexical"] = run_graphmer(copy.root, copy.targets, top_k)
-        for system in ("bm25", "bm25-split"):
-            if system in systems:
-                done[system] = run_bm25(copy.chunks, copy.targets, top_k, split=system == "bm25-split")
-        results = tuple(done[s] for s in SYSTEMS if s in systems)
+        if keep_other_docs:
+            from index.bench_folds import run_folds
+
+            run = run_folds(package, dest, folds, systems, top_k, runner)
+            if not run.targets:
+                raise BenchError(no_targets)
+            result = BenchResult(package.name, top_k, run.files, run.unparsed_files, run.targets, run.systems,
+                                 str(dest) if keep else "", "keep-other-docs", folds, run.fold_of)
+        else:
+            copy = prepare_copy(package, dest)
+            if not copy.targets:
+                raise BenchError(no_targets)
+            result = BenchResult(package.name, top_k, copy.files, copy.unparsed_files, copy.targets,
+                                 run_systems(copy, systems, top_k, runner), str(copy.root) if keep else "")
     finally:
         if not keep:
             shutil.rmtree(base if made_tmp else dest, ignore_errors=True)
-    kept = str(copy.root) if keep else ""
-    return BenchResult(package.name, top_k, copy.files, copy.unparsed_files, copy.targets, results, kept)
+    return result

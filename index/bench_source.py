@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import re
 from dataclasses import dataclass
+from typing import Callable
 
 MIN_QUERY_WORDS = 3  # shorter first sentences ("Return x.") say too little to search for
 _FUNCS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -53,20 +54,27 @@ def _cut(line: str, col: int, end_col: int | None = None) -> tuple[str, str]:
     return raw[:col].decode("utf-8"), raw[len(raw) if end_col is None else end_col :].decode("utf-8")
 
 
-def strip_docstrings(source: str) -> str:
-    """Remove every module, class and function docstring, keeping all other lines where they are.
+def strip_docstrings(source: str, strip: Callable[[ast.AST], bool] | None = None) -> str:
+    """Remove module, class and function docstrings, keeping all other lines where they are.
 
-    The docstring's lines become blank; where the docstring was the body's only statement
-    (or shares a line with code) `pass` takes its place, so the result still parses.
-    `source` must use "\\n" line ends (as `tokenize.open` yields); raises SyntaxError if it
-    does not parse.
+    strip: which docstrings go, a predicate on their owner (the ast.Module, ClassDef,
+    FunctionDef or AsyncFunctionDef node); None removes every one. The docstring's lines
+    become blank; where the docstring was the body's only statement (or shares a line with
+    code) `pass` takes its place, so the result still parses. `source` must use "\\n" line
+    ends (as `tokenize.open` yields); raises SyntaxError if it does not parse.
 
     >>> strip_docstrings('def f():\\n    \"\"\"Doc.\\n\\n    More.\"\"\"\\n\\n@d\\ndef g(): \"Doc\"; return 1\\n')
     'def f():\\n    pass\\n\\n\\n\\n@d\\ndef g(): pass; return 1\\n'
+
+    Only g's docstring (the module's and f's stay, on their lines):
+
+    >>> strip_docstrings('"Mod."\\ndef f():\\n    "F."\\ndef g():\\n    "G."\\n    return 1\\n', lambda o: getattr(o, "name", "") == "g")
+    '"Mod."\\ndef f():\\n    "F."\\ndef g():\\n\\n    return 1\\n'
     """
     tree = ast.parse(source)
     lines = source.split("\n")
-    docs = [(owner, d) for owner in ast.walk(tree) if isinstance(owner, _DOC_OWNERS) and (d := _docstring_node(owner))]
+    docs = [(owner, d) for owner in ast.walk(tree)
+            if isinstance(owner, _DOC_OWNERS) and (d := _docstring_node(owner)) and (strip is None or strip(owner))]
     # Bottom-up, so an edit never shifts the columns of one not yet made.
     for owner, doc in sorted(docs, key=lambda p: (p[1].lineno, p[1].col_offset), reverse=True):
         first, last = doc.lineno - 1, doc.end_lineno - 1
