@@ -17,7 +17,7 @@ def bench() -> None:
 
 
 @bench.command("search")
-@click.argument("path", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hits asked per query.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON, per-query ranks included.")
 @click.option(
@@ -26,66 +26,116 @@ def bench() -> None:
     help="Where the stripped copy goes (default: a temporary directory).",
 )
 @click.option("--keep", is_flag=True, help="Keep the stripped copy and its indexes afterwards.")
+@click.option("--keep-other-docs", is_flag=True,
+              help="Realistic mode: remove only the queried functions' docstrings, fold by fold (see --folds).")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(min=1),
+              help="With --keep-other-docs: copies of the package, each without one fold of the queried docstrings.")
 @click.option(
     "--system",
     "systems",
     multiple=True,
     type=click.Choice(SYSTEMS),
-    help="Run only this system; repeatable (default: all; graphmer-nograph only with --nograph-model).",
+    help="Run only this system; repeatable (default: all; graphmer-nograph only with --nograph-model, "
+         "baseline and baseline-dense only with --baseline-model).",
 )
 @click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Search model (default: the shipped one).")
 @click.option("--nograph-model", type=click.Path(exists=True, file_okay=False),
               help="The ablation: a model trained with `graphmer train-retrieval --no-leaves`.")
+@click.option("--baseline-model", type=click.Path(exists=True, file_okay=False),
+              help="An older search model to compare with: systems baseline (hybrid) and baseline-dense.")
 @click.option("--no-quantize", is_flag=True, help="Embed in float32 instead of int8 dynamic quantization.")
 @click.option("--roots", default=0, type=click.IntRange(min=0), help="Embed at most N code tokens per symbol (0: the model's own).")
-def search(path: Path, top_k: int, as_json: bool, work_dir: Path | None, keep: bool, systems: tuple[str, ...],
-           model_path: str | None, nograph_model: str | None, no_quantize: bool, roots: int) -> None:
-    """Docstring→code search benchmark on the Python package at PATH.
+@click.pass_context
+def search(ctx: click.Context, paths: tuple[Path, ...], top_k: int, as_json: bool, work_dir: Path | None, keep: bool,
+           keep_other_docs: bool, folds: int, systems: tuple[str, ...], model_path: str | None, nograph_model: str | None,
+           baseline_model: str | None, no_quantize: bool, roots: int) -> None:
+    """Docstring→code search benchmark on the Python packages at PATHS.
 
     Every function whose docstring opens with a sentence of 3+ words gives one query;
     search runs over a copy of PATH with all docstrings removed, and a query counts as
     found at rank k when the k-th hit is that function. graphmer (hybrid, its default
     search), graphmer-dense and graphmer-lexical run beside BM25, dense all-MiniLM-L6-v2
     and their RRF fusion on the same functions; with --nograph-model, the no-graph
-    ablation too, with a paired bootstrap interval of graphmer's margin over it.
+    ablation too, and with --baseline-model an older model's hybrid and dense search, each
+    with a paired bootstrap interval of graphmer's margin over it.
+
+    --keep-other-docs removes only the queried functions' docstrings and keeps the module,
+    class and other functions' ones, as in a repository where the function you look for is
+    undocumented: the queries are split into --folds folds, each asked on its own copy.
+    Several PATHS run in turn, then a summary gives each system's MRR per package and the
+    mean over packages, with the margins' intervals on the mean.
 
     \b
     Example:
         graphmer bench search .venv/lib/python3.11/site-packages/click
         graphmer bench search src/mypkg --json --system bm25
+        graphmer bench search site-packages/jinja2 site-packages/flask --keep-other-docs
     """
     from index.bench_search import MODEL_SYSTEMS
 
+    if ctx.get_parameter_source("folds") is not click.core.ParameterSource.DEFAULT and not keep_other_docs:
+        raise click.UsageError("--folds applies only with --keep-other-docs")
+    for name, needs, option in (("graphmer-nograph", nograph_model, "--nograph-model"), ("baseline", baseline_model,
+                                "--baseline-model"), ("baseline-dense", baseline_model, "--baseline-model")):
+        if name in systems and not needs:
+            raise click.UsageError(f"--system {name} needs {option} PATH")
     if not systems:
-        systems = tuple(s for s in SYSTEMS if s != "graphmer-nograph" or nograph_model)
+        systems = tuple(s for s in SYSTEMS if (s != "graphmer-nograph" or nograph_model)
+                        and (not s.startswith("baseline") or baseline_model))
     runner = None
     if any(s in MODEL_SYSTEMS for s in systems):
         from model.bench_dense import run_model_systems
 
+        cache: dict = {}  # each model loads once, for every package and fold
+
         def runner(copy, k, names):
             return run_model_systems(copy, k, names, model_path, nograph_model,
-                                     embed_opts={"quantize": not no_quantize, "roots": roots})
+                                     embed_opts={"quantize": not no_quantize, "roots": roots},
+                                     baseline_model=baseline_model, cache=cache)
 
+    results = []
     try:
-        result = run_benchmark(path, top_k=top_k, work_dir=work_dir, keep=keep, systems=systems, runner=runner)
+        for path in paths:
+            results.append(run_benchmark(path, top_k=top_k, work_dir=work_dir, keep=keep, systems=systems, runner=runner,
+                                         keep_other_docs=keep_other_docs, folds=folds))
     except (BenchError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
-    extra = {}
-    names = [s.system for s in result.systems]
-    if "graphmer" in names and "graphmer-nograph" in names:
-        from model.bench_dense import paired_bootstrap
+    from model.bench_dense import MARGINS, margins, mean_over_packages
 
-        a, b = (result.systems[names.index(n)].ranks for n in ("graphmer", "graphmer-nograph"))
-        extra["graphmer_minus_nograph"] = paired_bootstrap(list(a), list(b), top_k)
+    per_package, mean_margins = margins(results)
     if as_json:
-        click.echo(json.dumps(result.to_json() | extra, indent=2))
-    else:
-        console = out_console
+        objs = [r.to_json() | m for r, m in zip(results, per_package)]
+        data = objs[0] if len(objs) == 1 else {"packages": objs, "mean": mean_over_packages(results), "margins": mean_margins}
+        click.echo(json.dumps(data, indent=2))
+        return
+    console = out_console
+    for result, m in zip(results, per_package):
         console.print(results_table(result))
-        if extra:
-            d = extra["graphmer_minus_nograph"]
-            console.print(f"graphmer − graphmer-nograph MRR@{top_k}: {d['mean']:+.3f} "
+        for name, d in m.items():
+            console.print(f"{' − '.join(MARGINS[name])} MRR@{top_k}: {d['mean']:+.3f} "
                           f"(95% paired bootstrap interval {d['low']:+.3f} … {d['high']:+.3f}, {d['queries']} queries)")
+    if len(results) > 1:
+        console.print(summary_table(results, per_package, mean_over_packages(results), mean_margins))
+
+
+def summary_table(results: list[BenchResult], per_package: list[dict], mean: dict, mean_margins: dict) -> Table:
+    """MRR@k of each system on each package and their mean; then the paired margins [95% interval]."""
+    from model.bench_dense import MARGINS
+
+    k = results[0].top_k
+    table = Table(title=f"MRR@{k} over {len(results)} packages", caption=mean_margins and
+                  "margins: mean difference of reciprocal ranks [95% paired bootstrap interval over queries]" or None)
+    table.add_column("system", no_wrap=True)
+    for r in results:
+        table.add_column(f"{r.package} ({len(r.targets)})", justify="right", no_wrap=True)
+    table.add_column("mean", justify="right", no_wrap=True)
+    for system, row in mean.items():
+        cells = [f"{next(s.mrr for s in r.systems if s.system == system):.3f}" for r in results]
+        table.add_row(system, *cells, f"{row[f'mrr@{k}']:.3f}")
+    cell = lambda d: f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" if d else ""  # noqa: E731
+    for name in mean_margins:
+        table.add_row(" − ".join(MARGINS[name]), *(cell(m.get(name)) for m in per_package), cell(mean_margins[name]))
+    return table
 
 
 def results_table(result: BenchResult) -> Table:
@@ -94,8 +144,10 @@ def results_table(result: BenchResult) -> Table:
     caption = f"{result.package}: {result.files} files, {len(result.targets)} docstring queries"
     if result.unparsed_files:
         caption += f", {result.unparsed_files} files that do not parse"
+    if result.mode == "keep-other-docs":
+        caption += f"\nonly the queried functions' docstrings removed, {result.folds} folds (index s: all folds)"
     if result.copy_root:
-        caption += f"\nstripped copy kept at {result.copy_root}"
+        caption += f"\n{'fold copies' if result.folds else 'stripped copy'} kept at {result.copy_root}"
     table = Table(title="docstring → code search", caption=caption)
     table.add_column("system", no_wrap=True)
     for name in (f"MRR@{k}", "R@1", f"R@{k}", "n", "index s", "items/s", "q ms", "q med"):

