@@ -5,6 +5,7 @@
     OUT/code/NAME-VERSION/     the same files with docstrings and query comments removed
     OUT/code/python-stdlib-X.Y/  the standard library's, likewise (with stdlib=True)
     OUT/pairs.jsonl  one PairRecord per line
+    OUT/index/NAME-VERSION.graphmer/  indexes of the code folders, made by the first training run
     OUT/manifest.json  per package: version, licence, file and sha256, files, functions,
                      pairs by source, what was dropped and why
 

@@ -215,7 +215,9 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
             on_event(e)
 
     if rcfg.corpus:
-        train_p, valid_p = corpus_pairs(Path(rcfg.corpus), out / "pairs", tok, cfg, rcfg.valid_fraction, rcfg.seed, pairs_event)
+        # Indexes of the corpus's code folders live in the corpus (CORPUS/index/), shared by every run.
+        train_p, valid_p = corpus_pairs(Path(rcfg.corpus), Path(rcfg.corpus) / "index", tok, cfg, rcfg.valid_fraction,
+                                        rcfg.seed, pairs_event)
     else:
         train_p, valid_p = folder_pairs(corpus, out / "pairs", tok, cfg, rcfg.valid_fraction, rcfg.seed, rcfg.exclude)
     if not train_p:
