@@ -27,12 +27,16 @@ TRAIN_FLAGS = {"preset": "--preset", "steps": "--steps", "batch_size": "--batch-
                "valid_fraction": "--valid-fraction", "max_samples": "--max-samples", "device": "--device", "threads": "--threads"}
 RETRIEVAL_FLAGS = {"init": "--init", "layers": "--layers", "roots": "--roots", "epochs": "--epochs", "batch_size": "--batch-size",
                    "lr": "--lr", "new_lr": "--new-lr", "max_pairs": "--max-pairs", "seed": "--seed", "threads": "--threads",
-                   "model_id": "--model-id"}
+                   "model_id": "--model-id", "max_query_tokens": "--max-query-tokens", "hard_negatives": "--hard-negatives",
+                   "memory": "--memory", "grad_cache": "--grad-cache", "valid_fraction": "--valid-fraction",
+                   "max_valid": "--max-valid", "eval_every": "--eval-every", "checkpoint_every": "--checkpoint-every",
+                   "corpus": "--corpus"}
+CORPUS_MANIFEST = "corpus_manifest.json"  # a copy of the built corpus's manifest, in the run folder
 
 
 def _command(name: str, corpus: list[str], cfg: dict, defaults: dict, flags: dict, negated: dict[str, str]) -> tuple[str, list[str]]:
     """The CLI command that reproduces cfg, and the recorded options no CLI flag sets (when not default)."""
-    parts = ["graphmer", name] + (corpus or ["CORPUS"]) + ["--out", "RUN"]
+    parts = ["graphmer", name] + ([] if cfg.get("corpus") else (corpus or ["CORPUS"])) + ["--out", "RUN"]
     unset = []
     for k, v in cfg.items():
         if k not in defaults or v == defaults[k] or (isinstance(v, list) and tuple(v) == tuple(defaults[k])):
@@ -154,16 +158,27 @@ def _retrieval_card(log: RunLog, rep: Report) -> list[str]:
            f"plus a pooling projection; leaves {'on' if cfg.get('leaves', True) else 'off (no-graph ablation)'}. "
            + (f"model/model.safetensors: {pc[0]:,} parameters, {pc[1]:,} bytes, stored as {'/'.join(pc[2])}." if pc else ""), ""]
     out += _warm(cfg.get("init", ""))
-    out += ["## Data", "", f"- Corpus: {', '.join(corpus) or 'not recorded (see How to reproduce)'}; excluded globs: "
+    manifest_path = log.path / CORPUS_MANIFEST
+    out += _corpus_data(json.loads(manifest_path.read_text()), s, cfg) if manifest_path.is_file() else [
+            "## Data", "", f"- Corpus: {', '.join(corpus) or 'not recorded (see How to reproduce)'}; excluded globs: "
             f"{', '.join(cfg.get('exclude') or []) or 'none'}.",
             f"- Pairs: a docstring's first sentence and its function with the docstrings removed: {s.get('pairs_train')} training pairs, "
-            f"{s.get('pairs_valid')} held-out pairs from {fmt(cfg.get('valid_fraction'))} of the files (chosen by a hash of the path, seed {cfg.get('seed')}).", "",
+            f"{s.get('pairs_valid')} held-out pairs from {fmt(cfg.get('valid_fraction'))} of the files (chosen by a hash of the path, seed {cfg.get('seed')}).", ""]
+    out += [
             "## Training", "",
-            f"- Objective: symmetric InfoNCE with in-batch negatives (batch {cfg.get('batch_size')}), τ = {cfg.get('temperature')}; "
-            f"{cfg.get('epochs')} epochs, {s.get('steps')} steps; lr {cfg.get('lr')} (loaded weights), {cfg.get('new_lr')} (new).",
+            f"- Objective: symmetric InfoNCE with in-batch negatives (batch {cfg.get('batch_size')}"
+            + (f", computed in sub-batches of {cfg['grad_cache']} with cached gradients" if cfg.get("grad_cache") else "")
+            + (f"; runs of up to {cfg['hard_negatives']} pairs of one file in a batch, each other's hard negatives"
+               if cfg.get("hard_negatives", 1) > 1 else "")
+            + (f"; plus the code embeddings of the last {cfg['memory']} pairs of earlier batches as negatives for the queries"
+               if cfg.get("memory") else "")
+            + f"), τ = {cfg.get('temperature')}; {cfg.get('epochs')} epochs, {s.get('steps')} steps; lr {cfg.get('lr')} (loaded weights), "
+            f"{cfg.get('new_lr')} (new).",
             f"- Cost: {fmt(e['end_to_end_s'])} s end to end (pair building, indexing and evaluations included).", "",
             "## Metrics", "", "Held-out queries are ranked against all held-out functions of the run:", ""] + _metrics_retrieval(f) + [""]
-    out += ["## Intended use", "", "Embedding code symbols (with their code-graph leaves) and natural-language queries for "
+    out += ["## Intended use", "", "Embedding code symbols"
+            + (" (with their code-graph leaves)" if cfg.get("leaves", True) else " (code only: no graph leaves)")
+            + " and natural-language queries for "
             "`graphmer index` / `graphmer search`. graphmer's embedder (model/embedder.py) loads it in float32 with its linear "
             "layers int8 dynamically quantized; `GraphEmbedder(quantize=False)` keeps float32. Nothing is loaded with pickle.", ""]
     out += _limits(["Trained on Python only; other languages are embedded with the same model but were not measured here.",
@@ -171,6 +186,32 @@ def _retrieval_card(log: RunLog, rep: Report) -> list[str]:
                     "Held-out figures come from files of the training corpus; search quality on other code bases is measured by "
                     "`graphmer bench search`, not by this card."] + [f"{n}" for n in rep.notes if "ranks" in n])
     return out + _reproduce(cmd, unset)
+
+
+def _corpus_data(m: dict, s: dict, cfg: dict) -> list[str]:
+    """The Data section of a run trained on a built corpus: its manifest, package by package."""
+    licences: dict[str, int] = {}
+    for p in m["packages"]:
+        licences[p["licence"]] = licences.get(p["licence"], 0) + 1
+    out = ["## Data", "",
+           f"- Corpus: built by `graphmer corpus build` from the lock file `{Path(m.get('lock', 'corpus.lock')).name}` "
+           f"(sha256 {m.get('lock_sha256', '?')[:16]}…): {m['packages_count']} packages"
+           + (" (the standard library of the Python that built it among them)" if m.get("stdlib") else "")
+           + f", {m['pairs']:,} pairs: {m['pairs_docstring']:,} from a docstring's first sentence, {m['pairs_comment']:,} from the "
+           "comment above a function; the function's code has every docstring and that comment removed.",
+           "- Left out: test and vendored folders, packages on the exclusion list (the benchmark and development packages, and "
+           "packages that vendor or copy them), bodies that duplicate one met before (exactly or MinHash-near), and files with "
+           f"a function copied from an excluded package (matched against: {', '.join(m.get('excluded_matched') or []) or 'none found'}); "
+           f"at most {m.get('max_per_package') or 'all'} pairs per package.",
+           f"- Licences: {', '.join(f'{k} ({v})' for k, v in sorted(licences.items(), key=lambda kv: -kv[1]))}.",
+           f"- This run: {s.get('pairs_train'):,} training pairs"
+           + (f" (a fixed sample of at most {cfg['max_pairs']:,})" if cfg.get("max_pairs") else "")
+           + f", {s.get('pairs_valid'):,} held-out pairs from {fmt(cfg.get('valid_fraction'))} of the files (a hash of package and "
+           f"path, seed {cfg.get('seed')}).", "",
+           "| package | version | licence | pairs | file |", "|---|---|---|---|---|"]
+    out += [f"| {p['name']} | {p['version']} | {p['licence']} | {p['pairs']:,} | {p['file'] or '(installed with Python)'} |"
+            for p in m["packages"]]
+    return out + [""]
 
 
 def render_card(run_dir: str | Path, title: str = "", opts: ReportOptions = ReportOptions()) -> str:

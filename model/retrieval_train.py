@@ -22,6 +22,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -256,6 +257,11 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
             on_event({"event": "resume", "step": step, "steps": steps})
     else:
         metrics = metrics_path.open("w", encoding="utf-8")
+        if rcfg.corpus:  # the card lists it: packages, versions, licences, pairs
+            from model.card import CORPUS_MANIFEST
+            from model.corpus_build import MANIFEST_FILE
+
+            shutil.copyfile(Path(rcfg.corpus) / MANIFEST_FILE, out / CORPUS_MANIFEST)
         (out / "summary.json").write_text(json.dumps(summary | {"status": "running"}, indent=2) + "\n")
         _append(metrics, {"kind": "start", "step": 0, "time": time.time()})
         first = evaluate_pairs(model, pooler, valid_p, tok, cfg, rcfg)

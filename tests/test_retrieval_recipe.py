@@ -131,3 +131,32 @@ def test_report_reads_a_resumed_retrieval_run(tmp_path):
     log = load_run(tmp_path / "run")
     assert log.kind == "retrieval" and len(log.evals) == 2 and len(log.starts) == 2
     assert [s["step"] for s in log.steps] == list(range(1, len(log.steps) + 1))
+
+
+def test_training_on_a_built_corpus_and_its_card(tmp_path, monkeypatch):
+    from model import corpus_build
+    from model.card import render_card
+    from model.corpus_build import build_corpus
+    from test_corpus import _lock_with_wheels
+    from test_retrieval import TOPICS
+
+    monkeypatch.setattr(corpus_build, "excluded_sources", lambda names: {})
+    files = {}
+    for c in range(4):
+        body = ""
+        for i, (doc, code) in enumerate(TOPICS):
+            first, rest = code.format(n=f"task_{c}_{i}").split("\n", 1)
+            body += f'{first}\n    """{doc.capitalize()} ({c} way)."""\n    x{c} = {i}\n{rest}\n'
+        files[f"toolbox/m{c}.py"] = body
+    lock, corpus = _lock_with_wheels(tmp_path, {"toolbox": files})
+    manifest = build_corpus(lock, corpus, stdlib=False)
+    assert manifest["pairs"] == 24
+    cfg = RetrievalConfig(layers=1, epochs=1, batch_size=4, threads=1, valid_fraction=0.25, roots=48, memory=8,
+                          corpus=str(corpus), model_id="t")
+    summary = train_retrieval(cfg, tmp_path / "run", [])
+    assert summary["pairs_train"] + summary["pairs_valid"] == 24
+    assert (corpus / "index" / "toolbox-1.0.graphmer" / "index.db").exists()
+    card = render_card(tmp_path / "run")
+    assert "| toolbox | 1.0 | MIT | 24 | toolbox-1.0-py3-none-any.whl |" in card
+    assert "Licences: MIT (1)" in card and "--corpus" in card and "--memory 8" in card
+    assert "plus the code embeddings of the last 8 pairs" in card
