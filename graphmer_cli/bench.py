@@ -410,3 +410,53 @@ def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float,
     out_console.print(table)
     if out is not None:
         click.echo(f"wrote {out}")
+
+
+@bench.command("graph")
+@click.option("--fit", "fit_packages", multiple=True, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A training package to fit the weights on (repeatable; never a benchmark or development package).")
+@click.option("--eval", "eval_packages", multiple=True, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A package to measure on (repeatable).")
+@click.option("--work-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Where the copies and indexes go.")
+@click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Search model (default: the shipped one).")
+@click.option("--keep-other-docs", is_flag=True, help="Realistic mode: only each fold's targets lose their docstrings.")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(min=2), help="Folds of the realistic mode.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def graph_bench(fit_packages, eval_packages, work_dir, model_path, keep_other_docs, folds, as_json) -> None:
+    """The graph variants beyond the leaves, against the plain vectors of the same model (dense ranking):
+    index-time propagation (a symbol's vector mixed with its neighbours') and a query-time rerank of
+    the first page by each hit's neighbours, each with per-relation weights fitted on --fit packages.
+
+    \b
+    Example:
+        graphmer bench graph --fit corpus/src/requests-2.34.2 --eval site-packages/jinja2 --work-dir /tmp/g
+    """
+    import sys
+
+    from model.embedder import load_embedder
+    from model.graph_fit import measure
+
+    def show(e: dict) -> None:
+        if e["event"] == "index":
+            sys.stderr.write(f"indexing {e['package']} ({e['set']})\n")
+        elif e["relation"] == "overridden_by":
+            sys.stderr.write(f"fit {e['variant']} sweep {e['sweep']}: MRR@10 {e['mrr']:.4f} with {e['weights']}\n")
+        sys.stderr.flush()
+
+    r = measure(list(fit_packages), list(eval_packages), work_dir, load_embedder(model_path), keep_other_docs, folds, show)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    table = Table(title=f"graph variants minus plain vectors, dense MRR@10 ({r['mode']})")
+    table.add_column("variant")
+    for name in r["plain"]:
+        table.add_column(name, justify="right")
+    table.add_column("mean", justify="right")
+    table.add_row("plain", *(f"{v:.3f}" for v in r["plain"].values()), f"{sum(r['plain'].values()) / len(r['plain']):.3f}")
+    for variant, v in r["variants"].items():
+        cells = [f"{d['mean']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]" for d in v["minus_plain"].values()]
+        m = v["mean_minus_plain"]
+        table.add_row(variant, *cells, f"{m['mean']:+.3f} [{m['low']:+.3f}, {m['high']:+.3f}]")
+    out_console.print(table)
+    for variant, v in r["variants"].items():
+        out_console.print(f"{variant}: weights {v['weights'] or 'none (all 0)'}, fitted MRR@10 {v['fit_plain_mrr']:.3f} -> {v['fit_mrr']:.3f}")

@@ -84,6 +84,17 @@ class VectorTable:
         dim = next(iter(sizes)) // 4
         return np.array(ids, dtype=np.int64), np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(-1, dim)
 
+    def vector_symbols(self) -> list[tuple[int, str, int, str]]:
+        """(id, path, start line, kind) of every symbol that has a vector, in id order."""
+        return self.conn.execute(
+            "SELECT s.id, f.path, s.start_line, s.kind FROM vectors v JOIN symbols s ON s.id = v.symbol_id "
+            "JOIN files f ON f.id = s.file_id ORDER BY s.id").fetchall()
+
+    def graph_edges(self, relations: tuple[str, ...]) -> list[tuple[int, int, str]]:
+        """(src, dst, relation) of every resolved edge of these relations."""
+        marks = ",".join("?" * len(relations))
+        return self.conn.execute(f"SELECT src, dst, relation FROM edges WHERE relation IN ({marks})", relations).fetchall()
+
     def clear_vectors(self) -> None:
         """Delete every vector (a model switch re-embeds everything, it never mixes models)."""
 
