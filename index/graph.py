@@ -54,6 +54,8 @@ class Resolver:
         self.star: dict[str, list[str]] = {}  # module -> modules star-imported into it
         self.bases: dict[str, list[str]] = {}
         self._mro: dict[str, list[str]] = {}
+        self._star_cache: dict[tuple[str, str], str | None] = {}  # (module, name) -> what a star import gives
+        self._star_seen: set[tuple[str, str]] | None = None  # lookups expanded by the current top-level one
         self.by_file_name: list[dict[str, list[str]]] = []
         for f in files:
             names: dict[str, list[str]] = {}
@@ -74,6 +76,7 @@ class Resolver:
                     if target is not None:
                         self.bases.setdefault(cls, []).append(target)
         self._mro.clear()  # MROs looked up while bases were incomplete
+        self._star_cache.clear()  # and star lookups made through them
 
     # -- Python scopes -------------------------------------------------------------------
     def _python_bindings(self, f: FileGraph) -> None:
@@ -208,13 +211,33 @@ class Resolver:
     def _star_lookup(self, module: str, name: str, depth: int = 0) -> str | None:
         """`name` brought into `module` by a `from m import *` of an indexed module m.
 
-        A star import of a module outside the index binds nothing we can know of.
+        A star import of a module outside the index binds nothing we can know of. Each
+        (module, name) is expanded at most once per top-level lookup, so packages whose
+        modules star-import each other (in cycles, dozens at a time) cost a linear search,
+        not one per path; what a lookup finds is remembered, and so is a top-level miss.
         """
-        for starmod in self.star.get(module, []):
-            cand = f"{starmod}.{name}"
-            if cand in self.kind or (depth < _MAX_DEPTH and self.canonical(cand, depth + 1) in self.kind):
-                return cand
-        return None
+        key = (module, name)
+        if key in self._star_cache:
+            return self._star_cache[key]
+        top = self._star_seen is None
+        if top:
+            self._star_seen = set()
+        elif key in self._star_seen:
+            return None  # on the current path (a cycle), or already searched in vain
+        self._star_seen.add(key)
+        found = None
+        try:
+            for starmod in self.star.get(module, []):
+                cand = f"{starmod}.{name}"
+                if cand in self.kind or (depth < _MAX_DEPTH and self.canonical(cand, depth + 1) in self.kind):
+                    found = cand
+                    break
+        finally:
+            if top:
+                self._star_seen = None
+        if found is not None or (top and depth == 0):
+            self._star_cache[key] = found
+        return found
 
     def _import_target(self, f: FileGraph, r: Ref) -> str | None:
         if f.language != "python":

@@ -134,3 +134,28 @@ def test_star_import_cycle_terminates():
     r = _resolver({"p/__init__.py": "", "p/a.py": "from .b import *\nb_thing()\n", "p/b.py": "from .a import *\nimport p.a\np.a.nothing()\n"})
     calls = {(e.src, e.dst) for e in r.edges() if e.relation == "calls"}
     assert calls == {("p.a", "?b_thing"), ("p.b", "?p.a.nothing")}
+
+
+def test_many_modules_star_importing_each_other_resolve_in_linear_work(monkeypatch):
+    # httpx's layout, worse: every module star-imports every other one (cycles everywhere).
+    # Each miss used to walk every path of star imports up to depth 12: hours for this.
+    n = 9
+    files = {"p/__init__.py": "".join(f"from .m{i} import *\n" for i in range(n))}
+    for i in range(n):
+        stars = "".join(f"from .m{j} import *\n" for j in range(n) if j != i)
+        files[f"p/m{i}.py"] = stars + f"def f{i}(): pass\n" + "".join(f"missing_{k}()\n" for k in range(3)) + f"f{(i + 1) % n}()\n"
+    calls = {"n": 0}
+    from index.graph import Resolver
+
+    real = Resolver.canonical
+
+    def counted(self, path, depth=0):
+        calls["n"] += 1
+        return real(self, path, depth)
+
+    monkeypatch.setattr(Resolver, "canonical", counted)
+    r = _resolver(files)
+    found = {(e.src, e.dst) for e in r.edges() if e.relation == "calls"}
+    assert {(f"p.m{i}", f"p.m{(i + 1) % n}.f{(i + 1) % n}") for i in range(n)} <= found
+    assert {(f"p.m{i}", f"?missing_{k}") for i in range(n) for k in range(3)} <= found
+    assert calls["n"] < 20_000, calls["n"]
