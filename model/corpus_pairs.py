@@ -6,9 +6,9 @@ decorator). The code side is the function in a copy of the file with every docst
 removed and the comments used as queries blanked, lines kept where they were, so that
 the index of the copy finds each pair's function at its original `def` line.
 
-A comment is not a query when it is commented-out code (it parses as Python), a pragma
-(`# type:`, `# noqa`, `# pragma`, ...), a file header (starting at line 1) or a licence
-notice.
+A comment is not a query when it is commented-out code (it parses as Python), a pragma or
+marker (`# type:`, `# noqa`, `# pragma`, `# TODO`, `# Copied from ...`, ...), a file header
+(starting at line 1) or a licence notice.
 """
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ from index.bench_source import MIN_QUERY_WORDS, find_targets, first_sentence, fu
 
 log = logging.getLogger(__name__)
 
-_PRAGMA = re.compile(r"^(type:|noqa|pragma|pylint:|mypy:|fmt:|isort:|flake8|nosec|-\*-|!|todo\b|fixme\b|xxx\b)", re.I)
+# Pragmas, markers and notes that do not describe the function (transformers' "Copied from
+# X with Y->Z" marks a copy, not what the code does).
+_PRAGMA = re.compile(r"^(type:|noqa|pragma|pylint:|mypy:|fmt:|isort:|flake8|nosec|-\*-|!|todo\b|fixme\b|xxx\b|copied from\b)", re.I)
 _LICENCE = re.compile(r"copyright|licen[cs]e|spdx", re.I)
 
 

@@ -166,6 +166,13 @@ def test_docstring_and_comment_pairs_and_the_stripped_copy():
     ast.parse(found.stripped)
 
 
+def test_markers_are_not_queries():
+    src = "x = 1\n# Copied from transformers.models.bert.modeling_bert.BertModel.forward with Bert->Roberta\ndef f():\n    pass\n"
+    assert leading_comment(src.split("\n"), ast.parse(src).body[1]) is None
+    src = "x = 1\n# TODO: make this faster when the cache is warm\ndef f():\n    pass\n"
+    assert leading_comment(src.split("\n"), ast.parse(src).body[1]) is None
+
+
 def test_a_comment_separated_by_a_blank_line_is_not_a_query():
     src = "x = 1\n# Build the index of all files.\n\ndef f():\n    pass\n"
     assert leading_comment(src.split("\n"), ast.parse(src).body[1]) is None
