@@ -57,6 +57,22 @@ def _samples(store, tokenizer, cfg, wanted: set[tuple[str, int]]) -> dict[tuple[
     return {ids[s.symbol_id]: s for s in corpus.train if s.symbol_id in ids}
 
 
+def _split_pairs(folder: Path, index_dir: Path, name: str, wanted: list, tokenizer, cfg, valid_fraction: float,
+                 seed: int, train: list, valid: list) -> None:
+    """Index `folder`, and add a Pair for each of `wanted` (records with path, def_line and
+    query) whose function was found, to `valid` or `train` by its file."""
+    store = _index(folder, index_dir)
+    try:
+        found = _samples(store, tokenizer, cfg, {(w.path, w.def_line) for w in wanted})
+    finally:
+        store.close()
+    for w in wanted:
+        s = found.get((w.path, w.def_line))
+        if s is not None:
+            key = f"{name}/{w.path}"
+            (valid if held_out(key, valid_fraction, seed) else train).append(Pair(w.query, s, key))
+
+
 def corpus_pairs(corpus: Path, work: Path, tokenizer, cfg, valid_fraction: float, seed: int,
                  on_event=None) -> tuple[list[Pair], list[Pair]]:
     """(train, held-out) pairs of a built corpus, every code folder indexed under `work`."""
@@ -69,16 +85,8 @@ def corpus_pairs(corpus: Path, work: Path, tokenizer, cfg, valid_fraction: float
     train, valid = [], []
     work.mkdir(parents=True, exist_ok=True)
     for i, (package, recs) in enumerate(sorted(by_package.items()), 1):
-        store = _index(corpus / "code" / package, work / f"{package}.graphmer")
-        try:
-            found = _samples(store, tokenizer, cfg, {(r.path, r.def_line) for r in recs})
-        finally:
-            store.close()
-        for r in recs:
-            s = found.get((r.path, r.def_line))
-            if s is not None:
-                key = f"{package}/{r.path}"
-                (valid if held_out(key, valid_fraction, seed) else train).append(Pair(r.query, s, key))
+        _split_pairs(corpus / "code" / package, work / f"{package}.graphmer", package, recs, tokenizer, cfg,
+                     valid_fraction, seed, train, valid)
         if on_event:
             on_event({"event": "pairs", "done": i, "total": len(by_package), "package": package, "pairs": len(train) + len(valid)})
     return train, valid
@@ -96,14 +104,6 @@ def folder_pairs(folders: list[str], work: Path, tokenizer, cfg, valid_fraction:
         dest = work / name
         shutil.rmtree(dest, ignore_errors=True)
         targets = prepare_copy(Path(path), dest, skip=excluded.match_file).targets
-        store = _index(dest, dest.parent / f"{name}.graphmer")
-        try:
-            found = _samples(store, tokenizer, cfg, {(t.path, t.def_line) for t in targets})
-        finally:
-            store.close()
-        for t in targets:
-            s = found.get((t.path, t.def_line))
-            if s is not None:
-                key = f"{name}/{t.path}"
-                (valid if held_out(key, valid_fraction, seed) else train).append(Pair(t.query, s, key))
+        _split_pairs(dest, dest.parent / f"{name}.graphmer", name, list(targets), tokenizer, cfg, valid_fraction, seed,
+                     train, valid)
     return train, valid
