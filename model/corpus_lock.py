@@ -7,7 +7,7 @@ lock` writes it from a list of names, asking PyPI's JSON API; nothing else here 
 the network.
 
 Two rules are enforced on every read and write: no package of the exclusion list
-(corpus_excluded.txt: the benchmark and development packages and those that vendor or
+(excluded_packages.txt: the benchmark and development packages and those that vendor or
 copy them; matched by distribution name, '-', '_' and '.' alike, case-insensitive), and
 no licence outside PERMISSIVE.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 
 LOCK_FORMAT = "graphmer-corpus-lock"
 LOCK_VERSION = 1
-EXCLUDED_FILE = Path(__file__).with_name("corpus_excluded.txt")
+EXCLUDED_FILE = Path(__file__).with_name("excluded_packages.txt")
 PYPI_JSON = "https://pypi.org/pypi/{name}/json"
 PYPI_VERSION_JSON = "https://pypi.org/pypi/{name}/{version}/json"
 
