@@ -211,14 +211,10 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
     model, tok = build_model(rcfg)
     cfg = model.cfg
 
-    def pairs_event(e):
-        if on_event:
-            on_event(e)
-
     if rcfg.corpus:
         # Indexes of the corpus's code folders live in the corpus (CORPUS/index/), shared by every run.
         train_p, valid_p = corpus_pairs(Path(rcfg.corpus), Path(rcfg.corpus) / "index", tok, cfg, rcfg.valid_fraction,
-                                        rcfg.seed, pairs_event)
+                                        rcfg.seed, on_event)
     else:
         train_p, valid_p = folder_pairs(corpus, out / "pairs", tok, cfg, rcfg.valid_fraction, rcfg.seed, rcfg.exclude)
     if not train_p:
@@ -238,10 +234,16 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
     memory = Memory(rcfg.memory, cfg.hidden)
     groups = [p.group for p in train_p]
     metrics_path = out / "metrics.jsonl"
+    pairs_sha1 = hashlib.sha1("\n".join(f"{p.group}\t{p.query}\t{p.sample.ids}" for p in train_p).encode()).hexdigest()
     summary = {"pairs_train": len(train_p), "pairs_valid": len(valid_p), "steps": steps, "config": asdict(rcfg),
+               "pairs_sha1": pairs_sha1,
                "corpus": [str(Path(p).resolve()) for p in corpus] if not rcfg.corpus else [str(Path(rcfg.corpus).resolve())]}
     step, skipped, epoch0, batch0, spent = 0, 0, 1, 0, 0.0
     if resume:
+        saved = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("pairs_sha1")
+        if saved and saved != pairs_sha1:
+            raise RunStateError(f"the training pairs of {out} changed since the run started (its corpus was rebuilt or "
+                                "edited): an exact resume is impossible; start a new run")
         ck = list_checkpoints(out)[-1]
         state = load_checkpoint(ck, trainee, opt)
         step, skipped, epoch0, batch0 = state["step"], state["skipped"], state["epoch"], state["batch"]

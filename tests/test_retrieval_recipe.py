@@ -160,3 +160,12 @@ def test_training_on_a_built_corpus_and_its_card(tmp_path, monkeypatch):
     assert "| toolbox | 1.0 | MIT | 24 | toolbox-1.0-py3-none-any.whl |" in card
     assert "Licences: MIT (1)" in card and "--corpus" in card and "--memory 8" in card
     assert "plus the code embeddings of the last 8 pairs" in card
+
+
+def test_resume_refuses_pairs_that_changed(tmp_path):
+    corpus = doc_corpus(tmp_path / "src", copies=3)
+    cfg = RetrievalConfig(layers=1, epochs=1, batch_size=4, threads=1, valid_fraction=0.2, roots=48, checkpoint_every=1)
+    train_retrieval(cfg, tmp_path / "run", [str(corpus)], stop_at_step=1)
+    (corpus / "pkg" / "mod0.py").write_text((corpus / "pkg" / "mod0.py").read_text().replace("(variant 0)", "(changed)"))
+    with pytest.raises(Exception, match="training pairs .* changed"):
+        train_retrieval(cfg, tmp_path / "run", [], resume=True)
