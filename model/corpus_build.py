@@ -18,10 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import sysconfig
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -30,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 from model.corpus_dedup import MIN_NEAR_TOKENS, Deduper, excluded_sources, function_bodies, tokens
 from model.corpus_fetch import download, left_out, sha256_of, unpack
-from model.corpus_lock import CorpusError, LockEntry, excluded_names, read_lock
+from model.corpus_lock import CorpusError, LockEntry, excluded_names, read_lock, write_atomic
 from model.corpus_pairs import PairRecord, extract_tree
 
 MANIFEST_FORMAT = "graphmer-corpus"
@@ -38,13 +36,6 @@ MANIFEST_VERSION = 1
 PAIRS_FILE = "pairs.jsonl"
 MANIFEST_FILE = "manifest.json"
 STDLIB_LICENCE = "PSF-2.0"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def stdlib_folder() -> str:
@@ -143,7 +134,7 @@ def build_corpus(lock: Path, out: Path, *, stdlib: bool = True, comments: bool =
             "removed_files": removed,
         })
         say(f"[{i}/{len(sources)}] {folder}: {len(sampled)} pairs ({result.files} files, {sum(dropped.values())} dropped)")
-    _write_atomic(out / PAIRS_FILE, "".join(json.dumps(asdict(p)) + "\n" for p in all_pairs))
+    write_atomic(out / PAIRS_FILE, "".join(json.dumps(asdict(p)) + "\n" for p in all_pairs))
     manifest = {
         "format": MANIFEST_FORMAT, "version": MANIFEST_VERSION, "lock": str(lock), "lock_sha256": sha256_of(Path(lock)),
         "lock_python": lock_python, "python": platform.python_version(), "stdlib": stdlib, "comments": comments,
@@ -153,7 +144,7 @@ def build_corpus(lock: Path, out: Path, *, stdlib: bool = True, comments: bool =
         "pairs_comment": sum(p["pairs_comment"] for p in packages),
         "seconds": round(time.perf_counter() - t0, 1), "packages": packages,
     }
-    _write_atomic(out / MANIFEST_FILE, json.dumps(manifest, indent=1) + "\n")
+    write_atomic(out / MANIFEST_FILE, json.dumps(manifest, indent=1) + "\n")
     return manifest
 
 

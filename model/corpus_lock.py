@@ -158,16 +158,21 @@ def read_list(path: Path) -> list[tuple[str, str | None]]:
     return out
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write a text file through a temporary file in its folder and a rename."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def write_lock(path: Path, entries: list[LockEntry], python: str) -> None:
     """Write the lock atomically, packages sorted by name."""
     refuse_excluded(e.name for e in entries)
     body = {"format": LOCK_FORMAT, "version": LOCK_VERSION, "python": python,
             "packages": [asdict(e) for e in sorted(entries, key=lambda e: normalize(e.name))]}
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(json.dumps(body, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(body, indent=1) + "\n")
 
 
 def read_lock(path: Path) -> tuple[list[LockEntry], str]:

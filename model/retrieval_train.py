@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, replace
@@ -144,24 +143,6 @@ def _append(f, rec: dict) -> None:
     f.write(json.dumps(rec) + "\n")
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop the records written after the checkpoint a resumed run starts from."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue  # a line cut by the interruption
-        if rec.get("kind") in ("step", "eval", "checkpoint") and rec.get("step", -1) > step:
-            continue
-        keep.append(line)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def _sample_pairs(pairs: list[Pair], cap: int, seed: int) -> list[Pair]:
     """A fixed sample of at most `cap` pairs (by a hash of each query and file), in their order."""
     if not cap or len(pairs) <= cap:
@@ -193,7 +174,7 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
     checkpoint (summary["stopped"] is True), to be continued with resume=True.
     """
     from model.encoder import warm_started_names
-    from model.runstate import RunStateError, list_checkpoints, load_checkpoint, save_checkpoint
+    from model.runstate import RunStateError, list_checkpoints, load_checkpoint, save_checkpoint, truncate_metrics
 
     out = Path(out_dir)
     if resume:
@@ -252,7 +233,7 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
         n = state.get("memory_count", 0)
         memory.load(trainee.memory_codes[rcfg.memory - n :] if n else trainee.memory_codes[:0], state.get("memory_queries", []))
         summary["before"] = state.get("before")
-        _truncate_metrics(metrics_path, step)
+        truncate_metrics(metrics_path, step, kinds=("step", "eval", "checkpoint"))
         metrics = metrics_path.open("a", encoding="utf-8")
         _append(metrics, {"kind": "resume", "step": step, "time": time.time(), "checkpoint": ck.name})
         if on_event:

@@ -88,6 +88,25 @@ def save_checkpoint(run_dir: Path, step: int, model: torch.nn.Module, opt: torch
     return final
 
 
+def truncate_metrics(path: Path, step: int, kinds: tuple[str, ...] = ("step", "eval")) -> None:
+    """Drop the records of these kinds written after `step` (after the checkpoint a resumed
+    run starts from), and lines cut by the interruption; atomically."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a line cut by the interruption
+        if rec.get("kind") in kinds and rec.get("step", -1) > step:
+            continue
+        keep.append(line)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(k + "\n" for k in keep), encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def list_checkpoints(run_dir: Path) -> list[Path]:
     """Complete checkpoints, oldest first."""
     ck_root = run_dir / "checkpoints"

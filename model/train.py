@@ -18,7 +18,7 @@ import torch
 
 from model import distributed as dist_util
 from model.config import PRESETS, EncoderConfig
-from model.runstate import RunStateError, list_checkpoints, load_checkpoint, save_checkpoint
+from model.runstate import RunStateError, list_checkpoints, load_checkpoint, save_checkpoint, truncate_metrics
 from model.train_data import TrainData, load_train_data
 
 RUN_FORMAT = "graphmer-run"
@@ -140,24 +140,6 @@ def _append(path: Path, rec: dict) -> None:
         fh.write(json.dumps(rec) + "\n")
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop records after `step` (written after the checkpoint we resume from)."""
-    if not path.exists():
-        return
-    keep = []
-    for line in path.read_text().splitlines():
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            continue  # a line cut by the interruption
-        if rec.get("kind") in ("step", "eval") and rec.get("step", -1) > step:
-            continue
-        keep.append(line)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(k + "\n" for k in keep))
-    os.replace(tmp, path)
-
-
 def evaluate(model, data: TrainData, cfg: TrainConfig, device: torch.device) -> dict:
     """Held-out MLM/MNM accuracy and losses over the fixed validation batches."""
     model.eval()
@@ -228,7 +210,7 @@ def train(
             state = load_checkpoint(cks[-1], model, opt)
             start_step, skipped = state["step"], state["skipped_steps"]
         if ctx.is_main:  # records written after that checkpoint are written again
-            _truncate_metrics(run_dir / "metrics.jsonl", start_step)
+            truncate_metrics(run_dir / "metrics.jsonl", start_step)
     elif ctx.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         doc = {"format": RUN_FORMAT, "version": RUN_VERSION, "train": asdict(cfg), "encoder": enc.to_dict(),
