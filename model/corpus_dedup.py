@@ -60,33 +60,39 @@ class Deduper:
         m.update_batch(list(_shingles(toks)))
         return m
 
+    def _fingerprint(self, text: str, near: bool) -> tuple[str, object]:
+        """(exact key, MinHash or None when the body is too short or near matches are not wanted)."""
+        key = hashlib.sha1(normalize_body(text).encode()).hexdigest()
+        toks = tokens(text) if near else []
+        return key, self._minhash(toks) if len(toks) >= MIN_NEAR_TOKENS else None
+
+    def _match(self, key: str, mh) -> tuple[str, str] | None:
+        if key in self._exact:
+            return "exact", self._exact[key]
+        hits = self._lsh.query(mh) if mh is not None else []
+        return ("near", min(hits).split("\x00", 1)[1]) if hits else None
+
+    def _insert(self, key: str, mh, owner: str) -> None:
+        self._exact.setdefault(key, owner)
+        if mh is not None:
+            self._n += 1
+            self._lsh.insert(f"{self._n:09d}\x00{owner}", mh)
+
     def check(self, text: str, near: bool = True) -> tuple[str, str] | None:
         """(kind, owner of the earlier copy) when `text` duplicates a body already added, else None.
 
         near=False: exact (whitespace-normalised) matches only."""
-        key = hashlib.sha1(normalize_body(text).encode()).hexdigest()
-        if key in self._exact:
-            return "exact", self._exact[key]
-        toks = tokens(text)
-        if near and len(toks) >= MIN_NEAR_TOKENS:
-            hits = self._lsh.query(self._minhash(toks))
-            if hits:
-                return "near", min(hits).split("\x00", 1)[1]
-        return None
+        return self._match(*self._fingerprint(text, near))
 
     def add(self, text: str, owner: str = "") -> None:
-        key = hashlib.sha1(normalize_body(text).encode()).hexdigest()
-        self._exact.setdefault(key, owner)
-        toks = tokens(text)
-        if len(toks) >= MIN_NEAR_TOKENS:
-            self._n += 1
-            self._lsh.insert(f"{self._n:09d}\x00{owner}", self._minhash(toks))
+        self._insert(*self._fingerprint(text, True), owner)
 
     def check_add(self, text: str, owner: str = "") -> tuple[str, str] | None:
-        """check(), and add the body when it is new."""
-        dup = self.check(text)
+        """check(), and add the body when it is new (its fingerprint computed once)."""
+        key, mh = self._fingerprint(text, True)
+        dup = self._match(key, mh)
         if dup is None:
-            self.add(text, owner)
+            self._insert(key, mh, owner)
         return dup
 
 
