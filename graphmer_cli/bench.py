@@ -443,7 +443,8 @@ def graph_bench(fit_packages, eval_packages, work_dir, model_path, keep_other_do
             sys.stderr.write(f"fit {e['variant']} sweep {e['sweep']}: MRR@10 {e['mrr']:.4f} with {e['weights']}\n")
         sys.stderr.flush()
 
-    r = measure(list(fit_packages), list(eval_packages), work_dir, load_embedder(model_path), keep_other_docs, folds, show)
+    r = measure(list(fit_packages), list(eval_packages), work_dir, load_embedder(model_path, propagation=False),
+                keep_other_docs, folds, show)
     if as_json:
         click.echo(json.dumps(r, indent=2))
         return

@@ -97,7 +97,7 @@ model_option = click.option(
 )
 
 
-def _embedder(model_path: str | None, dense: bool):
+def _embedder(model_path: str | None, dense: bool, propagation: bool = True):
     """The embedding model at model_path (None: the shipped default), or None when not dense.
 
     The model is imported here, lazily, so that lexical commands never load torch.
@@ -112,7 +112,7 @@ def _embedder(model_path: str | None, dense: bool):
     except ImportError as e:
         raise click.ClickException(f"cannot load the embedding model {which}: {e}. {what_to_do}") from None
     try:
-        return load_embedder(model_path)
+        return load_embedder(model_path, propagation=propagation)
     except (ImportError, ValueError, FileNotFoundError, CheckpointError) as e:
         # The loader only says what the folder lacks; a path that names nothing is the likelier mistake.
         missing = f"{model_path!r} does not exist. " if model_path and not Path(model_path).exists() else ""
@@ -153,9 +153,12 @@ def _open_store(repo: str):
 @click.option("--rebuild", is_flag=True, help="Start afresh: move the current index files aside (to .graphmer/previous-TIME/) and index from the sources; "
               "what to do when the index is damaged.")
 @click.option("--no-dense", is_flag=True, help="No model, no new vectors: lexical + graph search only.")
+@click.option("--no-graph-vectors", is_flag=True,
+              help="Ablation: store the model's own vectors, without the graph propagation it ships (neighbours' vectors mixed in).")
 @model_option
 @json_option
-def index(path, include, exclude, max_bytes, langs, jobs, batch_files, follow_links, rebuild, no_dense, model_path, as_json):
+def index(path, include, exclude, max_bytes, langs, jobs, batch_files, follow_links, rebuild, no_dense, no_graph_vectors,
+          model_path, as_json):
     """Index the repository at PATH into PATH/.graphmer/ (incremental).
 
     Symbols (functions, methods, classes) are embedded with the model for dense search,
@@ -168,7 +171,7 @@ def index(path, include, exclude, max_bytes, langs, jobs, batch_files, follow_li
 
     if no_dense and model_path:
         raise click.UsageError("--model and --no-dense contradict each other; give one")
-    embedder = _embedder(model_path, dense=not no_dense)
+    embedder = _embedder(model_path, dense=not no_dense, propagation=not no_graph_vectors)
     cfg = IndexConfig(
         walk=WalkConfig(tuple(include), tuple(exclude), max_bytes, tuple(langs), follow_links), jobs=jobs,
         batch_files=batch_files, embedder=embedder, rebuild=rebuild,
@@ -426,13 +429,14 @@ from graphmer_cli.lsp_cmd import lsp_cmd  # noqa: E402
 import graphmer_cli.bench_lsp  # noqa: E402,F401  (adds `bench symbols`)
 from graphmer_cli.model_cmds import eval_cmd, train  # noqa: E402
 from graphmer_cli.report_cmds import card_cmd, compare_cmd, report_cmd  # noqa: E402
-from graphmer_cli.retrieval_cmds import train_retrieval_cmd  # noqa: E402
+from graphmer_cli.retrieval_cmds import fit_graph, train_retrieval_cmd  # noqa: E402
 
 cli.add_command(bench)
 cli.add_command(corpus)
 cli.add_command(train)
 cli.add_command(eval_cmd)
 cli.add_command(train_retrieval_cmd)
+cli.add_command(fit_graph)
 cli.add_command(report_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(card_cmd)

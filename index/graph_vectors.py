@@ -8,14 +8,22 @@
 
 Relations are seen from the symbol: callees and callers (calls), container and members
 (contains), overrides and overridden_by (overrides). numpy only; the weights are fitted on
-training pairs (model/graph_fit.py) and measured against the plain vectors by
-`graphmer bench graph`.
+training pairs (model/graph_fit.py, `graphmer fit-graph`) and measured against the plain
+vectors by `graphmer bench graph`.
+
+A model folder that carries GRAPH_FILE ships propagation: its weights are recorded in the
+index (Store.set_propagation) and vectors.faiss holds the propagated vectors, recomputed
+from the store's own vectors and edges whenever either changes (index/vectors.py).
 """
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
+
+GRAPH_FILE = "graph_vectors.json"  # in a model folder: {"variant": "propagate", "weights": {relation: w}, ...}
 
 RELATIONS = {  # name -> (edge relation, direction)
     "callees": ("calls", "out"),
@@ -25,6 +33,44 @@ RELATIONS = {  # name -> (edge relation, direction)
     "overrides": ("overrides", "out"),
     "overridden_by": ("overrides", "in"),
 }
+
+
+EDGE_RELATIONS = tuple(sorted({r for r, _ in RELATIONS.values()}))
+
+
+class GraphFileError(ValueError):
+    """A model folder's GRAPH_FILE cannot be used."""
+
+
+def read_propagation(model_dir: str | Path) -> dict[str, float]:
+    """The propagation weights a model folder ships ({} when it has no GRAPH_FILE).
+
+    Raises GraphFileError (one line, what to do) for a file that is not JSON, not the
+    propagation variant, or names an unknown relation or a weight outside [0, 10].
+    """
+    path = Path(model_dir) / GRAPH_FILE
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("variant") != "propagate":
+            raise ValueError(f"variant {data.get('variant')!r}, expected 'propagate'")
+        weights = {str(k): float(v) for k, v in data["weights"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise GraphFileError(f"{path} cannot be read ({e}); delete it or fit it again with `graphmer fit-graph`") from None
+    bad = sorted(k for k, v in weights.items() if k not in RELATIONS or not 0 <= v <= 10)
+    if bad:
+        raise GraphFileError(f"{path} has unknown relations or weights out of range ({', '.join(bad)}); "
+                             "fit it again with `graphmer fit-graph`")
+    return {k: v for k, v in sorted(weights.items()) if v}
+
+
+def propagated(ids: np.ndarray, vecs: np.ndarray, edges: Sequence[tuple[int, int, str]],
+               weights: Mapping[str, float]) -> np.ndarray:
+    """The stored vectors of the propagation variant for the rows `ids` (vecs itself when no weight is set)."""
+    if not any(weights.values()) or not len(ids):
+        return vecs
+    return propagate(vecs, neighbour_means(vecs, neighbour_lists(ids, edges)), weights)
 
 
 def neighbour_lists(ids: np.ndarray, edges: Sequence[tuple[int, int, str]]) -> dict[str, list[list[int]]]:

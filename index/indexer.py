@@ -331,6 +331,7 @@ def _embed(store: Store, emb: Embedder, batch: int, report: IndexReport, progres
         store.update_meta(model_id=emb.model_id, model_hash=emb.model_hash, dim=emb.dim)
     elif meta.get("model_id") != emb.model_id:
         store.update_meta(model_id=emb.model_id)
+    store.set_propagation(dict(getattr(emb, "propagation", None) or {}))  # index/graph_vectors.py
     todo = store.symbols_without_vectors()  # shortest first: a batch holds similar lengths
     if progress and todo:
         progress("embed", 0, len(todo))

@@ -469,6 +469,8 @@ class Store(VectorTable):
                 [(ids[e.src], ids[e.dst], e.relation, e.line) for e in edges if e.src in ids],
             )
             self._set_state("edges_dirty", "0")
+            if self.get_state("propagation", "{}") not in ("{}", ""):
+                self._bump_vectors_gen()  # vectors.faiss mixes in neighbours: new edges make it stale
 
         with_tx(c, run)
 

@@ -95,6 +95,27 @@ class VectorTable:
         marks = ",".join("?" * len(relations))
         return self.conn.execute(f"SELECT src, dst, relation FROM edges WHERE relation IN ({marks})", relations).fetchall()
 
+    def propagation_weights(self) -> dict[str, float]:
+        """The graph propagation weights vectors.faiss is built with ({}: the model's own vectors)."""
+        import json
+
+        return json.loads(self.get_state("propagation", "{}") or "{}")
+
+    def set_propagation(self, weights: dict[str, float]) -> None:
+        """Record the propagation weights of the model that embeds this index; a change
+        makes vectors.faiss out of date (it is rebuilt from the stored vectors, not re-embedded)."""
+        import json
+
+        value = json.dumps(dict(sorted(weights.items())))
+        if value == json.dumps(self.propagation_weights()):
+            return
+
+        def run(c: sqlite3.Connection) -> None:
+            self._set_state("propagation", value)
+            self._bump_vectors_gen()
+
+        _with_tx(self.conn, run)
+
     def clear_vectors(self) -> None:
         """Delete every vector (a model switch re-embeds everything, it never mixes models)."""
 

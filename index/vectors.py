@@ -1,6 +1,7 @@
 """The FAISS side of dense search: vectors.faiss, built from the store's vectors table.
 
-The file is derived data. Its ids are the store's symbol ids (IndexIDMap2); it is exact
+The file is derived data: the stored vectors, or with a model that ships graph propagation
+(index/graph_vectors.py) each mixed with its neighbours'. Its ids are the store's symbol ids (IndexIDMap2); it is exact
 inner product (IndexFlatIP) below a size threshold and HNSW above it (DESIGN.md §6).
 It is written to a temporary name, fsynced and renamed after the SQLite commit, and the
 store records which vectors generation it holds, so a missing, corrupt, stale or foreign
@@ -204,6 +205,10 @@ def load_vectors(store: Store, cfg: VectorConfig = VectorConfig(), verify: bool 
         saved = _save(store, gen, None, path) if reason else True
         return VectorLoad(None, False, "", saved)
     ids, vectors = store.read_vectors()
+    if weights := store.propagation_weights():
+        from index.graph_vectors import EDGE_RELATIONS, propagated
+
+        vectors = propagated(ids, vectors, store.graph_edges(EDGE_RELATIONS), weights)
     index = build_faiss(ids, vectors, cfg)
     saved = _save(store, gen, index, path)
     log.info("%s was %s; rebuilt from %d vectors", path, reason, len(ids))

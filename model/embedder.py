@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from index.graph_vectors import GRAPH_FILE, read_propagation
 from model.retrieval import POOLER_FILE, RETRIEVAL_FILE, Pooler, RetrievalSpec, embed, graph_batch, query_batch
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "default"
@@ -44,7 +45,7 @@ class GraphEmbedder:
     """Embeds symbols (leafy chain graphs) and queries (roots) with one retrieval model."""
 
     def __init__(self, path: str | os.PathLike, quantize: bool = True, leaves: bool | None = None,
-                 batch_size: int = 32, threads: int = 0, roots: int = 0) -> None:
+                 batch_size: int = 32, threads: int = 0, roots: int = 0, propagation: bool = True) -> None:
         from model.checkpoint import CheckpointError, check_hashes, load_model
         from safetensors.torch import load_file
 
@@ -73,6 +74,11 @@ class GraphEmbedder:
             raise CheckpointError(f"{path}/{POOLER_FILE} is missing or corrupt ({str(e).splitlines()[0]}); "
                                   "train the model again") from None
         check_hashes(path, (POOLER_FILE, RETRIEVAL_FILE), digests)  # load_model checked the other three
+        # The graph propagation the model ships (index/graph_vectors.py); the index applies it
+        # when it builds vectors.faiss. propagation=False: the no-graph ablation.
+        self.propagation = read_propagation(path) if propagation else {}
+        if self.propagation:
+            check_hashes(path, (GRAPH_FILE,))
         self.pooler.float().eval()
         self.model.float().eval()
         if threads:

@@ -16,10 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from index.graph_vectors import RELATIONS, neighbour_lists, neighbour_means, propagate, rerank
+from index.graph_vectors import EDGE_RELATIONS, RELATIONS, neighbour_lists, neighbour_means, propagate, rerank
 
 GRID = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5)
-EDGE_RELATIONS = tuple(sorted({r for r, _ in RELATIONS.values()}))
 
 
 @dataclass
@@ -137,3 +136,37 @@ def measure(fit_packages: list[Path], eval_packages: list[Path], work: Path, emb
             "mean_minus_plain": paired_bootstrap_mean([(got[n], plain[n]) for n in got]),
         }
     return out
+
+
+def fit_propagation(model_dir: Path, fit_packages: list[Path], work: Path, realistic: bool = True, folds: int = 5,
+                    on_event=None) -> dict:
+    """Fit the propagation weights of the model in `model_dir` on `fit_packages` (training
+    packages only) and write them to model_dir/GRAPH_FILE, with what they were fitted on;
+    sha256.json is rewritten to cover the file. Returns what was written."""
+    import json
+    import os
+
+    from index.graph_vectors import GRAPH_FILE
+    from model.checkpoint import HASHES_FILE, record_hashes
+    from model.embedder import load_embedder
+
+    embedder = load_embedder(model_dir, propagation=False)
+    packages = []
+    for p in fit_packages:
+        if on_event:
+            on_event({"event": "index", "package": p.name, "set": "fit"})
+        packages.append(index_copies(p, work / "fit" / p.name, embedder, realistic, folds))
+    weights, fit_mrr = fit(packages, "propagate", on_event=on_event)
+    doc = {"variant": "propagate", "weights": weights, "fit_mrr": round(fit_mrr, 4),
+           "fit_plain_mrr": round(float(np.mean([mrr10(ranks(p)) for p in packages])), 4),
+           "fitted_on": [p.name for p in fit_packages], "mode": "keep-other-docs" if realistic else "stripped",
+           "folds": folds if realistic else None, "grid": list(GRID)}
+    out = Path(model_dir) / GRAPH_FILE
+    tmp = out.with_name(f".{GRAPH_FILE}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n")
+    os.replace(tmp, out)
+    listed = None
+    if (Path(model_dir) / HASHES_FILE).is_file():
+        listed = set(json.loads((Path(model_dir) / HASHES_FILE).read_text()).get("files", {})) | {GRAPH_FILE}
+    record_hashes(model_dir, listed)
+    return doc

@@ -14,7 +14,7 @@ from graphmer_cli.main import cli
 @pytest.fixture(autouse=True)
 def _no_model(monkeypatch):
     """These tests are about the lexical index: no model is loaded (tests/test_dense.py has the dense ones)."""
-    monkeypatch.setattr(cli_main, "_embedder", lambda model_path, dense: None)
+    monkeypatch.setattr(cli_main, "_embedder", lambda model_path, dense, propagation=True: None)
 
 
 def run(*args, input=None):

@@ -271,7 +271,7 @@ def fake_model(monkeypatch):
     """The CLI's model loader, answering with the fake (and recording what it was asked)."""
     asked = []
 
-    def fake(model_path, dense):
+    def fake(model_path, dense, propagation=True):
         asked.append((model_path, dense))
         return HashEmbedder(version=model_path or "v1") if dense else None
 
@@ -338,7 +338,7 @@ def test_cli_model_load_errors_are_one_line(sample_repo, monkeypatch, error):
 
         error = CheckpointError("the default model is missing: reinstall graphmer")
 
-    def load_embedder(path):
+    def load_embedder(path, **kw):
         raise error
 
     monkeypatch.setitem(sys.modules, "model.embedder", types.SimpleNamespace(load_embedder=load_embedder))
