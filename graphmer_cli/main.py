@@ -406,6 +406,9 @@ def status(repo, as_json):
             f"{st['symbols_without_vectors']} symbol(s) without a vector; vectors.faiss {st['vectors_file']}"
             + ("" if st["vectors_file"] == "ok" else " (`graphmer index` rebuilds it)")
         )
+        if st["graph_vectors"]:
+            mix = ", ".join(f"{k} {v:g}" for k, v in st["graph_vectors"].items())
+            out_console.print(f"Graph vectors: each symbol's vector mixed with its neighbours' ({mix})")
     else:
         out_console.print("Dense: no vectors (lexical + graph search only)")
     if not st["complete"]:

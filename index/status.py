@@ -30,6 +30,7 @@ def _dense_status(store: Store) -> dict:
         "model_hash": meta.get("model_hash") if has else None,
         "dim": meta.get("dim") if has else None,
         "symbols_without_vectors": len(store.symbols_without_vectors()),
+        "graph_vectors": store.propagation_weights() if has else {},  # propagation weights ({}: the model's own vectors)
         "vectors_file": file_state(store, verify=True),  # "ok", or why not: the next `graphmer index` rebuilds it
     }
 

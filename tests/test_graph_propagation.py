@@ -180,3 +180,14 @@ def test_cli_no_graph_vectors_is_the_ablation(tmp_path, monkeypatch):
             assert store.propagation_weights() == dict(sorted(want.items()))
         finally:
             store.close()
+
+
+def test_status_names_the_propagation_the_index_applies(tmp_path):
+    from index.status import index_status
+
+    root = tmp_path / "repo"
+    write_repo(root)
+    build_index(root, IndexConfig(embedder=PropagatingEmbedder(WEIGHTS)))
+    assert index_status(root / ".graphmer")["graph_vectors"] == dict(sorted(WEIGHTS.items()))
+    build_index(root, IndexConfig(embedder=PropagatingEmbedder({})))
+    assert index_status(root / ".graphmer")["graph_vectors"] == {}
