@@ -176,6 +176,7 @@ def _retrieval_card(log: RunLog, rep: Report) -> list[str]:
             f"{cfg.get('new_lr')} (new).",
             f"- Cost: {fmt(e['end_to_end_s'])} s end to end (pair building, indexing and evaluations included).", "",
             "## Metrics", "", "Held-out queries are ranked against all held-out functions of the run:", ""] + _metrics_retrieval(f) + [""]
+    out += _graph_vectors(log.path / "model")
     out += ["## Intended use", "", "Embedding code symbols"
             + (" (with their code-graph leaves)" if cfg.get("leaves", True) else " (code only: no graph leaves)")
             + " and natural-language queries for "
@@ -186,6 +187,23 @@ def _retrieval_card(log: RunLog, rep: Report) -> list[str]:
                     "Held-out figures come from files of the training corpus; search quality on other code bases is measured by "
                     "`graphmer bench search`, not by this card."] + [f"{n}" for n in rep.notes if "ranks" in n])
     return out + _reproduce(cmd, unset)
+
+
+def _graph_vectors(model_dir: Path) -> list[str]:
+    """The Graph vectors section when the model ships propagation weights (`graphmer fit-graph`)."""
+    path = model_dir / "graph_vectors.json"
+    if not path.is_file():
+        return []
+    g = json.loads(path.read_text())
+    weights = ", ".join(f"{k} {v:g}" for k, v in g.get("weights", {}).items()) or "none (every weight fitted to 0)"
+    folds = f", {g['folds']} folds" if g.get("folds") else ""
+    return ["## Graph vectors", "",
+            "The index stores each symbol's vector mixed with the mean vectors of its graph neighbours, "
+            f"normalize(v + Σ_r w_r · mean_r), with weights {weights}. They were fitted by `graphmer fit-graph` (coordinate "
+            f"ascent on dense MRR@10 over the grid {', '.join(f'{x:g}' for x in g.get('grid', []))}) on the training-corpus "
+            f"packages {', '.join(g.get('fitted_on', []))} ({g.get('mode')} mode{folds}): MRR@10 {fmt(g.get('fit_plain_mrr'))} "
+            f"with the model's own vectors, {fmt(g.get('fit_mrr'))} with the mixed ones. "
+            "`graphmer index --no-graph-vectors` stores the model's own vectors (the ablation).", ""]
 
 
 def _corpus_data(m: dict, s: dict, cfg: dict) -> list[str]:

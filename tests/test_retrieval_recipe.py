@@ -160,6 +160,13 @@ def test_training_on_a_built_corpus_and_its_card(tmp_path, monkeypatch):
     assert "| toolbox | 1.0 | MIT | 24 | toolbox-1.0-py3-none-any.whl |" in card
     assert "Licences: MIT (1)" in card and "--corpus" in card and "--memory 8" in card
     assert "plus the code embeddings of the last 8 pairs" in card
+    assert "## Graph vectors" not in card
+    (tmp_path / "run" / "model" / "graph_vectors.json").write_text(json.dumps(
+        {"variant": "propagate", "weights": {"callees": 0.2, "container": 0.1}, "fit_mrr": 0.53, "fit_plain_mrr": 0.51,
+         "fitted_on": ["requests"], "mode": "keep-other-docs", "folds": 5, "grid": [0.0, 0.1, 0.2]}))
+    card = render_card(tmp_path / "run")
+    assert "with weights callees 0.2, container 0.1" in card and "packages requests (keep-other-docs mode, 5 folds)" in card
+    assert "MRR@10 0.51 with the model's own vectors, 0.53 with the mixed ones" in card
 
 
 def test_resume_refuses_pairs_that_changed(tmp_path):
