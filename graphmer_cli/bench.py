@@ -434,14 +434,12 @@ def graph_bench(fit_packages, eval_packages, work_dir, model_path, keep_other_do
     import sys
 
     from model.embedder import load_embedder
-    from model.graph_fit import measure
+    from model.graph_fit import event_line, measure
 
     def show(e: dict) -> None:
-        if e["event"] == "index":
-            sys.stderr.write(f"indexing {e['package']} ({e['set']})\n")
-        elif e["relation"] == "overridden_by":
-            sys.stderr.write(f"fit {e['variant']} sweep {e['sweep']}: MRR@10 {e['mrr']:.4f} with {e['weights']}\n")
-        sys.stderr.flush()
+        if line := event_line(e):
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
 
     r = measure(list(fit_packages), list(eval_packages), work_dir, load_embedder(model_path, propagation=False),
                 keep_other_docs, folds, show)

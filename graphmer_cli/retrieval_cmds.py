@@ -137,14 +137,12 @@ def fit_graph(model_path, fit_packages, work_dir, stripped, folds, as_json) -> N
     """
     import sys
 
-    from model.graph_fit import fit_propagation
+    from model.graph_fit import event_line, fit_propagation
 
     def show(e: dict) -> None:
-        if e["event"] == "index":
-            sys.stderr.write(f"indexing {e['package']}\n")
-        elif e["relation"] == "overridden_by":
-            sys.stderr.write(f"sweep {e['sweep']}: MRR@10 {e['mrr']:.4f} with {e['weights']}\n")
-        sys.stderr.flush()
+        if line := event_line(e):
+            sys.stderr.write(line + "\n")
+            sys.stderr.flush()
 
     try:
         doc = fit_propagation(model_path, list(fit_packages), work_dir, not stripped, folds, show)

@@ -138,6 +138,15 @@ def measure(fit_packages: list[Path], eval_packages: list[Path], work: Path, emb
     return out
 
 
+def event_line(e: dict) -> str | None:
+    """A progress line for an event of measure() / fit_propagation() (None: nothing to say)."""
+    if e["event"] == "index":
+        return f"indexing {e['package']} ({e['set']})"
+    if e["relation"] == "overridden_by":  # the last relation of a sweep
+        return f"fit {e['variant']} sweep {e['sweep']}: MRR@10 {e['mrr']:.4f} with {e['weights']}"
+    return None
+
+
 def fit_propagation(model_dir: Path, fit_packages: list[Path], work: Path, realistic: bool = True, folds: int = 5,
                     on_event=None) -> dict:
     """Fit the propagation weights of the model in `model_dir` on `fit_packages` (training
