@@ -155,7 +155,7 @@ def _retrieval_card(log: RunLog, rep: Report) -> list[str]:
     out = ["## Model", "",
            f"GraphMER encoder: {enc.get('layers', '?')} layers, hidden {enc.get('hidden', '?')}, {enc.get('heads', '?')} heads, "
            f"{enc.get('roots', cfg.get('roots'))} code tokens per symbol, {enc.get('max_groups', '?')} leaf groups of {enc.get('leaves', '?')} tokens, "
-           f"plus a pooling projection; leaves {'on' if cfg.get('leaves', True) else 'off (no-graph ablation)'}. "
+           f"plus a pooling projection; leaves {'on' if cfg.get('leaves', True) else 'off (code tokens only, as `--no-leaves` trains)'}. "
            + (f"model/model.safetensors: {pc[0]:,} parameters, {pc[1]:,} bytes, stored as {'/'.join(pc[2])}." if pc else ""), ""]
     out += _warm(cfg.get("init", ""))
     manifest_path = log.path / CORPUS_MANIFEST

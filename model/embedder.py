@@ -92,7 +92,7 @@ class GraphEmbedder:
         self.leaves = self.spec.leaves if leaves is None else leaves
         self.batch_size = batch_size
         self.path = path
-        self.model_id = (self.spec.model_id + ("" if self.leaves else "-noleaves") + ("-int8" if quantize else "")
+        self.model_id = (self.spec.model_id + ("-noleaves" if self.spec.leaves and not self.leaves else "") + ("-int8" if quantize else "")
                          + (f"-r{self.cfg.roots}" if self.cfg.roots != self.model.cfg.roots else ""))
         whole.update(f"quantize={quantize};leaves={self.leaves};roots={self.cfg.roots}".encode())
         self.model_hash = whole.hexdigest()
