@@ -135,8 +135,6 @@ def fit_graph(model_path, fit_packages, work_dir, stripped, folds, as_json) -> N
     Example:
         graphmer fit-graph --model model/default --fit corpus/src/requests-2.34.2/requests --work-dir /tmp/fit
     """
-    import sys
-
     from model.graph_fit import event_line, fit_propagation
 
     def show(e: dict) -> None:

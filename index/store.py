@@ -469,7 +469,7 @@ class Store(VectorTable):
                 [(ids[e.src], ids[e.dst], e.relation, e.line) for e in edges if e.src in ids],
             )
             self._set_state("edges_dirty", "0")
-            if self.get_state("propagation", "{}") not in ("{}", ""):
+            if self.propagation_weights():
                 self._bump_vectors_gen()  # vectors.faiss mixes in neighbours: new edges make it stale
 
         with_tx(c, run)

@@ -8,6 +8,7 @@ is known to be stale.
 """
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -97,15 +98,11 @@ class VectorTable:
 
     def propagation_weights(self) -> dict[str, float]:
         """The graph propagation weights vectors.faiss is built with ({}: the model's own vectors)."""
-        import json
-
         return json.loads(self.get_state("propagation", "{}") or "{}")
 
     def set_propagation(self, weights: dict[str, float]) -> None:
         """Record the propagation weights of the model that embeds this index; a change
         makes vectors.faiss out of date (it is rebuilt from the stored vectors, not re-embedded)."""
-        import json
-
         value = json.dumps(dict(sorted(weights.items())))
         if value == json.dumps(self.propagation_weights()):
             return
