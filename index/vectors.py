@@ -1,11 +1,11 @@
 """The FAISS side of dense search: vectors.faiss, built from the store's vectors table.
 
-The file is derived data: the stored vectors, or with a model that ships graph
-propagation (index/graph_vectors.py) each mixed with its neighbours'. Its ids are the
-store's symbol ids (IndexIDMap2); it is exact inner product (IndexFlatIP) below a size
-threshold and HNSW above it (DESIGN.md §6). It is written to a temporary name, fsynced and renamed after the SQLite commit, and the
-store records which vectors generation it holds, so a missing, corrupt, stale or foreign
-file is detected on load and rebuilt from the store.
+The file is derived data: the stored vectors, or with a model that ships graph propagation
+(index/graph_vectors.py) each mixed with its neighbours'. Its ids are the store's symbol
+ids (IndexIDMap2); it is exact inner product (IndexFlatIP) below a size threshold and HNSW
+above it (DESIGN.md §6). It is written to a temporary name, fsynced and renamed after the
+SQLite commit, and the store records which vectors generation it holds, so a missing,
+corrupt, stale or foreign file is detected on load and rebuilt from the store.
 """
 from __future__ import annotations
 
