@@ -231,9 +231,11 @@ def train_bench(preset: str, batch_size: int, steps: int, decay_mode: str | None
 @click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Search model (default: the shipped one).")
 @click.option("--no-quantize", is_flag=True, help="Embed in float32 instead of int8 dynamic quantization.")
 @click.option("--roots", default=0, type=click.IntRange(min=0), help="Embed at most N code tokens per symbol (0: the model's own).")
+@click.option("--keep-other-docs", is_flag=True, help="Realistic mode: only each fold's queried functions lose their docstrings.")
+@click.option("--folds", default=5, show_default=True, type=click.IntRange(min=2), help="Folds of the realistic mode.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | None, no_quantize: bool, roots: int,
-                 as_json: bool) -> None:
+                 keep_other_docs: bool, folds: int, as_json: bool) -> None:
     """MRR@10 of hybrid fusion settings on development packages (choose the fusion here, on
     packages that are not the reported ones; each setting is a HybridConfig).
 
@@ -249,7 +251,8 @@ def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | N
         for w_dense in (0.25, 0.5, 1.0, 2.0, 3.0, 4.0):
             for w_graph in (0.0, 0.05, 0.2):
                 configs[f"{fusion} d{w_dense} g{w_graph}"] = ("hybrid", HybridConfig(fusion=fusion, w_dense=w_dense, w_graph=w_graph))
-    res = fusion_grid(list(packages), work_dir, model_path, configs, embed_opts={"quantize": not no_quantize, "roots": roots})
+    res = fusion_grid(list(packages), work_dir, model_path, configs, embed_opts={"quantize": not no_quantize, "roots": roots},
+                      folds=folds if keep_other_docs else 0)
     if as_json:
         click.echo(json.dumps(res, indent=2))
         return

@@ -259,14 +259,17 @@ def mean_over_packages(results: list[BenchResult]) -> dict:
 
 
 def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs: dict, top_k: int = 10,
-                embed_opts: dict | None = None) -> dict:
-    """MRR@k of each named HybridConfig (and lexical/dense alone) on each package's stripped copy.
+                embed_opts: dict | None = None, folds: int = 0) -> dict:
+    """MRR@k of each named HybridConfig (and lexical/dense alone) on each package's stripped copy,
+    or with folds > 0 in the realistic mode (`bench search --keep-other-docs`): the targets split
+    into folds, each fold asked on a copy where only its targets lose their docstrings.
 
     For choosing the fusion on development packages, never on the ones reported.
     """
     import shutil
 
-    from index.bench_search import prepare_copy
+    from index.bench_folds import assign_folds, strip_only
+    from index.bench_search import package_targets, prepare_copy
     from index.indexer import IndexConfig, build_index
     from model.embedder import load_embedder
 
@@ -274,15 +277,23 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
     out: dict = {}
     for pkg in packages:
         pkg = Path(pkg).resolve()
-        dest = Path(work_dir) / pkg.name
-        index_dir = dest.parent / f"{dest.name}.graphmer"
-        shutil.rmtree(dest, ignore_errors=True)
-        shutil.rmtree(index_dir, ignore_errors=True)
-        copy = prepare_copy(pkg, dest)
-        build_index(dest, IndexConfig(embedder=embedder, index_dir=str(index_dir)))
-        row = {name: mrr(_ask(index_dir, embedder, copy.targets, top_k, mode, cfg, None)[0], top_k)
-               for name, (mode, cfg) in configs.items()}
-        out[pkg.name] = row | {"queries": len(copy.targets)}
+        targets = package_targets(pkg) if folds else ()
+        fold_of = assign_folds(targets, folds) if folds else ()
+        ranks: dict[str, list[int]] = {name: [] for name in configs}
+        asked = 0
+        for f in range(max(folds, 1)):
+            dest = Path(work_dir) / (f"fold-{f}" if folds else "") / pkg.name
+            index_dir = dest.parent / f"{dest.name}.graphmer"
+            shutil.rmtree(dest, ignore_errors=True)
+            shutil.rmtree(index_dir, ignore_errors=True)
+            mine = [t for t, k in zip(targets, fold_of) if k == f]
+            copy = prepare_copy(pkg, dest, strip=strip_only(mine) if folds else None)
+            mine = mine if folds else list(copy.targets)
+            build_index(dest, IndexConfig(embedder=embedder, index_dir=str(index_dir)))
+            for name, (mode, cfg) in configs.items():
+                ranks[name] += _ask(index_dir, embedder, mine, top_k, mode, cfg, None)[0]
+            asked += len(mine)
+        out[pkg.name] = {name: mrr(r, top_k) for name, r in ranks.items()} | {"queries": asked}
     return out
 
 

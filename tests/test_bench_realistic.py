@@ -400,3 +400,30 @@ def test_cli_margins_over_nograph_and_baseline(tmp_path, monkeypatch):
 def test_docstring_examples(module):
     failed, attempted = doctest.testmod(module)
     assert attempted > 0 and failed == 0
+
+
+def test_fusion_grid_in_both_modes_asks_every_target_once(tmp_path, monkeypatch):
+    """bench fusion: stripped asks each target on one copy; --keep-other-docs on its fold's copy,
+    where only that fold's targets lost their docstrings."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from fake_embedder import HashEmbedder
+    from index.fusion import HybridConfig
+
+    import model.embedder
+
+    monkeypatch.setattr(model.embedder, "load_embedder", lambda path=None, **kw: HashEmbedder())
+    pkg = write_geomkit(tmp_path)
+    configs = {"lexical": ("lexical", HybridConfig()), "score": ("hybrid", HybridConfig())}
+    flat = bench_dense.fusion_grid([pkg], tmp_path / "flat", None, configs)
+    folded = bench_dense.fusion_grid([pkg], tmp_path / "folds", None, configs, folds=3)
+    assert flat["geomkit"]["queries"] == folded["geomkit"]["queries"] == len(FOLD_OF_3)
+    assert all(0 <= v <= 1 for row in (flat, folded) for k, v in row["geomkit"].items() if k != "queries")
+    kept = [sum(d is not None for (kind, _), d in docstrings(f).items() if kind == "def")
+            for f in sorted((tmp_path / "folds").glob("fold-*/geomkit/**/*.py"))]
+    stripped = [sum(d is not None for (kind, _), d in docstrings(f).items() if kind == "def")
+                for f in sorted((tmp_path / "flat").glob("geomkit/**/*.py"))]
+    original = sum(sum(d is not None for (kind, _), d in docstrings(f).items() if kind == "def") for f in pkg.glob("**/*.py"))
+    assert sum(stripped) == 0 and original > len(FOLD_OF_3)
+    assert sum(kept) == 3 * original - len(FOLD_OF_3)  # 3 copies, each without exactly its fold's targets' docstrings
