@@ -14,12 +14,15 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import shutil
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
 from index.bench_search import SystemResult, _result, package_targets, prepare_copy, run_systems
 from index.bench_source import Target
+from index.indexer import IndexConfig, build_index
 
 FOLD_SEED = 0  # fixed, so that every run (and every machine) splits the same way
 
@@ -60,6 +63,23 @@ def strip_only(targets: Sequence[Target]):
     known by its path and `def` line) and keeps the module's, the classes' and all others."""
     wanted = {(t.path, t.def_line) for t in targets}
     return lambda path, owner: isinstance(owner, (ast.FunctionDef, ast.AsyncFunctionDef)) and (path, owner.lineno) in wanted
+
+
+def indexed_copies(package: Path, work: Path, embedder, folds: int = 0) -> Iterator[tuple[Path, list[Target]]]:
+    """Index the package's benchmark copies with `embedder` and yield (index folder, the targets
+    to ask there). folds 0: one copy with every docstring stripped, all targets; else one copy
+    per fold in which only that fold's targets lose their docstrings. Each copy goes to
+    work/fold-N/ (replaced), its index to work/fold-N/index."""
+    targets = package_targets(package)
+    fold_of = assign_folds(targets, folds) if folds else (0,) * len(targets)
+    for f in range(max(folds, 1)):
+        mine = [t for t, k in zip(targets, fold_of) if k == f]
+        dest = work / f"fold-{f}" / package.name
+        shutil.rmtree(dest.parent, ignore_errors=True)
+        prepare_copy(package, dest, strip=strip_only(mine) if folds else None)
+        index_dir = dest.parent / "index"
+        build_index(dest, IndexConfig(embedder=embedder, index_dir=str(index_dir)))
+        yield index_dir, mine
 
 
 def merge_folds(per_fold: Sequence[tuple[Sequence[int], Sequence[SystemResult]]], n_targets: int,

@@ -266,30 +266,16 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
 
     For choosing the fusion on development packages, never on the ones reported.
     """
-    import shutil
-
-    from index.bench_folds import assign_folds, strip_only
-    from index.bench_search import package_targets, prepare_copy
-    from index.indexer import IndexConfig, build_index
+    from index.bench_folds import indexed_copies
     from model.embedder import load_embedder
 
     embedder = load_embedder(model, **(embed_opts or {}))
     out: dict = {}
     for pkg in packages:
         pkg = Path(pkg).resolve()
-        targets = package_targets(pkg) if folds else ()
-        fold_of = assign_folds(targets, folds) if folds else ()
         ranks: dict[str, list[int]] = {name: [] for name in configs}
         asked = 0
-        for f in range(max(folds, 1)):
-            dest = Path(work_dir) / (f"fold-{f}" if folds else "") / pkg.name
-            index_dir = dest.parent / f"{dest.name}.graphmer"
-            shutil.rmtree(dest, ignore_errors=True)
-            shutil.rmtree(index_dir, ignore_errors=True)
-            mine = [t for t, k in zip(targets, fold_of) if k == f]
-            copy = prepare_copy(pkg, dest, strip=strip_only(mine) if folds else None)
-            mine = mine if folds else list(copy.targets)
-            build_index(dest, IndexConfig(embedder=embedder, index_dir=str(index_dir)))
+        for index_dir, mine in indexed_copies(pkg, Path(work_dir) / pkg.name, embedder, folds):
             for name, (mode, cfg) in configs.items():
                 ranks[name] += _ask(index_dir, embedder, mine, top_k, mode, cfg, None)[0]
             asked += len(mine)

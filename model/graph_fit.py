@@ -10,7 +10,6 @@ ascent on MRR@10 over training packages and measured on others with a paired boo
 """
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,21 +34,11 @@ class Copy:
 
 def index_copies(package: Path, work: Path, embedder, realistic: bool, folds: int = 5) -> list[Copy]:
     """The package's indexed copies (made under `work`, replaced) with what dense ranking needs."""
-    from index.bench_folds import assign_folds, strip_only
-    from index.bench_search import package_targets, prepare_copy
-    from index.indexer import IndexConfig, build_index
+    from index.bench_folds import indexed_copies
     from index.store import Store
 
-    targets = package_targets(package)
-    fold_of = assign_folds(targets, folds) if realistic else (0,) * len(targets)
     copies = []
-    for f in range(folds if realistic else 1):
-        mine = [t for t, k in zip(targets, fold_of) if k == f]
-        dest = work / f"fold-{f}" / package.name
-        shutil.rmtree(dest.parent, ignore_errors=True)
-        prepare_copy(package, dest, strip=strip_only(mine) if realistic else None)
-        index_dir = dest.parent / "index"
-        build_index(dest, IndexConfig(embedder=embedder, index_dir=str(index_dir)))
+    for index_dir, mine in indexed_copies(package, work, embedder, folds if realistic else 0):
         store = Store(index_dir)
         try:
             ids, vecs = store.read_vectors()
@@ -153,10 +142,10 @@ def fit_propagation(model_dir: Path, fit_packages: list[Path], work: Path, reali
     packages only) and write them to model_dir/GRAPH_FILE, with what they were fitted on;
     sha256.json is rewritten to cover the file. Returns what was written."""
     import json
-    import os
 
     from index.graph_vectors import GRAPH_FILE
-    from model.checkpoint import HASHES_FILE, record_hashes
+    from model.checkpoint import record_hashes
+    from model.corpus_lock import write_atomic
     from model.embedder import load_embedder
 
     embedder = load_embedder(model_dir, propagation=False)
@@ -170,12 +159,6 @@ def fit_propagation(model_dir: Path, fit_packages: list[Path], work: Path, reali
            "fit_plain_mrr": round(float(np.mean([mrr10(ranks(p)) for p in packages])), 4),
            "fitted_on": [p.name for p in fit_packages], "mode": "keep-other-docs" if realistic else "stripped",
            "folds": folds if realistic else None, "grid": list(GRID)}
-    out = Path(model_dir) / GRAPH_FILE
-    tmp = out.with_name(f".{GRAPH_FILE}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(doc, indent=2) + "\n")
-    os.replace(tmp, out)
-    listed = None
-    if (Path(model_dir) / HASHES_FILE).is_file():
-        listed = set(json.loads((Path(model_dir) / HASHES_FILE).read_text()).get("files", {})) | {GRAPH_FILE}
-    record_hashes(model_dir, listed)
+    write_atomic(Path(model_dir) / GRAPH_FILE, json.dumps(doc, indent=2) + "\n")
+    record_hashes(model_dir)  # every model file, the new one among them
     return doc

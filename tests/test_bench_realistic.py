@@ -421,7 +421,7 @@ def test_fusion_grid_in_both_modes_asks_every_target_once(tmp_path, monkeypatch)
     assert flat["geomkit"]["queries"] == folded["geomkit"]["queries"] == len(FOLD_OF_3)
     assert all(0 <= v <= 1 for row in (flat, folded) for k, v in row["geomkit"].items() if k != "queries")
     kept = [sum(d is not None for (kind, _), d in docstrings(f).items() if kind == "def")
-            for f in sorted((tmp_path / "folds").glob("fold-*/geomkit/**/*.py"))]
+            for f in sorted((tmp_path / "folds").glob("geomkit/fold-*/geomkit/**/*.py"))]
     stripped = [sum(d is not None for (kind, _), d in docstrings(f).items() if kind == "def")
                 for f in sorted((tmp_path / "flat").glob("geomkit/**/*.py"))]
     original = sum(sum(d is not None for (kind, _), d in docstrings(f).items() if kind == "def") for f in pkg.glob("**/*.py"))
