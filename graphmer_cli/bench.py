@@ -16,6 +16,13 @@ def bench() -> None:
     """Benchmarks: search quality against references, and indexing speed."""
 
 
+def _embed_opts(backend: str, no_quantize: bool, roots: int) -> dict:
+    """load_embedder's options for --backend, --no-quantize and --roots."""
+    if no_quantize and backend == "onnx":
+        raise click.UsageError("--no-quantize needs the torch weights (model.onnx is the int8 model): use --backend torch or auto")
+    return {"backend": backend, "quantize": not no_quantize, "roots": roots}
+
+
 @bench.command("search")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hits asked per query.")
@@ -43,12 +50,14 @@ def bench() -> None:
               help="The ablation: a model trained with `graphmer train-retrieval --no-leaves`.")
 @click.option("--baseline-model", type=click.Path(exists=True, file_okay=False),
               help="An older search model to compare with: systems baseline (hybrid) and baseline-dense.")
-@click.option("--no-quantize", is_flag=True, help="Embed in float32 instead of int8 dynamic quantization.")
+@click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
+              help="Embed with model.onnx (ONNX Runtime, int8), the torch weights, or onnx where the folder has it.")
+@click.option("--no-quantize", is_flag=True, help="Embed in float32 with the torch weights (implies the torch backend).")
 @click.option("--roots", default=0, type=click.IntRange(min=0), help="Embed at most N code tokens per symbol (0: the model's own).")
 @click.pass_context
 def search(ctx: click.Context, paths: tuple[Path, ...], top_k: int, as_json: bool, work_dir: Path | None, keep: bool,
            keep_other_docs: bool, folds: int, systems: tuple[str, ...], model_path: str | None, nograph_model: str | None,
-           baseline_model: str | None, no_quantize: bool, roots: int) -> None:
+           baseline_model: str | None, backend: str, no_quantize: bool, roots: int) -> None:
     """Docstring→code search benchmark on the Python packages at PATHS.
 
     Every function whose docstring opens with a sentence of 3+ words gives one query;
@@ -90,7 +99,7 @@ def search(ctx: click.Context, paths: tuple[Path, ...], top_k: int, as_json: boo
 
         def runner(copy, k, names):
             return run_model_systems(copy, k, names, model_path, nograph_model,
-                                     embed_opts={"quantize": not no_quantize, "roots": roots},
+                                     embed_opts=_embed_opts(backend, no_quantize, roots),
                                      baseline_model=baseline_model, cache=cache)
 
     results = []
@@ -229,12 +238,14 @@ def train_bench(preset: str, batch_size: int, steps: int, decay_mode: str | None
 @click.argument("packages", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--work-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Where the stripped copies go.")
 @click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Search model (default: the shipped one).")
-@click.option("--no-quantize", is_flag=True, help="Embed in float32 instead of int8 dynamic quantization.")
+@click.option("--backend", type=click.Choice(["auto", "onnx", "torch"]), default="auto", show_default=True,
+              help="Embed with model.onnx (ONNX Runtime, int8), the torch weights, or onnx where the folder has it.")
+@click.option("--no-quantize", is_flag=True, help="Embed in float32 with the torch weights (implies the torch backend).")
 @click.option("--roots", default=0, type=click.IntRange(min=0), help="Embed at most N code tokens per symbol (0: the model's own).")
 @click.option("--keep-other-docs", is_flag=True, help="Realistic mode: only each fold's queried functions lose their docstrings.")
 @click.option("--folds", default=5, show_default=True, type=click.IntRange(min=2), help="Folds of the realistic mode.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | None, no_quantize: bool, roots: int,
+def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | None, backend: str, no_quantize: bool, roots: int,
                  keep_other_docs: bool, folds: int, as_json: bool) -> None:
     """MRR@10 of hybrid fusion settings on development packages (choose the fusion here, on
     packages that are not the reported ones; each setting is a HybridConfig).
@@ -251,7 +262,7 @@ def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | N
         for w_dense in (0.25, 0.5, 1.0, 2.0, 3.0, 4.0):
             for w_graph in (0.0, 0.05, 0.2):
                 configs[f"{fusion} d{w_dense} g{w_graph}"] = ("hybrid", HybridConfig(fusion=fusion, w_dense=w_dense, w_graph=w_graph))
-    res = fusion_grid(list(packages), work_dir, model_path, configs, embed_opts={"quantize": not no_quantize, "roots": roots},
+    res = fusion_grid(list(packages), work_dir, model_path, configs, embed_opts=_embed_opts(backend, no_quantize, roots),
                       folds=folds if keep_other_docs else 0)
     if as_json:
         click.echo(json.dumps(res, indent=2))
@@ -275,20 +286,24 @@ def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | N
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def latency_bench(root: Path, queries: int, fresh_runs: int, model_path: str | None, as_json: bool) -> None:
     """Search latency on the index of ROOT (build it first with `graphmer index ROOT`): warm,
-    per query in one process, and a fresh `graphmer search` process end to end.
+    per query in one process; a fresh `graphmer search` process end to end; and a fresh
+    `graphmer lsp` from initialize to its first dense search answer (index and model loaded).
 
     \b
     Example:
         graphmer index /tmp/stdlib && graphmer bench latency /tmp/stdlib
     """
+    from lsp.bench_symbols import lsp_ready
     from model.bench_dense import query_latency
 
     r = query_latency(root, queries, fresh_runs, model_path)
+    r["lsp_ready_s"] = lsp_ready(root, fresh_runs, model=model_path)
     if as_json:
         click.echo(json.dumps(r, indent=2))
         return
     click.echo(f"{r['root']}: {r['queries']} warm {r['mode']} queries, median {r['median_ms']:.1f} ms, p90 {r['p90_ms']:.1f} ms; "
-               f"fresh process {', '.join(f'{s:.2f}' for s in r['fresh_process_s'])} s")
+               f"fresh process {', '.join(f'{s:.2f}' for s in r['fresh_process_s'])} s; "
+               f"graphmer lsp ready (initialize to first dense answer) {', '.join(f'{s:.2f}' for s in r['lsp_ready_s'])} s")
 
 
 @bench.command("completion")

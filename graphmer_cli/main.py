@@ -40,6 +40,13 @@ class _Group(click.Group):
             raise click.ClickException(str(e)) from None  # a pipe to a subprocess, not our reader
         except (StoreError, SearchError, EmbedError) as e:
             raise click.ClickException(str(e)) from None
+        except ModuleNotFoundError as e:
+            if (e.name or "").split(".")[0] != "torch":
+                raise
+            raise click.ClickException(
+                f"`graphmer {ctx.invoked_subcommand}` needs torch, which is not installed: pip install 'graphmer[train]' "
+                "(on a machine without a GPU, first: pip install torch --index-url https://download.pytorch.org/whl/cpu)"
+            ) from None
         except sqlite3.OperationalError as e:
             hint = "another graphmer process is writing the index; wait for it" if "locked" in str(e) else "re-run `graphmer index`"
             raise click.ClickException(f"index database error: {e} ({hint})") from None
@@ -107,7 +114,7 @@ def _embedder(model_path: str | None, dense: bool, propagation: bool = True):
     which = repr(model_path) if model_path else "(the default model)"
     what_to_do = "Give a model folder with --model PATH, or index with --no-dense / search with --mode lexical"
     try:
-        from model.checkpoint import CheckpointError
+        from model.folder import CheckpointError
         from model.embedder import load_embedder
     except ImportError as e:
         raise click.ClickException(f"cannot load the embedding model {which}: {e}. {what_to_do}") from None
@@ -432,7 +439,7 @@ from graphmer_cli.lsp_cmd import lsp_cmd  # noqa: E402
 import graphmer_cli.bench_lsp  # noqa: E402,F401  (adds `bench symbols`)
 from graphmer_cli.model_cmds import eval_cmd, train  # noqa: E402
 from graphmer_cli.report_cmds import card_cmd, compare_cmd, report_cmd  # noqa: E402
-from graphmer_cli.retrieval_cmds import fit_graph, train_retrieval_cmd  # noqa: E402
+from graphmer_cli.retrieval_cmds import export_cmd, fit_graph, train_retrieval_cmd  # noqa: E402
 
 cli.add_command(bench)
 cli.add_command(corpus)
@@ -440,6 +447,7 @@ cli.add_command(train)
 cli.add_command(eval_cmd)
 cli.add_command(train_retrieval_cmd)
 cli.add_command(fit_graph)
+cli.add_command(export_cmd)
 cli.add_command(report_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(card_cmd)

@@ -151,3 +151,35 @@ def fit_graph(model_path, fit_packages, work_dir, stripped, folds, as_json) -> N
         return
     click.echo(f"wrote {model_path}/graph_vectors.json: weights {doc['weights'] or 'none (propagation does not help)'}; "
                f"fit MRR@10 {doc['fit_plain_mrr']:.4f} -> {doc['fit_mrr']:.4f} on {', '.join(doc['fitted_on'])}")
+
+
+@click.command("export")
+@click.argument("model_path", metavar="MODEL", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--no-quantize", is_flag=True, help="Keep float32 weights (a larger, slower model.onnx; for comparisons).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def export_cmd(model_path: Path, no_quantize: bool, as_json: bool) -> None:
+    """Convert a search model folder for torch-free inference: write MODEL/model.onnx (int8,
+    ONNX Runtime) and MODEL/onnx.json, and record them in MODEL/sha256.json. `graphmer
+    train-retrieval` does this when it saves; run it for a folder made before. Needs torch.
+
+    \b
+    Example:
+        graphmer export runs/search/model
+    """
+    import time
+
+    from model.onnx_export import ExportError, export_onnx
+
+    if not model_path.is_dir():
+        raise click.ClickException(f"no model folder at {model_path}; give the folder `graphmer train-retrieval` wrote (RUN/model)")
+    t0 = time.perf_counter()
+    try:
+        out = export_onnx(model_path, quantize=not no_quantize)
+    except ExportError as e:
+        raise click.ClickException(str(e)) from None
+    info = {"model": str(model_path), "onnx": str(out), "bytes": out.stat().st_size,
+            "quantization": "float32" if no_quantize else "int8", "seconds": round(time.perf_counter() - t0, 2)}
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        click.echo(f"wrote {out} ({info['bytes'] / 1e6:.1f} MB, {info['quantization']}) in {info['seconds']:.1f} s")

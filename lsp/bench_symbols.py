@@ -131,3 +131,38 @@ def _stats(ms: list[float]) -> dict:
         return {}
     return {"mean": round(statistics.fmean(ms), 2), "p50": round(statistics.median(ms), 2),
             "p95": round(nearest_rank(ms, 0.95), 2), "max": round(max(ms), 2)}
+
+
+async def _ready_once(root: Path, query: str, server: list[str], model: str | None) -> tuple[float, int]:
+    """Seconds from `initialize` to the first answer of a dense graphmer.search (the index
+    opened and the model loaded), and how many hits it had."""
+    client = LanguageClient("graphmer-bench", "1")
+    await client.start_io(*server)
+    uri = from_fs_path(str(root))
+    options = {"dense": True, "autoIndex": False, **({"model": model} if model else {})}
+    t0 = time.perf_counter()
+    await client.initialize_async(types.InitializeParams(
+        capabilities=types.ClientCapabilities(), root_uri=uri,
+        workspace_folders=[types.WorkspaceFolder(uri=uri, name=root.name)], initialization_options=options))
+    client.initialized(types.InitializedParams())
+    hits = await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command="graphmer.search", arguments=[query, {"mode": "dense", "limit": 10}]))
+    ready = time.perf_counter() - t0
+    await client.shutdown_async(None)
+    client.exit(None)
+    await client.stop()
+    return ready, len(hits or [])
+
+
+def lsp_ready(root: str | Path, runs: int = 3, query: str = "parse the configuration file", model: str | None = None) -> list[float]:
+    """`graphmer lsp` readiness on the existing index of `root`, one fresh server per run:
+    seconds from initialize to its first dense search answer (sorted)."""
+    root = Path(root).resolve()
+    server = [sys.executable, "-m", "graphmer_cli.main", "lsp"]
+    out = []
+    for _ in range(runs):
+        ready, n = asyncio.run(_ready_once(root, query, server, model))
+        if not n:
+            raise RuntimeError(f"graphmer lsp gave no dense hits on {root}: is it indexed with the model?")
+        out.append(round(ready, 3))
+    return sorted(out)

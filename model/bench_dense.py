@@ -327,4 +327,5 @@ def query_latency(root: Path, n_queries: int = 200, fresh_runs: int = 3, model: 
         fresh.append(time.perf_counter() - t0)
     ms = [t * 1000 for t in times]
     return {"root": str(root), "mode": mode, "queries": len(ms), "median_ms": statistics.median(ms) if ms else 0.0,
-            "p90_ms": nearest_rank(ms, 0.9), "fresh_process_s": sorted(fresh)}
+            "p90_ms": nearest_rank(ms, 0.9), "fresh_process_s": sorted(fresh),
+            "fresh_median_s": statistics.median(fresh) if fresh else 0.0}

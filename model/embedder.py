@@ -1,162 +1,51 @@
-"""The embedder the index and search use (index/embedder.py's protocol), over a retrieval
-model folder: encoder + tokenizer (model/checkpoint.py), pooler, retrieval.json.
+"""Which embedder opens a model folder (index/embedder.py's protocol); imports no torch.
 
 `load_embedder(None)` opens the default model shipped in the package (model/default/).
-Symbols are read from the store (their code windows and resolved edges, as training
-reads them), sorted by length and embedded in batches; int8 dynamic quantization of the
-Linear layers is on by default on CPU (its effect on quality and speed is measured by
-`graphmer bench search`).
+A folder with model.onnx runs on ONNX Runtime (model/onnx_embedder.py): indexing, search
+and the language server need neither torch nor a GPU. A folder without one (a model just
+trained, before `graphmer export`) runs on torch (model/torch_embedder.py), which
+`pip install 'graphmer[train]'` brings.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
-import numpy as np
-import torch
-
-from index.graph_vectors import GRAPH_FILE, read_propagation
-from model.retrieval import POOLER_FILE, RETRIEVAL_FILE, Pooler, RetrievalSpec, embed, graph_batch, query_batch
+from model.folder import CheckpointError
+from model.onnx_embedder import ONNX_FILE
 
 DEFAULT_MODEL = Path(__file__).resolve().parent / "default"
+BACKENDS = ("auto", "onnx", "torch")
 
 
-_FILES = ("config.json", "model.safetensors", "tokenizer.json", POOLER_FILE, RETRIEVAL_FILE)
+def load_embedder(path: str | os.PathLike | None = None, backend: str = "auto", quantize: bool = True, **kw):
+    """The embedder of a retrieval model folder; None: the default model shipped with graphmer.
 
-
-def _read_digests(path: Path):
-    """One read of each model file: (running sha256 of names + bytes, {name: the file's own sha256}).
-
-    The running hash, finished with the load options, is the index's model_hash (unchanged
-    since before sha256.json, so existing indexes keep their vectors); the per-file hashes
-    are checked against sha256.json without reading the files a second time.
+    backend: "onnx" (model.onnx, int8), "torch" (the folder's torch weights; quantize=False
+    embeds in float32), or "auto": onnx where the folder has model.onnx, unless float32 is
+    asked for (quantize=False), else torch.
+    kw: leaves, threads, roots, propagation (both backends); batch_size (torch).
     """
-    whole, each = hashlib.sha256(), {}
-    for name in _FILES:
-        data = (path / name).read_bytes()
-        whole.update(name.encode())
-        whole.update(data)
-        each[name] = hashlib.sha256(data).hexdigest()
-    return whole, each
-
-
-class GraphEmbedder:
-    """Embeds symbols (leafy chain graphs) and queries (roots) with one retrieval model."""
-
-    def __init__(self, path: str | os.PathLike, quantize: bool = True, leaves: bool | None = None,
-                 batch_size: int = 32, threads: int = 0, roots: int = 0, propagation: bool = True) -> None:
-        from model.checkpoint import CheckpointError, check_hashes, load_model
-        from safetensors.torch import load_file
-
-        path = Path(path)
-        if not (path / RETRIEVAL_FILE).is_file():
-            raise CheckpointError(f"{path} is not a graphmer search model (no {RETRIEVAL_FILE}); "
-                                  "train one with `graphmer train-retrieval` or leave out --model")
-        for name in _FILES:
-            if not (path / name).is_file():
-                raise CheckpointError(f"{path} lacks {name}: the model folder is incomplete; train the model again")
-        whole, digests = _read_digests(path)
-        try:
-            self.spec = RetrievalSpec.from_json((path / RETRIEVAL_FILE).read_text())
-        except (ValueError, KeyError, TypeError) as e:
-            raise CheckpointError(f"{path}/{RETRIEVAL_FILE} cannot be read ({e}); train the model again") from None
-        self.model, self.tokenizer = load_model(path, digests=digests)
-        self.cfg = self.model.cfg
-        if roots and roots < self.cfg.roots:  # embed fewer code tokens per symbol than trained with
-            from dataclasses import replace
-
-            self.cfg = replace(self.cfg, roots=roots)
-        self.pooler = Pooler(self.cfg.hidden)
-        try:
-            self.pooler.load_state_dict(load_file(str(path / POOLER_FILE)))
-        except Exception as e:  # safetensors' own errors, or missing keys
-            raise CheckpointError(f"{path}/{POOLER_FILE} is missing or corrupt ({str(e).splitlines()[0]}); "
-                                  "train the model again") from None
-        check_hashes(path, (POOLER_FILE, RETRIEVAL_FILE), digests)  # load_model checked the other three
-        # The graph propagation the model ships (index/graph_vectors.py); the index applies it
-        # when it builds vectors.faiss. propagation=False: the no-graph ablation.
-        self.propagation = read_propagation(path) if propagation else {}
-        if self.propagation:
-            check_hashes(path, (GRAPH_FILE,))
-        self.pooler.float().eval()
-        self.model.float().eval()
-        if threads:
-            torch.set_num_threads(threads)
-        if quantize:
-            import warnings
-
-            with warnings.catch_warnings():  # torch.ao's deprecation notices; the API works in the pinned torch
-                warnings.simplefilter("ignore")
-                torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-        self.leaves = self.spec.leaves if leaves is None else leaves
-        self.batch_size = batch_size
-        self.path = path
-        self.model_id = (self.spec.model_id + ("-noleaves" if self.spec.leaves and not self.leaves else "") + ("-int8" if quantize else "")
-                         + (f"-r{self.cfg.roots}" if self.cfg.roots != self.model.cfg.roots else ""))
-        whole.update(f"quantize={quantize};leaves={self.leaves};roots={self.cfg.roots}".encode())
-        self.model_hash = whole.hexdigest()
-        self.dim = self.cfg.hidden
-        self._queries: dict[str, np.ndarray] = {}  # query text -> vector, oldest first
-        self._graph = None  # (key of the store's state, load_graph(store)) of the last store seen
-
-    def _graph_of(self, store):
-        from model.kg_samples import load_graph
-
-        # Reused while the store's symbols and edges are unchanged (one indexing run embeds in many batches).
-        key = (id(store), *store.conn.execute(
-            "SELECT (SELECT count(*) FROM edges), (SELECT max(rowid) FROM edges), (SELECT max(id) FROM symbols)").fetchone())
-        if self._graph is None or self._graph[0] != key:
-            self._graph = (key, load_graph(store))
-        return self._graph[1]
-
-    @torch.no_grad()
-    def _run(self, items: list, make) -> np.ndarray:
-        out = np.zeros((len(items), self.dim), dtype=np.float32)
-        order = sorted(range(len(items)), key=lambda i: items[i][0])  # by length: less padding
-        for a in range(0, len(order), self.batch_size):
-            idx = order[a : a + self.batch_size]
-            out[idx] = embed(self.model, self.pooler, make([items[i][1] for i in idx])).float().numpy()
-        return out
-
-    def embed_symbols(self, store, symbol_ids: list[int]) -> np.ndarray:
-        """(n, dim) float32 unit vectors, row i for symbol_ids[i]."""
-        from model.kg_samples import Sample, extract_corpus
-
-        graph = self._graph_of(store)
-        corpus = extract_corpus(store, self.tokenizer, self.cfg, valid_fraction=0.0, max_windows=1,
-                                only=list(symbol_ids), graph=graph)
-        by_id = {s.symbol_id: s for s in corpus.train}
-        syms = graph[0]
-        items = []
-        for sid in symbol_ids:
-            s = by_id.get(sid)
-            if s is None:  # unreadable source or an empty body: its qualified name stands in
-                name = syms[sid][2] if sid in syms else ""
-                ids = self.tokenizer.encode(name)[0][: self.cfg.roots - 2]
-                s = Sample((self.tokenizer.cls_id, *ids, self.tokenizer.sep_id), (False,) * (len(ids) + 2), (), sid, "")
-            items.append((len(s.ids) + len(s.heads) * self.cfg.leaves, s))
-        return self._run(items, lambda ss: graph_batch(ss, self.cfg, self.leaves))
-
-    def embed_queries(self, texts: list[str]) -> np.ndarray:
-        """(n, dim) unit vectors; recent queries come from a small cache (a session asks again)."""
-        todo = [t for t in dict.fromkeys(texts) if t not in self._queries]
-        if todo:
-            vecs = self._run([(len(t), t) for t in todo],
-                             lambda ts: query_batch(ts, self.tokenizer, self.cfg, self.spec.max_query_tokens))
-            for t, v in zip(todo, vecs):
-                if len(self._queries) >= 4096:
-                    self._queries.pop(next(iter(self._queries)))
-                self._queries[t] = v
-        return np.stack([self._queries[t] for t in texts]) if texts else np.zeros((0, self.dim), dtype=np.float32)
-
-
-def load_embedder(path: str | os.PathLike | None = None, **kw) -> GraphEmbedder:
-    """The embedder of a retrieval model folder; None: the default model shipped with graphmer."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}")
     if path is None:
-        if not (DEFAULT_MODEL / RETRIEVAL_FILE).is_file():
-            from model.checkpoint import CheckpointError
-
+        if not (DEFAULT_MODEL / "retrieval.json").is_file():
             raise CheckpointError(f"the default model is missing from {DEFAULT_MODEL}: reinstall graphmer")
         path = DEFAULT_MODEL
-    return GraphEmbedder(path, **kw)
+    if backend == "auto":
+        backend = "onnx" if quantize and ((Path(path) / ONNX_FILE).is_file() or not Path(path).is_dir()) else "torch"
+    if backend == "onnx":
+        if not quantize:
+            raise ValueError("model.onnx is the int8 model: float32 embedding needs the torch backend (--backend torch)")
+        kw.pop("batch_size", None)  # each symbol runs on its own
+        from model.onnx_embedder import OnnxEmbedder
+
+        return OnnxEmbedder(path, **kw)
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise CheckpointError(f"{path} has no {ONNX_FILE}, and embedding with its torch weights needs torch: "
+                              f"pip install 'graphmer[train]', then `graphmer export {path}`") from None
+    from model.torch_embedder import GraphEmbedder
+
+    return GraphEmbedder(path, quantize=quantize, **kw)

@@ -114,15 +114,19 @@ def evaluate_pairs(model, pooler, pairs: list[Pair], tokenizer, cfg, rcfg: Retri
 
 
 def save_embedder(out: Path, model, pooler, tokenizer, rcfg: RetrievalConfig, half: bool = True) -> Path:
-    """The model folder search uses: encoder (+ tokenizer), pooler and retrieval.json, atomically."""
+    """The model folder search uses: encoder (+ tokenizer), pooler and retrieval.json, atomically,
+    then its ONNX export (model.onnx, what indexing and search run on without torch)."""
     from safetensors.torch import save as st_save
 
     from model.checkpoint import save_model
+    from model.onnx_export import export_onnx
 
     spec = RetrievalSpec(model_id=rcfg.model_id, max_query_tokens=rcfg.max_query_tokens, leaves=rcfg.leaves)
     pool = {k: v.detach().cpu().contiguous() for k, v in pooler.state_dict().items()}
-    return save_model(out, model, tokenizer, dtype=torch.float16 if half else None,
-                      extra_files={POOLER_FILE: st_save(pool), RETRIEVAL_FILE: spec.to_json().encode()})
+    folder = save_model(out, model, tokenizer, dtype=torch.float16 if half else None,
+                        extra_files={POOLER_FILE: st_save(pool), RETRIEVAL_FILE: spec.to_json().encode()})
+    export_onnx(folder)
+    return folder
 
 
 class _Trainee(torch.nn.Module):

@@ -173,7 +173,7 @@ def test_folder_saved_before_hashes_loads_with_a_warning(saved, caplog):
     (path / HASHES_FILE).unlink()
     with caplog.at_level(logging.WARNING, logger="model.checkpoint"):
         assert load_model(path)[0].cfg == model.cfg
-    assert f"{path} has no sha256.json" in caplog.text and "python -m model.checkpoint" in caplog.text
+    assert f"{path} has no sha256.json" in caplog.text and "python -m model.folder" in caplog.text
 
 
 def test_recording_hashes_for_an_old_folder(saved, capsys):

@@ -38,18 +38,27 @@ def small_embedder_folder(tmp_path_factory) -> Path:
 
 def test_saved_embedder_records_every_file(small_embedder_folder):
     rec = json.loads((small_embedder_folder / HASHES_FILE).read_text())
-    names = ["config.json", "model.safetensors", "pooler.safetensors", "retrieval.json", "tokenizer.json"]
+    names = ["config.json", "model.onnx", "model.safetensors", "onnx.json", "pooler.safetensors", "retrieval.json",
+             "tokenizer.json"]
     assert rec == {"format": "graphmer-sha256", "version": 1,
                    "files": {n: file_sha256(small_embedder_folder / n) for n in names}}
     assert load_embedder(small_embedder_folder, quantize=False).model_id == "small"
+    assert load_embedder(small_embedder_folder).model_id == "small-onnx-int8"
 
 
-@pytest.mark.parametrize("name", ["pooler.safetensors", "model.safetensors"])
+def flip_middle_byte(f: Path) -> None:
+    """XOR the lowest bit of the byte halfway through a file (inside model.onnx's weights)."""
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    f.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("name", ["pooler.safetensors", "model.safetensors", "model.onnx"])
 def test_flipped_byte_refused_by_the_embedder(small_embedder_folder, tmp_path, name):
     bad = shutil.copytree(small_embedder_folder, tmp_path / "m")
-    flip_data_byte(bad / name)
+    (flip_middle_byte if name.endswith(".onnx") else flip_data_byte)(bad / name)
     with pytest.raises(CheckpointError) as e:
-        load_embedder(bad, quantize=False)
+        load_embedder(bad, quantize=not name.endswith(".safetensors"))  # torch for its weights, ONNX for model.onnx
     assert str(e.value) == (f"{bad / name} does not match the sha256 recorded in sha256.json (the file is damaged "
                             "or was changed); restore it or save/train the model again")
 
@@ -64,10 +73,14 @@ def test_changed_retrieval_json_refused(small_embedder_folder, tmp_path):
 
 def test_shipped_default_model_carries_matching_hashes():
     rec = json.loads((DEFAULT_MODEL / HASHES_FILE).read_text())["files"]
-    assert sorted(rec) == ["config.json", "model.safetensors", "pooler.safetensors", "retrieval.json", "tokenizer.json"]
+    assert sorted(rec) == ["config.json", "model.onnx", "model.safetensors", "onnx.json", "pooler.safetensors",
+                           "retrieval.json", "tokenizer.json"]
     assert rec == {n: file_sha256(DEFAULT_MODEL / n) for n in rec}
     assert hash_problem(DEFAULT_MODEL, rec) is None
-    assert load_embedder(None).model_id == "graphmer-default-int8"
+    assert load_embedder(None).model_id == "graphmer-default-onnx-int8"
+    # model.onnx was exported from the weights beside it
+    source = json.loads((DEFAULT_MODEL / "onnx.json").read_text())["source"]
+    assert source == {n: rec[n] for n in ("config.json", "model.safetensors", "pooler.safetensors")}
 
 
 def _run(*args):
@@ -80,11 +93,11 @@ def test_cli_refuses_a_damaged_model_in_one_line(sample_repo, tmp_path):
     bad = shutil.copytree(DEFAULT_MODEL, tmp_path / "damaged")
     r = _run("index", sample_repo, "--jobs", "1", "--model", bad)
     assert r.exit_code == 0, r.output  # an intact copy indexes
-    flip_data_byte(bad / "model.safetensors")
+    flip_middle_byte(bad / "model.onnx")  # what index and search run on
     for args in (("index", sample_repo, "--jobs", "1"), ("search", "save the store", "--repo", sample_repo)):
         r = _run(*args, "--model", bad)
         assert r.exit_code == 1, r.output
-        assert one_line(r.output).startswith(f"Error: cannot load the embedding model '{bad}': {bad / 'model.safetensors'} "
+        assert one_line(r.output).startswith(f"Error: cannot load the embedding model '{bad}': {bad / 'model.onnx'} "
                                              "does not match the sha256 recorded in sha256.json"), r.output
 
 

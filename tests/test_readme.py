@@ -43,25 +43,32 @@ def fake_checkout(tmp_path):
     return root
 
 
-def write_readme(root: Path, test_cmd: str, main_cmd: str) -> None:
+def write_readme(root: Path, test_cmd: str, main_cmd: str, install_cmd: str = "true") -> None:
     (root / "README.md").write_text(
-        f"# x\n\n<!-- main-command -->\n```bash\n{main_cmd}\n```\n\n<!-- test-command -->\n```bash\n{test_cmd}\n```\n"
+        f"# x\n\n<!-- install-command -->\n```bash\n{install_cmd}\n```\n\n"
+        f"<!-- main-command -->\n```bash\n{main_cmd}\n```\n\n<!-- test-command -->\n```bash\n{test_cmd}\n```\n"
     )
 
 
-@pytest.mark.parametrize("fails", ["", "test", "main"])
+@pytest.mark.parametrize("fails", ["", "test", "main", "install"])
 def test_ci_runs_both_commands_and_leaves_no_venv(fake_checkout, tmp_path, fails):
     log = tmp_path / "log"
     test_cmd = f'echo "test $VIRTUAL_ENV" >> {log}' + (" && false" if fails == "test" else "")
     main_cmd = f'echo "main $PWD" >> {log} && echo shapes.parse.parse_file' + (" && false" if fails == "main" else "")
-    write_readme(fake_checkout, test_cmd, main_cmd)
+    install_cmd = f'echo "install $VIRTUAL_ENV $PWD" >> {log}' + (" && false" if fails == "install" else "")
+    write_readme(fake_checkout, test_cmd, main_cmd, install_cmd)
     scratch = tmp_path / "scratch"
     scratch.mkdir()
     r = subprocess.run(["bash", str(fake_checkout / ".ci" / "run")], env={**os.environ, "TMPDIR": str(scratch)},
                        capture_output=True, text=True)
     assert (r.returncode == 0) == (not fails), r.stdout + r.stderr
-    ran = dict(line.split(" ", 1) for line in log.read_text().splitlines())
+    lines = log.read_text().splitlines()
+    ran = dict(line.split(" ", 1) for line in lines)
     assert ran["test"].startswith(str(scratch))  # a fresh virtual environment ...
     if fails != "test":
         assert ran["main"].startswith(str(scratch)) and fake_checkout not in Path(ran["main"]).parents  # ... a repository elsewhere
+    if fails not in ("test", "main"):  # then the install command alone, in a second fresh environment, in the checkout
+        venv, where = ran["install"].split(" ")
+        assert venv.startswith(str(scratch)) and venv != ran["test"] and Path(where) == fake_checkout
+        assert [x.split(" ")[0] for x in lines] == ["test", "main", "install"] + ([] if fails else ["main"])
     assert list(scratch.iterdir()) == []  # ... and both gone, however the run ended

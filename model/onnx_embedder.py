@@ -1,0 +1,185 @@
+"""The embedder the index and search use by default, on ONNX Runtime, without torch (issue 18).
+
+Reads a model folder's model.onnx (written by `graphmer export`, model/onnx_export.py),
+with its tokenizer.json, config.json and retrieval.json, and checks them against
+sha256.json. Inputs are built in numpy (model/retrieval_inputs.py), as training builds them.
+
+Each symbol and each query runs on its own: the int8 model scales its activations per
+run, so a vector depends on its symbol alone, never on what else was in a batch, and an
+incrementally updated index holds the same vectors as a clean one. Runs spread over
+`threads` worker threads (default: the machine's cores), each with single-threaded
+kernels: on small inputs that beats one run with several threads (see the README).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from index.graph_vectors import GRAPH_FILE, read_propagation
+from model.folder import CheckpointError, check_hashes, read_config, read_tokenizer
+from model.retrieval_inputs import RETRIEVAL_FILE, RetrievalSpec, batch_arrays, graph_rows, query_rows
+
+ONNX_FILE = "model.onnx"
+ONNX_META = "onnx.json"
+ONNX_FORMAT = "graphmer-onnx"
+ONNX_VERSION = 1
+_FILES = ("config.json", ONNX_FILE, "tokenizer.json", RETRIEVAL_FILE, ONNX_META)
+_EXPORT = "run `graphmer export {path}` (needs pip install 'graphmer[train]')"
+
+
+def read_onnx_meta(path: Path) -> dict:
+    """path/onnx.json (how model.onnx was made), or CheckpointError."""
+    try:
+        meta = json.loads((path / ONNX_META).read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        raise CheckpointError(f"{path}/{ONNX_META} cannot be read; {_EXPORT.format(path=path)}") from None
+    if not isinstance(meta, dict) or meta.get("format") != ONNX_FORMAT:
+        raise CheckpointError(f"{path}/{ONNX_META} is not a graphmer ONNX record; {_EXPORT.format(path=path)}")
+    if not isinstance(meta.get("version"), int) or meta["version"] > ONNX_VERSION:
+        raise CheckpointError(f"{path}/{ONNX_META} has version {meta.get('version')!r}, this graphmer reads up to "
+                              f"{ONNX_VERSION}: upgrade graphmer")
+    return meta
+
+
+def _stale_export(path: Path, meta: dict) -> str | None:
+    """Which weight file model.onnx was not exported from, by the hashes sha256.json records now."""
+    try:
+        recorded = json.loads((path / "sha256.json").read_text()).get("files", {})
+    except (OSError, ValueError, AttributeError):
+        return None  # check_hashes reports a missing or damaged record
+    for name, digest in (meta.get("source") or {}).items():
+        if name in recorded and recorded[name] != digest:
+            return name
+    return None
+
+
+class OnnxEmbedder:
+    """Embeds symbols (leafy chain graphs) and queries (roots) with one model.onnx."""
+
+    def __init__(self, path: str | os.PathLike, leaves: bool | None = None, threads: int = 0, roots: int = 0,
+                 propagation: bool = True) -> None:
+        import onnxruntime as ort
+
+        path = Path(path)
+        if not (path / RETRIEVAL_FILE).is_file():
+            raise CheckpointError(f"{path} is not a graphmer search model (no {RETRIEVAL_FILE}); "
+                                  "train one with `graphmer train-retrieval` or leave out --model")
+        for name in _FILES:
+            if not (path / name).is_file():
+                raise CheckpointError(f"{path} lacks {name}: {_EXPORT.format(path=path)}" if name in (ONNX_FILE, ONNX_META)
+                                      else f"{path} lacks {name}: the model folder is incomplete; train the model again")
+        whole, digests = hashlib.sha256(), {}
+        data = {}
+        for name in _FILES:
+            data[name] = (path / name).read_bytes()
+            whole.update(name.encode())
+            whole.update(data[name])
+            digests[name] = hashlib.sha256(data[name]).hexdigest()
+        check_hashes(path, _FILES, digests)
+        try:
+            self.spec = RetrievalSpec.from_json(data[RETRIEVAL_FILE].decode())
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+            raise CheckpointError(f"{path}/{RETRIEVAL_FILE} cannot be read ({e}); train the model again") from None
+        self.meta = read_onnx_meta(path)
+        if stale := _stale_export(path, self.meta):
+            raise CheckpointError(f"{path}/{ONNX_FILE} was exported from another {stale} than the folder's; "
+                                  + _EXPORT.format(path=path))
+        self.cfg = read_config(path)
+        self.tokenizer = read_tokenizer(path, self.cfg)
+        trained_roots = self.cfg.roots
+        if roots and roots < self.cfg.roots:  # embed fewer code tokens per symbol than trained with
+            from dataclasses import replace
+
+            self.cfg = replace(self.cfg, roots=roots)
+        self.propagation = read_propagation(path) if propagation else {}
+        if self.propagation:
+            check_hashes(path, (GRAPH_FILE,))
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = 1  # parallel over symbols instead (module docstring)
+        so.inter_op_num_threads = 1
+        so.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(data[ONNX_FILE], so, providers=["CPUExecutionProvider"])
+        except Exception as e:  # onnxruntime's own error types for a file it cannot load
+            raise CheckpointError(f"{path}/{ONNX_FILE} cannot be loaded ({' '.join(str(e).split())[:200]}); "
+                                  + _EXPORT.format(path=path)) from None
+        self._inputs = [i.name for i in self.session.get_inputs()]
+        self.leaves = self.spec.leaves if leaves is None else leaves
+        if self.leaves and not self.meta.get("leaves"):
+            self.leaves = False  # the export has no H-GAT: a roots-only model
+        self.threads = threads or max(1, min(8, os.cpu_count() or 1))
+        self._pool: ThreadPoolExecutor | None = None
+        self.path = path
+        self.model_id = (self.spec.model_id + ("-noleaves" if self.spec.leaves and not self.leaves else "")
+                         + "-onnx-" + str(self.meta.get("quantization", "int8"))
+                         + (f"-r{self.cfg.roots}" if self.cfg.roots != trained_roots else ""))
+        whole.update(f"onnx;leaves={self.leaves};roots={self.cfg.roots}".encode())
+        self.model_hash = whole.hexdigest()
+        self.dim = self.cfg.hidden
+        self._queries: dict[str, np.ndarray] = {}  # query text -> vector, oldest first
+        self._graph = None  # (key of the store's state, load_graph(store)) of the last store seen
+
+    def _graph_of(self, store):
+        from model.kg_samples import load_graph
+
+        # Reused while the store's symbols and edges are unchanged (one indexing run embeds in many batches).
+        key = (id(store), *store.conn.execute(
+            "SELECT (SELECT count(*) FROM edges), (SELECT max(rowid) FROM edges), (SELECT max(id) FROM symbols)").fetchone())
+        if self._graph is None or self._graph[0] != key:
+            self._graph = (key, load_graph(store))
+        return self._graph[1]
+
+    def _one(self, row) -> np.ndarray:
+        arrays = batch_arrays([row], self.cfg.pad_id, self.cfg.leaves)
+        return self.session.run(None, {k: arrays[k] for k in self._inputs})[0][0]
+
+    def _run(self, rows: list) -> np.ndarray:
+        if not rows:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        if len(rows) == 1 or self.threads == 1:
+            out = [self._one(r) for r in rows]
+        else:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="graphmer-embed")
+            out = list(self._pool.map(self._one, rows))
+        return np.stack(out).astype(np.float32, copy=False)
+
+    def embed_symbols(self, store, symbol_ids: list[int]) -> np.ndarray:
+        """(n, dim) float32 unit vectors, row i for symbol_ids[i]."""
+        from model.kg_samples import Sample, extract_corpus
+
+        graph = self._graph_of(store)
+        corpus = extract_corpus(store, self.tokenizer, self.cfg, valid_fraction=0.0, max_windows=1,
+                                only=list(symbol_ids), graph=graph)
+        by_id = {s.symbol_id: s for s in corpus.train}
+        syms = graph[0]
+        samples = []
+        for sid in symbol_ids:
+            s = by_id.get(sid)
+            if s is None:  # unreadable source or an empty body: its qualified name stands in
+                name = syms[sid][2] if sid in syms else ""
+                ids = self.tokenizer.encode(name)[0][: self.cfg.roots - 2]
+                s = Sample((self.tokenizer.cls_id, *ids, self.tokenizer.sep_id), (False,) * (len(ids) + 2), (), sid, "")
+            samples.append(s)
+        return self._run(graph_rows(samples, self.cfg, self.leaves))
+
+    def embed_queries(self, texts: list[str]) -> np.ndarray:
+        """(n, dim) unit vectors; recent queries come from a small cache (a session asks again)."""
+        todo = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        if todo:
+            vecs = self._run(query_rows(todo, self.tokenizer, self.cfg, self.spec.max_query_tokens))
+            for t, v in zip(todo, vecs):
+                if len(self._queries) >= 4096:
+                    self._queries.pop(next(iter(self._queries)))
+                self._queries[t] = v
+        return np.stack([self._queries[t] for t in texts]) if texts else np.zeros((0, self.dim), dtype=np.float32)
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
