@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from index.graph_vectors import GRAPH_FILE, read_propagation
+from model.embed_inputs import QueryCache, StoreGraph, symbol_samples
 from model.folder import CheckpointError, check_hashes, read_config, read_tokenizer
 from model.retrieval_inputs import RETRIEVAL_FILE, RetrievalSpec, batch_arrays, graph_rows, query_rows
 
@@ -121,18 +122,8 @@ class OnnxEmbedder:
         whole.update(f"onnx;leaves={self.leaves};roots={self.cfg.roots}".encode())
         self.model_hash = whole.hexdigest()
         self.dim = self.cfg.hidden
-        self._queries: dict[str, np.ndarray] = {}  # query text -> vector, oldest first
-        self._graph = None  # (key of the store's state, load_graph(store)) of the last store seen
-
-    def _graph_of(self, store):
-        from model.kg_samples import load_graph
-
-        # Reused while the store's symbols and edges are unchanged (one indexing run embeds in many batches).
-        key = (id(store), *store.conn.execute(
-            "SELECT (SELECT count(*) FROM edges), (SELECT max(rowid) FROM edges), (SELECT max(id) FROM symbols)").fetchone())
-        if self._graph is None or self._graph[0] != key:
-            self._graph = (key, load_graph(store))
-        return self._graph[1]
+        self._queries = QueryCache(self.dim)
+        self._graph = StoreGraph()
 
     def _one(self, row) -> np.ndarray:
         arrays = batch_arrays([row], self.cfg.pad_id, self.cfg.leaves)
@@ -151,33 +142,13 @@ class OnnxEmbedder:
 
     def embed_symbols(self, store, symbol_ids: list[int]) -> np.ndarray:
         """(n, dim) float32 unit vectors, row i for symbol_ids[i]."""
-        from model.kg_samples import Sample, extract_corpus
-
-        graph = self._graph_of(store)
-        corpus = extract_corpus(store, self.tokenizer, self.cfg, valid_fraction=0.0, max_windows=1,
-                                only=list(symbol_ids), graph=graph)
-        by_id = {s.symbol_id: s for s in corpus.train}
-        syms = graph[0]
-        samples = []
-        for sid in symbol_ids:
-            s = by_id.get(sid)
-            if s is None:  # unreadable source or an empty body: its qualified name stands in
-                name = syms[sid][2] if sid in syms else ""
-                ids = self.tokenizer.encode(name)[0][: self.cfg.roots - 2]
-                s = Sample((self.tokenizer.cls_id, *ids, self.tokenizer.sep_id), (False,) * (len(ids) + 2), (), sid, "")
-            samples.append(s)
+        samples = symbol_samples(store, symbol_ids, self.tokenizer, self.cfg, self._graph.of(store))
         return self._run(graph_rows(samples, self.cfg, self.leaves))
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
         """(n, dim) unit vectors; recent queries come from a small cache (a session asks again)."""
-        todo = [t for t in dict.fromkeys(texts) if t not in self._queries]
-        if todo:
-            vecs = self._run(query_rows(todo, self.tokenizer, self.cfg, self.spec.max_query_tokens))
-            for t, v in zip(todo, vecs):
-                if len(self._queries) >= 4096:
-                    self._queries.pop(next(iter(self._queries)))
-                self._queries[t] = v
-        return np.stack([self._queries[t] for t in texts]) if texts else np.zeros((0, self.dim), dtype=np.float32)
+        return self._queries.embed(texts, lambda todo: self._run(
+            query_rows(todo, self.tokenizer, self.cfg, self.spec.max_query_tokens)))
 
     def close(self) -> None:
         if self._pool is not None:
