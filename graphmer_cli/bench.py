@@ -209,6 +209,38 @@ def index_bench(path: Path, jobs: int, as_json: bool) -> None:
     console.print("full-run phases (s): " + ", ".join(f"{k} {v:.2f}" for k, v in r.full_timings.items()))
 
 
+@bench.command("export")
+@click.argument("package", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False),
+              help="Search model folder (default: the shipped one).")
+@click.option("--threads", default=2, show_default=True, type=click.IntRange(min=1), help="Worker threads (ONNX) and torch threads.")
+@click.option("--limit", default=400, show_default=True, type=click.IntRange(min=1), help="Symbols of PACKAGE to embed.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def export_bench(package: Path, model_path: str | None, threads: int, limit: int, as_json: bool) -> None:
+    """How model.onnx is quantized, measured: torch int8, ONNX float32, ONNX int8 weights
+    only and ONNX dynamic int8 on PACKAGE's symbols (speed, cosine to the float32 network,
+    and how much a vector depends on what else shares its run).
+
+    \b
+    Example:
+        graphmer bench export site-packages/jinja2
+    """
+    from model.bench_onnx import compare_quantizations
+    from model.embedder import DEFAULT_MODEL
+
+    r = compare_quantizations(model_path or DEFAULT_MODEL, package, threads=threads, limit=limit)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    table = Table(title=f"{r['symbols']} symbols of {package} ({r['mean_tokens']} tokens on average), {threads} threads")
+    for name in ("scheme", "symbols/s (alone)", "symbols/s (batch 32)", "cos min", "cos mean", "batch vs alone", "MB"):
+        table.add_column(name, justify="right")
+    for name, v in r["schemes"].items():
+        table.add_row(name, str(v.get("symbols_per_s", "")), str(v["symbols_per_s_batch32"]), f"{v['cos_min']:.4f}",
+                      f"{v['cos_mean']:.4f}", f"{v['batch_vs_alone_max']:.1e}", f"{v['bytes'] / 1e6:.1f}" if "bytes" in v else "")
+    out_console.print(table)
+
+
 @bench.command("train")
 @click.option("--preset", default="cpu-s", show_default=True, type=click.Choice(["cpu-s", "cpu-m", "gpu-b", "minilm-ws"]))
 @click.option("--batch-size", default=16, show_default=True, type=click.IntRange(min=1))

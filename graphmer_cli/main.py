@@ -261,7 +261,12 @@ def search(query, top_k, langs, kinds, path_glob, queries, mode, explain, model_
     opts = dict(top_k=top_k, kinds=kinds or None, languages=langs or None, path=path_glob, mode=mode, explain=explain)
     try:
         if mode != "lexical" and searcher.has_vectors():
-            searcher.embedder = _embedder(model_path, dense=True)
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1) as pool:  # the model loads while vectors.faiss is read
+                model = pool.submit(_embedder, model_path, True)
+                searcher.load_vectors()
+                searcher.embedder = model.result()
         else:  # no model is loaded, but a --model that names nothing is still a mistake to report
             _check_model_path(model_path)
         if queries is not None:

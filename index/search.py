@@ -135,6 +135,11 @@ class Searcher:
                 f"not by the loaded {emb.model_id!r} ({emb.model_hash[:12]}); re-run `graphmer index` with this model, "
                 "or search with the index's model"
             )
+        return self.load_vectors()
+
+    def load_vectors(self) -> str | None:
+        """Read vectors.faiss (once), or why there is none. The CLI calls it while the model
+        loads in another thread; dense_problem still checks that the model made the vectors."""
         if self._vectors is None:
             loaded = load_vectors(self.store, self.vector_cfg)
             if loaded.note:
@@ -216,11 +221,18 @@ class Searcher:
             return []
         match = " OR ".join(f'"{t}"' for t in terms)
         c = self.cfg
-        sql = (
-            f"SELECT {_ROW_COLS}, bm25(symbols_fts, ?, ?, ?, ?) AS rank "
-            "FROM symbols_fts JOIN symbols s ON s.id = symbols_fts.rowid JOIN files f ON f.id = s.file_id "
-            f"WHERE symbols_fts MATCH ? {filt[0]} ORDER BY rank LIMIT ?"
-        )
+        if filt[0]:  # the filters need the symbols' and files' columns before the limit
+            sql = (
+                f"SELECT {_ROW_COLS}, bm25(symbols_fts, ?, ?, ?, ?) AS rank "
+                "FROM symbols_fts JOIN symbols s ON s.id = symbols_fts.rowid JOIN files f ON f.id = s.file_id "
+                f"WHERE symbols_fts MATCH ? {filt[0]} ORDER BY rank, s.id LIMIT ?"
+            )
+        else:  # rank the FTS rows alone, then join only the first `limit` (a third less time per query)
+            sql = (
+                f"SELECT {_ROW_COLS}, r.rank FROM (SELECT rowid, bm25(symbols_fts, ?, ?, ?, ?) AS rank FROM symbols_fts "
+                "WHERE symbols_fts MATCH ? ORDER BY rank, rowid LIMIT ?) r "
+                "JOIN symbols s ON s.id = r.rowid JOIN files f ON f.id = s.file_id ORDER BY r.rank, r.rowid"
+            )
         params = [c.w_names, c.w_signature, c.w_doc, c.w_body, match, *filt[1], limit]
         return [(_Row(*r[:-1]), -r[-1]) for r in self.store.conn.execute(sql, params)]
 
@@ -269,9 +281,17 @@ class Searcher:
             return ""
         if not lines:
             return ""
-        pats = [re.compile(re.escape(t[:6]), re.I) for t in terms]
-        best = max(range(len(lines)), key=lambda i: (sum(bool(p.search(lines[i])) for p in pats), -i))
-        return lines[best].strip()[:200]
+        stems = [re.escape(t[:6]) for t in terms]
+        if not stems:
+            return lines[0].strip()[:200]
+        pats = [re.compile(p, re.I) for p in stems]
+        anyp = re.compile("|".join(stems), re.I)  # one scan finds the lines worth counting on
+
+        def score(i: int) -> tuple[int, int]:
+            line = lines[i]
+            return (sum(bool(p.search(line)) for p in pats) if anyp.search(line) else 0), -i
+
+        return lines[max(range(len(lines)), key=score)].strip()[:200]
 
 
 def _part(rank: int, score: float) -> dict:

@@ -136,8 +136,10 @@ def _stats(ms: list[float]) -> dict:
 async def _ready_once(root: Path, query: str, server: list[str], model: str | None) -> tuple[float, int]:
     """Seconds from `initialize` to the first answer of a dense graphmer.search (the index
     opened and the model loaded), and how many hits it had."""
+    from model.bench_dense import user_env
+
     client = LanguageClient("graphmer-bench", "1")
-    await client.start_io(*server)
+    await client.start_io(*server, env=user_env())
     uri = from_fs_path(str(root))
     options = {"dense": True, "autoIndex": False, **({"model": model} if model else {})}
     t0 = time.perf_counter()
@@ -160,6 +162,7 @@ def lsp_ready(root: str | Path, runs: int = 3, query: str = "parse the configura
     root = Path(root).resolve()
     server = [sys.executable, "-m", "graphmer_cli.main", "lsp"]
     out = []
+    asyncio.run(_ready_once(root, query, server, model))  # untimed: bytecode caches, as for a user's second start
     for _ in range(runs):
         ready, n = asyncio.run(_ready_once(root, query, server, model))
         if not n:

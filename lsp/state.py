@@ -100,6 +100,7 @@ class WorkspaceIndex:
         self._loaded: _Loaded | None = None
         self._embedder = None
         self._embedder_error = ""
+        self._model_lock = threading.Lock()
         self.opening = False  # an open (or re-open) is under way: requests wait for it (bounded)
         self.names_swapped = False  # this open has swapped in its names (the completer follows)
         self.open_error = ""  # why the last open failed ("" when it did not)
@@ -164,13 +165,23 @@ class WorkspaceIndex:
 
     def open(self) -> None:
         """Open the existing index and load what the features need (StoreError when unusable):
-        names and navigation first, then the completer, then the search model."""
+        names and navigation first, then the search model (loaded meanwhile in a thread of
+        its own), then the completer."""
         with self._lock:
             self.opening, self.names_swapped = True, False
+        model = None
+        if self.options.dense and self._embedder is None and not self._embedder_error:
+            model = threading.Thread(target=self.embedder, name="graphmer-model", daemon=True)
+            model.start()  # ONNX Runtime and file reads let the index load go on beside it
         try:
             loaded = self._load()
             with self._lock:  # the previous state's store closes when its last request lets go of it
                 self._loaded, self.names_swapped = loaded, True
+            if model is not None:
+                model.join()
+            if loaded.searcher.embedder is None and self.options.dense:
+                loaded.searcher.embedder = self.embedder()
+            self.model_settled.set()  # search answers from here on, the completer follows
             from index.complete import Completer
 
             # here, in the opening thread (it reads the whole index), sharing the navigator's resolver
@@ -181,10 +192,7 @@ class WorkspaceIndex:
             raise
         finally:
             self.opening = False
-        if loaded.searcher.embedder is None and self.options.dense:
-            # Names and completion answer from here on; the model (seconds to load) joins the searcher after.
-            loaded.searcher.embedder = self.embedder()
-        self.model_settled.set()
+            self.model_settled.set()
 
     def _load(self) -> _Loaded:
         store = Store(self.index_dir)
@@ -230,15 +238,15 @@ class WorkspaceIndex:
         """The search model (loaded once), or None when dense search is off or unavailable."""
         if not self.options.dense or self._embedder_error:
             return None
-        if self._embedder is None:
-            try:
-                from model.embedder import load_embedder
+        with self._model_lock:  # loaded once, whichever thread asks first
+            if self._embedder is None and not self._embedder_error:
+                try:
+                    from model.embedder import load_embedder
 
-                self._embedder = load_embedder(self.options.model)
-            except Exception as e:  # a bad model folder must not take the server down
-                self._embedder_error = f"cannot load the search model: {e}"
-                log.error("%s", self._embedder_error)
-                return None
+                    self._embedder = load_embedder(self.options.model)
+                except Exception as e:  # a bad model folder must not take the server down
+                    self._embedder_error = f"cannot load the search model: {e}"
+                    log.error("%s", self._embedder_error)
         return self._embedder
 
     # -- indexing ------------------------------------------------------------------------

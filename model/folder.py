@@ -143,12 +143,13 @@ def read_config(path: Path) -> EncoderConfig:
         raise CheckpointError(f"{path}/config.json does not fit this graphmer ({_one_line(e)}); upgrade graphmer or retrain") from None
 
 
-def read_tokenizer(path: Path, cfg: EncoderConfig) -> "Tokenizer":
-    """path/tokenizer.json, checked against the model's vocabulary, pad and mask ids."""
+def read_tokenizer(path: Path, cfg: EncoderConfig, verified: bool = False) -> "Tokenizer":
+    """path/tokenizer.json, checked against the model's vocabulary, pad and mask ids.
+    verified: its bytes already matched sha256.json, so its own inner hash is not re-checked."""
     from model.tokenizer import Tokenizer
 
     try:
-        tokenizer = Tokenizer.load(path / "tokenizer.json")
+        tokenizer = Tokenizer.load(path / "tokenizer.json", verify=not verified)
     except Exception as e:  # the tokenizer library's own errors for a damaged file
         raise CheckpointError(f"{path}/tokenizer.json cannot be read ({_one_line(e)}); save or train the model again") from None
     got = (tokenizer.vocab_size, tokenizer.pad_id, tokenizer.mask_id)

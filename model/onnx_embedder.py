@@ -22,7 +22,7 @@ import numpy as np
 
 from index.graph_vectors import GRAPH_FILE, read_propagation
 from model.embed_inputs import QueryCache, StoreGraph, symbol_samples
-from model.folder import CheckpointError, check_hashes, read_config, read_tokenizer
+from model.folder import HASHES_FILE, CheckpointError, check_hashes, read_config, read_tokenizer
 from model.retrieval_inputs import RETRIEVAL_FILE, RetrievalSpec, batch_arrays, graph_rows, query_rows
 
 ONNX_FILE = "model.onnx"
@@ -74,14 +74,11 @@ class OnnxEmbedder:
             if not (path / name).is_file():
                 raise CheckpointError(f"{path} lacks {name}: {_EXPORT.format(path=path)}" if name in (ONNX_FILE, ONNX_META)
                                       else f"{path} lacks {name}: the model folder is incomplete; train the model again")
-        whole, digests = hashlib.sha256(), {}
-        data = {}
-        for name in _FILES:
-            data[name] = (path / name).read_bytes()
-            whole.update(name.encode())
-            whole.update(data[name])
-            digests[name] = hashlib.sha256(data[name]).hexdigest()
+        data = {name: (path / name).read_bytes() for name in _FILES}
+        digests = {name: hashlib.sha256(b).hexdigest() for name, b in data.items()}
         check_hashes(path, _FILES, digests)
+        recorded = (path / HASHES_FILE).is_file()  # then every file above matched its record
+        whole = hashlib.sha256("".join(f"{n}={digests[n]};" for n in _FILES).encode())
         try:
             self.spec = RetrievalSpec.from_json(data[RETRIEVAL_FILE].decode())
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
@@ -91,7 +88,7 @@ class OnnxEmbedder:
             raise CheckpointError(f"{path}/{ONNX_FILE} was exported from another {stale} than the folder's; "
                                   + _EXPORT.format(path=path))
         self.cfg = read_config(path)
-        self.tokenizer = read_tokenizer(path, self.cfg)
+        self.tokenizer = read_tokenizer(path, self.cfg, verified=recorded)
         trained_roots = self.cfg.roots
         if roots and roots < self.cfg.roots:  # embed fewer code tokens per symbol than trained with
             from dataclasses import replace

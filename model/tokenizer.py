@@ -90,8 +90,12 @@ class Tokenizer:
         return cls(path.read_text(encoding="utf-8"), "wordpiece")
 
     @classmethod
-    def load(cls, path: str | os.PathLike) -> "Tokenizer":
-        """Read a file written by save(); a foreign or corrupt file raises a one-line ValueError."""
+    def load(cls, path: str | os.PathLike, verify: bool = True) -> "Tokenizer":
+        """Read a file written by save(); a foreign or corrupt file raises a one-line ValueError.
+
+        verify=False skips the check of the file's own sha256 (a canonical re-serialisation,
+        half of the load time), for a caller that has checked the file's bytes already
+        against a model folder's sha256.json; sha256() then computes it when asked."""
         path = Path(path)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -107,14 +111,16 @@ class Tokenizer:
         hf = data.get("tokenizer")
         if not isinstance(hf, dict):
             raise ValueError(f"{path} is corrupt: its 'tokenizer' entry is missing; re-save it")
-        text = _canonical(hf)  # dumped once: it builds the tokenizer and is what the hash covers
+        # dumped once: it builds the tokenizer and (canonical) is what the hash covers
+        text = _canonical(hf) if verify else json.dumps(hf, ensure_ascii=False)
         try:
             tok = cls(text, data.get("kind", ""), hf_dict=hf)
         except Exception as e:  # HF's parser raises plain Exception on a damaged model
             raise ValueError(f"{path} is corrupt ({str(e).splitlines()[0] if str(e) else type(e).__name__}); re-save it") from None
-        tok._sha = _hash(tok.kind, text)
-        if data.get("sha256") != tok._sha:
-            raise ValueError(f"{path} is corrupt: its content does not match its sha256; re-save it")
+        if verify:
+            tok._sha = _hash(tok.kind, text)
+            if data.get("sha256") != tok._sha:
+                raise ValueError(f"{path} is corrupt: its content does not match its sha256; re-save it")
         specials = {r: getattr(tok, f"{r}_id") for r in _ROLES}
         if data.get("specials") != specials:
             raise ValueError(f"{path} is corrupt: header special ids {data.get('specials')} differ from the vocabulary's {specials}")

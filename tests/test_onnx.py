@@ -251,3 +251,16 @@ async def test_language_server_searches_without_torch(no_torch_env, tmp_path):
         assert got and got[0]["name"].startswith("task_")
     finally:
         await client.shutdown_session()
+
+
+def test_bench_export_measures_each_quantization(leafy_folder, corpus):
+    from model.bench_onnx import compare_quantizations
+
+    r = compare_quantizations(leafy_folder, corpus, threads=2, limit=20)
+    assert r["symbols"] == 20 and list(r["schemes"]) == ["torch-int8", "onnx-float32", "onnx-int8-weights", "onnx-int8-dynamic"]
+    f32, dyn = r["schemes"]["onnx-float32"], r["schemes"]["onnx-int8-dynamic"]
+    assert f32["cos_min"] > 0.9999 and f32["batch_vs_alone_max"] < 1e-4  # the export is the network
+    assert dyn["bytes"] < f32["bytes"] and 0.5 < dyn["cos_mean"] <= 1.0001
+    # dynamic int8 scales a run's activations by the whole run: 32 symbols in one run move each other's vectors
+    assert dyn["batch_vs_alone_max"] > 1e-4
+    assert all(v["symbols_per_s_batch32"] > 0 for v in r["schemes"].values())

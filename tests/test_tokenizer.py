@@ -120,3 +120,17 @@ def test_minilm_matches_bert_tokenizer_fast(minilm):
     ids, _ = minilm.encode(sentence)
     assert ids == ref(sentence, add_special_tokens=False)["input_ids"]
     assert ref(sentence)["input_ids"] == [minilm.cls_id, *ids, minilm.sep_id]
+
+
+def test_load_without_its_own_hash_check_is_the_same_tokenizer(tmp_path, minilm):
+    """verify=False (a model folder whose sha256.json vouched for the file) skips only the check."""
+    minilm.save(tmp_path / "t.json")
+    fast = Tokenizer.load(tmp_path / "t.json", verify=False)
+    text = "def parse_config(path):\n    return json.loads(open(path).read())  # naïve"
+    assert fast.encode(text) == minilm.encode(text) and fast.sha256() == minilm.sha256()
+    data = json.loads((tmp_path / "t.json").read_text())
+    data["sha256"] = "0" * 64
+    (tmp_path / "t.json").write_text(json.dumps(data))
+    assert Tokenizer.load(tmp_path / "t.json", verify=False).sha256() == minilm.sha256()
+    with pytest.raises(ValueError, match="does not match its sha256"):
+        Tokenizer.load(tmp_path / "t.json")
