@@ -143,6 +143,18 @@ def read_config(path: Path) -> EncoderConfig:
         raise CheckpointError(f"{path}/config.json does not fit this graphmer ({_one_line(e)}); upgrade graphmer or retrain") from None
 
 
+def require_search_model(path: Path, names: Iterable[str], hint=None) -> None:
+    """CheckpointError (one line) unless `path` is a search model folder (it has
+    retrieval.json) holding every file of `names`; hint(name): what to do about a missing one."""
+    if not (path / "retrieval.json").is_file():
+        raise CheckpointError(f"{path} is not a graphmer search model (no retrieval.json); "
+                              "train one with `graphmer train-retrieval` or leave out --model")
+    for name in names:
+        if not (path / name).is_file():
+            what = hint(name) if hint else None
+            raise CheckpointError(f"{path} lacks {name}: {what or 'the model folder is incomplete; train the model again'}")
+
+
 def read_tokenizer(path: Path, cfg: EncoderConfig, verified: bool = False) -> "Tokenizer":
     """path/tokenizer.json, checked against the model's vocabulary, pad and mask ids.
     verified: its bytes already matched sha256.json, so its own inner hash is not re-checked."""

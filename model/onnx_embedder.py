@@ -22,7 +22,7 @@ import numpy as np
 
 from index.graph_vectors import GRAPH_FILE, read_propagation
 from model.embed_inputs import QueryCache, StoreGraph, symbol_samples
-from model.folder import HASHES_FILE, CheckpointError, check_hashes, read_config, read_tokenizer
+from model.folder import HASHES_FILE, CheckpointError, check_hashes, read_config, read_tokenizer, require_search_model
 from model.retrieval_inputs import RETRIEVAL_FILE, RetrievalSpec, batch_arrays, graph_rows, query_rows
 
 ONNX_FILE = "model.onnx"
@@ -67,13 +67,7 @@ class OnnxEmbedder:
         import onnxruntime as ort
 
         path = Path(path)
-        if not (path / RETRIEVAL_FILE).is_file():
-            raise CheckpointError(f"{path} is not a graphmer search model (no {RETRIEVAL_FILE}); "
-                                  "train one with `graphmer train-retrieval` or leave out --model")
-        for name in _FILES:
-            if not (path / name).is_file():
-                raise CheckpointError(f"{path} lacks {name}: {_EXPORT.format(path=path)}" if name in (ONNX_FILE, ONNX_META)
-                                      else f"{path} lacks {name}: the model folder is incomplete; train the model again")
+        require_search_model(path, _FILES, lambda name: _EXPORT.format(path=path) if name in (ONNX_FILE, ONNX_META) else None)
         data = {name: (path / name).read_bytes() for name in _FILES}
         digests = {name: hashlib.sha256(b).hexdigest() for name, b in data.items()}
         check_hashes(path, _FILES, digests)

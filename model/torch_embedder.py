@@ -48,13 +48,10 @@ class GraphEmbedder:
         from model.checkpoint import CheckpointError, check_hashes, load_model
         from safetensors.torch import load_file
 
+        from model.folder import require_search_model
+
         path = Path(path)
-        if not (path / RETRIEVAL_FILE).is_file():
-            raise CheckpointError(f"{path} is not a graphmer search model (no {RETRIEVAL_FILE}); "
-                                  "train one with `graphmer train-retrieval` or leave out --model")
-        for name in _FILES:
-            if not (path / name).is_file():
-                raise CheckpointError(f"{path} lacks {name}: the model folder is incomplete; train the model again")
+        require_search_model(path, _FILES)
         whole, digests = _read_digests(path)
         try:
             self.spec = RetrievalSpec.from_json((path / RETRIEVAL_FILE).read_text())
