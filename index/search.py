@@ -10,6 +10,8 @@ import json
 import logging
 import os
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -52,6 +54,7 @@ class _Row(NamedTuple):
     language: str
 
 
+_LINE_CACHE_FILES = 64  # files whose lines a Searcher keeps for snippets
 _ROW_COLS = "s.id, f.path, s.start_line, s.end_line, s.name, s.qualname, s.kind, s.language"
 
 
@@ -94,6 +97,8 @@ class Searcher:
         self.notes: list[str] = []
         self.mode_used: str | None = None
         self._vectors: VectorIndex | None = None
+        self._lines: OrderedDict[str, tuple[tuple[int, int], list[str]]] = OrderedDict()  # _file_lines' cache
+        self._lines_lock = threading.Lock()
 
     @classmethod
     def open(
@@ -272,11 +277,28 @@ class Searcher:
             symbol_id=r.id, why=why,
         )
 
+    def _file_lines(self, path: str) -> list[str]:
+        """A file's lines, from a small cache kept while the file's size and mtime stay the same
+        (a session's searches keep hitting the same files); OSError when it cannot be read."""
+        st = os.stat(self.root / path)
+        key = (st.st_mtime_ns, st.st_size)
+        with self._lines_lock:  # the language server may search from several threads
+            cached = self._lines.get(path)
+            if cached is not None and cached[0] == key:
+                self._lines.move_to_end(path)
+                return cached[1]
+        with open(self.root / path, encoding="utf-8", errors="replace") as fh:
+            lines = fh.read().splitlines()
+        with self._lines_lock:
+            self._lines[path] = (key, lines)
+            while len(self._lines) > _LINE_CACHE_FILES:
+                self._lines.popitem(last=False)
+        return lines
+
     def _snippet(self, path: str, start: int, end: int, terms: list[str]) -> str:
         """The line of the hit's range that mentions the most query terms (read from disk)."""
         try:
-            with open(self.root / path, encoding="utf-8", errors="replace") as fh:
-                lines = fh.read().splitlines()[start - 1 : end]
+            lines = self._file_lines(path)[start - 1 : end]
         except OSError:
             return ""
         if not lines:

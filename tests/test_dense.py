@@ -346,3 +346,18 @@ def test_cli_model_load_errors_are_one_line(sample_repo, monkeypatch, error):
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert f"cannot load the embedding model '/x': {error}" in r.output and "--no-dense" in r.output
     assert not (sample_repo / ".graphmer").exists()  # failed before touching anything
+
+
+def test_snippets_follow_a_file_changed_since_the_last_search(tmp_path):
+    from conftest import write_tree
+
+    root = write_tree(tmp_path / "repo", {"conf.py": "def parse_config(path):\n    return open(path).read()\n"})
+    build_index(root, IndexConfig(jobs=1))
+    s = Searcher.open(root)
+    try:
+        assert s.search("parse config", mode="lexical")[0].snippet == "def parse_config(path):"
+        assert s.search("parse config", mode="lexical")[0].snippet == "def parse_config(path):"  # from the cache
+        (root / "conf.py").write_text("def parse_config(path):  # reads the whole config\n    return open(path).read()\n")
+        assert s.search("parse config", mode="lexical")[0].snippet == "def parse_config(path):  # reads the whole config"
+    finally:
+        s.close()
