@@ -177,6 +177,11 @@ class WorkspaceIndex:
             loaded = self._load()
             with self._lock:  # the previous state's store closes when its last request lets go of it
                 self._loaded, self.names_swapped = loaded, True
+            if self.options.dense and self.exists():
+                try:  # vectors.faiss, read while the model loads (dense search needs both)
+                    loaded.searcher.load_vectors()
+                except Exception as e:  # noqa: BLE001  (the first dense search reports it in its own words)
+                    log.warning("cannot read the index's vectors yet: %s", e)
             if model is not None:
                 model.join()
             if loaded.searcher.embedder is None and self.options.dense:

@@ -102,8 +102,9 @@ class OnnxEmbedder:
                                   + _EXPORT.format(path=path)) from None
         self._inputs = [i.name for i in self.session.get_inputs()]
         self.leaves = self.spec.leaves if leaves is None else leaves
-        if self.leaves and not self.meta.get("leaves"):
-            self.leaves = False  # the export has no H-GAT: a roots-only model
+        if self.leaves and self.cfg.use_hgat and not self.meta.get("leaves"):  # onnx.json's "leaves": H-GAT is in the graph
+            raise CheckpointError(f"{path}/{ONNX_FILE} was exported without H-GAT (the model embeds no leaves): "
+                                  "embed without leaves, or use the torch backend")
         self.threads = threads or max(1, min(8, os.cpu_count() or 1))
         self._pool: ThreadPoolExecutor | None = None
         self.path = path

@@ -61,8 +61,8 @@ class _Exportable(nn.Module):
         sel = is_leaf & valid & (relation > 0)  # (B, N)
         j = torch.arange(MAX_HEAD)
         idx = node_root[:, :, None] + j  # (B, N, J)
-        ok = (j < head_len.clamp(min=1)[:, :, None]) & (idx < min(self.cfg.roots, N))  # noqa: the Python min of ints
-        ok = ok & (idx < N)
+        # a head's roots lie inside its sample, so within the batch's roots; idx < N guards the gather
+        ok = (j < head_len.clamp(min=1)[:, :, None]) & (idx < N)
         flat = (idx.clamp(max=N - 1) + (torch.arange(B) * N)[:, None, None]).reshape(-1)
         h = x.reshape(B * N, H).index_select(0, flat).reshape(B, N, MAX_HEAD, H)  # (B, N, J, H)
         out = x
@@ -150,7 +150,7 @@ def export_onnx(folder: str | os.PathLike, quantize: bool = True) -> Path:
             if quantize:
                 _quantize(tmp)
         meta = {"format": ONNX_FORMAT, "version": ONNX_VERSION, "quantization": "int8" if quantize else "float32",
-                "leaves": net.leaves, "opset": OPSET, "max_head": MAX_HEAD,
+                "leaves": net.leaves, "opset": OPSET, "max_head": MAX_HEAD,  # leaves: whether H-GAT is in the graph
                 "source": {n: file_sha256(folder / n) for n in ("config.json", "model.safetensors", POOLER_FILE)}}
         meta_tmp = folder / f".{ONNX_META}.tmp-{os.getpid()}"
         meta_tmp.write_text(json.dumps(meta, indent=2) + "\n")

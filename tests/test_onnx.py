@@ -78,6 +78,8 @@ def test_export_equals_the_torch_network_with_leaves(leafy_folder, corpus_index)
     want = ref.embed_symbols(store, ids)
     assert np.abs(noleaves - want).max() > 1e-2  # the symbols carry leaves, so H-GAT is exercised
     np.testing.assert_allclose(onnx.embed_symbols(store, ids), want, atol=2e-5)
+    # the no-leaves ablation of the same model, on both backends
+    np.testing.assert_allclose(load_embedder(leafy_folder, backend="onnx", leaves=False).embed_symbols(store, ids), noleaves, atol=2e-5)
     q = ["read the configuration file", "send an email", "x"]
     np.testing.assert_allclose(onnx.embed_queries(q), ref.embed_queries(q), atol=2e-5)
 
