@@ -33,10 +33,10 @@ _FILES = ("config.json", ONNX_FILE, "tokenizer.json", RETRIEVAL_FILE, ONNX_META)
 _EXPORT = "run `graphmer export {path}` (needs pip install 'graphmer[train]')"
 
 
-def read_onnx_meta(path: Path) -> dict:
-    """path/onnx.json (how model.onnx was made), or CheckpointError."""
+def read_onnx_meta(path: Path, data: bytes | None = None) -> dict:
+    """path/onnx.json (how model.onnx was made; data: its bytes, already read), or CheckpointError."""
     try:
-        meta = json.loads((path / ONNX_META).read_text())
+        meta = json.loads(data if data is not None else (path / ONNX_META).read_bytes())
     except (OSError, UnicodeDecodeError, ValueError):
         raise CheckpointError(f"{path}/{ONNX_META} cannot be read; {_EXPORT.format(path=path)}") from None
     if not isinstance(meta, dict) or meta.get("format") != ONNX_FORMAT:
@@ -77,7 +77,7 @@ class OnnxEmbedder:
             self.spec = RetrievalSpec.from_json(data[RETRIEVAL_FILE].decode())
         except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
             raise CheckpointError(f"{path}/{RETRIEVAL_FILE} cannot be read ({e}); train the model again") from None
-        self.meta = read_onnx_meta(path)
+        self.meta = read_onnx_meta(path, data[ONNX_META])
         if stale := _stale_export(path, self.meta):
             raise CheckpointError(f"{path}/{ONNX_FILE} was exported from another {stale} than the folder's; "
                                   + _EXPORT.format(path=path))
@@ -141,8 +141,3 @@ class OnnxEmbedder:
         """(n, dim) unit vectors; recent queries come from a small cache (a session asks again)."""
         return self._queries.embed(texts, lambda todo: self._run(
             query_rows(todo, self.tokenizer, self.cfg, self.spec.max_query_tokens)))
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
