@@ -33,7 +33,9 @@ def lsp_cmd(tcp: str | None, log_file: str | None, verbose: int) -> None:
     handler = logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler(sys.stderr)
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from lsp.server import server
+    from lsp.state import prefetch_default_model
 
+    prefetch_default_model()
     if address is None:
         server.start_io()
     else:

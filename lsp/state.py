@@ -85,6 +85,30 @@ class BuildState:
     error: str = ""
 
 
+_default_model = None  # a Future of the shipped model, loaded from the server's start (prefetch_default_model)
+
+
+def prefetch_default_model() -> None:
+    """Load the shipped search model in a thread from now, before the editor's `initialize`
+    says which model to use: the usual answer is the shipped one, and then dense search is
+    ready sooner. A failure here is ignored (the model loads again, and reports, when used)."""
+    global _default_model
+    from concurrent.futures import Future
+
+    fut: Future = Future()
+
+    def load() -> None:
+        try:
+            from model.embedder import load_embedder
+
+            fut.set_result(load_embedder(None))
+        except Exception:  # noqa: BLE001
+            fut.set_result(None)
+
+    _default_model = fut
+    threading.Thread(target=load, name="graphmer-prefetch", daemon=True).start()
+
+
 class WorkspaceIndex:
     """The index of one workspace folder, opened for the server's features."""
 
@@ -248,7 +272,8 @@ class WorkspaceIndex:
                 try:
                     from model.embedder import load_embedder
 
-                    self._embedder = load_embedder(self.options.model)
+                    early = _default_model.result() if self.options.model is None and _default_model else None
+                    self._embedder = early or load_embedder(self.options.model)
                 except Exception as e:  # a bad model folder must not take the server down
                     self._embedder_error = f"cannot load the search model: {e}"
                     log.error("%s", self._embedder_error)

@@ -266,3 +266,24 @@ def test_bench_export_measures_each_quantization(leafy_folder, corpus):
     # dynamic int8 scales a run's activations by the whole run: 32 symbols in one run move each other's vectors
     assert dyn["batch_vs_alone_max"] > 1e-4
     assert all(v["symbols_per_s_batch32"] > 0 for v in r["schemes"].values())
+
+
+def test_language_server_takes_the_prefetched_shipped_model_only_when_no_other_is_asked_for(tmp_path, monkeypatch,
+                                                                                              leafy_folder):
+    from concurrent.futures import Future
+
+    import lsp.state as state
+    from lsp.state import ServerOptions, WorkspaceIndex
+
+    prefetched = object()
+    fut: Future = Future()
+    fut.set_result(prefetched)
+    monkeypatch.setattr(state, "_default_model", fut)
+    assert WorkspaceIndex(tmp_path, ServerOptions()).embedder() is prefetched
+    own = WorkspaceIndex(tmp_path, ServerOptions(model=str(leafy_folder))).embedder()
+    assert own is not prefetched and own.model_id == "leafy-onnx-float32"
+    assert WorkspaceIndex(tmp_path, ServerOptions(dense=False)).embedder() is None
+    failed: Future = Future()
+    failed.set_result(None)  # the prefetch failed: the model loads (and reports) when used
+    monkeypatch.setattr(state, "_default_model", failed)
+    assert WorkspaceIndex(tmp_path, ServerOptions()).embedder().model_id == "graphmer-default-onnx-int8"
