@@ -20,7 +20,7 @@ import torch
 
 from model.encoder import GraphMER
 from model.folder import (  # noqa: F401 (re-exported: callers import them from here)
-    FORMAT, FORMAT_VERSION, HASHES_FILE, CheckpointError, _one_line, _model_files, check_hashes, file_sha256,
+    FORMAT, FORMAT_VERSION, HASHES_FILE, CheckpointError, _one_line, check_hashes, file_sha256,
     hash_problem, main, read_config, read_tokenizer, record_hashes,
 )
 
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from model.tokenizer import Tokenizer
 
 _FILES = ("config.json", "model.safetensors", "tokenizer.json")
-_read_config = read_config
 
 
 def save_model(out_dir: str | os.PathLike, model: GraphMER, tokenizer: Tokenizer,

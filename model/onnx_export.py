@@ -21,6 +21,7 @@ inference"): against weight-only int8 (MatMulNBits) it is twice as fast, with co
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -164,22 +165,20 @@ def export_onnx(folder: str | os.PathLike, quantize: bool = True) -> Path:
     return out
 
 
-class _quiet:
+@contextlib.contextmanager
+def _quiet():
     """Silence the exporter's and quantizer's warnings and INFO lines for the duration."""
+    import warnings
 
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore")
-        self._level = logging.getLogger().level
-        logging.getLogger().setLevel(logging.ERROR)
-        return self
-
-    def __exit__(self, *exc):
-        logging.getLogger().setLevel(self._level)
-        return self._w.__exit__(*exc)
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        root.setLevel(level)
 
 
 def _quantize(path: Path) -> None:

@@ -19,6 +19,7 @@ import torch
 
 from index.graph_vectors import GRAPH_FILE, read_propagation
 from model.embed_inputs import QueryCache, StoreGraph, symbol_samples
+from model.folder import require_search_model
 from model.retrieval import POOLER_FILE, RETRIEVAL_FILE, Pooler, RetrievalSpec, embed, graph_batch, query_batch
 
 _FILES = ("config.json", "model.safetensors", "tokenizer.json", POOLER_FILE, RETRIEVAL_FILE)
@@ -47,8 +48,6 @@ class GraphEmbedder:
                  batch_size: int = 32, threads: int = 0, roots: int = 0, propagation: bool = True) -> None:
         from model.checkpoint import CheckpointError, check_hashes, load_model
         from safetensors.torch import load_file
-
-        from model.folder import require_search_model
 
         path = Path(path)
         require_search_model(path, _FILES)
