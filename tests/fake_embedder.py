@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 
-from index.text import query_terms
+from graphmer.index.text import query_terms
 
 
 class HashEmbedder:
-    """Implements index.embedder.Embedder: each sub-word (cut to 5 letters, a crude stem)
+    """Implements graphmer.index.embedder.Embedder: each sub-word (cut to 5 letters, a crude stem)
     adds ±1 to one of `dim` slots chosen by its hash; rows are L2-normalised."""
 
     def __init__(self, dim: int = 64, version: str = "v1", fail_on_call: int | None = None) -> None:

@@ -1,6 +1,6 @@
 """Hand-written leafy chain graphs turned into Batch tensors, in the fixed or compact layout.
 
-A test helper (not collected by pytest): the data pipeline (model/leafy.py) builds real
+A test helper (not collected by pytest): the data pipeline (graphmer/model/leafy.py) builds real
 batches; these are small enough to reason about by hand.
 """
 from __future__ import annotations
@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from model.batch import IGNORE, Batch
-from model.config import EncoderConfig
+from graphmer.model.batch import IGNORE, Batch
+from graphmer.model.config import EncoderConfig
 
 
 @dataclass

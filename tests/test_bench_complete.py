@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from index.bench_complete import BenchError, find_sites, run_completion_bench
+from graphmer.index.bench_complete import BenchError, find_sites, run_completion_bench
 
 PKG = {
     "__init__.py": "from tiny.core import Engine\n",
@@ -76,7 +76,7 @@ def test_bench_end_to_end_with_jedi(tiny, tmp_path):
 
 
 def test_cli_json(tiny, tmp_path):
-    from graphmer_cli.bench import bench
+    from graphmer.cli.bench import bench
 
     res = CliRunner().invoke(bench, ["completion", str(tiny), "--sites", "4", "--seed", "1", "--no-jedi", "--json",
                                      "--work-dir", str(tmp_path / "w")])

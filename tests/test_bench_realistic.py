@@ -1,5 +1,5 @@
-"""The realistic mode of `graphmer bench search` (--keep-other-docs, index/bench_folds.py), several
-packages in one run with the mean and paired intervals, and --baseline-model (model/bench_dense.py)."""
+"""The realistic mode of `graphmer bench search` (--keep-other-docs, graphmer/index/bench_folds.py), several
+packages in one run with the mean and paired intervals, and --baseline-model (graphmer/model/bench_dense.py)."""
 from __future__ import annotations
 
 import ast
@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from graphmer_cli.bench import bench
-from index import bench_folds
-from index.bench_folds import assign_folds, strip_only
-from index.bench_search import (LOCAL_SYSTEMS, BenchError, BenchResult, SystemResult, _result, prepare_copy, run_benchmark,
+from graphmer.cli.bench import bench
+from graphmer.index import bench_folds
+from graphmer.index.bench_folds import assign_folds, strip_only
+from graphmer.index.bench_search import (LOCAL_SYSTEMS, BenchError, BenchResult, SystemResult, _result, prepare_copy, run_benchmark,
                                 run_bm25, run_graphmer)
-from index.bench_source import Target, strip_docstrings
-from model import bench_dense
-from model.bench_dense import margins, mean_over_packages, paired_bootstrap, paired_bootstrap_mean
+from graphmer.index.bench_source import Target, strip_docstrings
+from graphmer.model import bench_dense
+from graphmer.model.bench_dense import margins, mean_over_packages, paired_bootstrap, paired_bootstrap_mean
 
 # ---------------------------------------------------------------- a small documented package
 
@@ -92,7 +92,7 @@ TARGETS = [
     ("shapes.py", "Rectangle.area", 23), ("shapes.py", "Rectangle.perimeter", 27), ("units.py", "inches_to_cm", 6),
     ("units.py", "cm_to_inches", 11), ("units.py", "parse_length", 16), ("units.py", "frobnicate", 22),
 ]
-# What the code before the realistic mode gave on this package (index/bench_search.py at c5e09ba).
+# What the code before the realistic mode gave on this package (graphmer/index/bench_search.py at c5e09ba).
 STRIPPED_RANKS = {
     "graphmer-lexical": (1, 0, 0, 1, 3, 2, 3, 1, 0),
     "bm25": (1, 0, 0, 8, 6, 0, 0, 9, 0),
@@ -305,10 +305,10 @@ def test_margins_and_mean_over_packages():
 
 
 def test_each_graphmer_model_loads_once_per_cache(monkeypatch):
-    import model.embedder
+    import graphmer.model.embedder
 
     loaded = []
-    monkeypatch.setattr(model.embedder, "load_embedder", lambda path=None, **kw: loaded.append((path, kw)) or object())
+    monkeypatch.setattr(graphmer.model.embedder, "load_embedder", lambda path=None, **kw: loaded.append((path, kw)) or object())
     cache: dict = {}
     first = bench_dense._embedder("m", {"quantize": True, "roots": 0}, cache)
     assert bench_dense._embedder("m", {"roots": 0, "quantize": True}, cache) is first
@@ -409,11 +409,11 @@ def test_fusion_grid_in_both_modes_asks_every_target_once(tmp_path, monkeypatch)
 
     sys.path.insert(0, str(Path(__file__).parent))
     from fake_embedder import HashEmbedder
-    from index.fusion import HybridConfig
+    from graphmer.index.fusion import HybridConfig
 
-    import model.embedder
+    import graphmer.model.embedder
 
-    monkeypatch.setattr(model.embedder, "load_embedder", lambda path=None, **kw: HashEmbedder())
+    monkeypatch.setattr(graphmer.model.embedder, "load_embedder", lambda path=None, **kw: HashEmbedder())
     pkg = write_geomkit(tmp_path)
     configs = {"lexical": ("lexical", HybridConfig()), "score": ("hybrid", HybridConfig())}
     flat = bench_dense.fusion_grid([pkg], tmp_path / "flat", None, configs)

@@ -1,4 +1,4 @@
-"""Tests of the docstring→code search benchmark (index/bench_search.py, graphmer_cli/bench.py)."""
+"""Tests of the docstring→code search benchmark (graphmer/index/bench_search.py, graphmer/cli/bench.py)."""
 from __future__ import annotations
 
 import ast
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from graphmer_cli.bench import bench
-from index import bench_search, bench_source
-from index.bench_search import BenchError, MissingDependencyError, mrr, prepare_copy, rank_of, recall_at, run_benchmark
-from index.bench_source import Target, find_targets, first_sentence, strip_docstrings
+from graphmer.cli.bench import bench
+from graphmer.index import bench_search, bench_source
+from graphmer.index.bench_search import BenchError, MissingDependencyError, mrr, prepare_copy, rank_of, recall_at, run_benchmark
+from graphmer.index.bench_source import Target, find_targets, first_sentence, strip_docstrings
 
 # ---------------------------------------------------------------- first_sentence
 

@@ -11,9 +11,9 @@ import torch
 from graph_batches import make_batch, sample_graphs, small_config
 from safetensors.torch import load_file, save_file
 
-from model.checkpoint import FORMAT, FORMAT_VERSION, HASHES_FILE, CheckpointError, load_model, main, save_model
-from model.encoder import GraphMER
-from model.tokenizer import Tokenizer
+from graphmer.model.checkpoint import FORMAT, FORMAT_VERSION, HASHES_FILE, CheckpointError, load_model, main, save_model
+from graphmer.model.encoder import GraphMER
+from graphmer.model.tokenizer import Tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -171,9 +171,9 @@ def test_damaged_or_incomplete_record_refused(saved, record, match):
 def test_folder_saved_before_hashes_loads_with_a_warning(saved, caplog):
     path, model = saved
     (path / HASHES_FILE).unlink()
-    with caplog.at_level(logging.WARNING, logger="model.checkpoint"):
+    with caplog.at_level(logging.WARNING, logger="graphmer.model.checkpoint"):
         assert load_model(path)[0].cfg == model.cfg
-    assert f"{path} has no sha256.json" in caplog.text and "python -m model.folder" in caplog.text
+    assert f"{path} has no sha256.json" in caplog.text and "python -m graphmer.model.folder" in caplog.text
 
 
 def test_recording_hashes_for_an_old_folder(saved, capsys):

@@ -7,8 +7,8 @@ import os
 import pytest
 from click.testing import CliRunner
 
-import graphmer_cli.main as cli_main
-from graphmer_cli.main import cli
+import graphmer.cli.main as cli_main
+from graphmer.cli.main import cli
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from graphmer_cli.main import cli
+from graphmer.cli.main import cli
 from conftest import write_tree
 
 README = Path(__file__).resolve().parent.parent / "README.md"

@@ -6,10 +6,10 @@ import textwrap
 
 import pytest
 
-from index.complete import Completer, CompletionItem, RankWeights
-from index.complete_buffer import CursorText, cursor_text
-from index.indexer import IndexConfig, build_index
-from index.store import INDEX_DIRNAME, Store
+from graphmer.index.complete import Completer, CompletionItem, RankWeights
+from graphmer.index.complete_buffer import CursorText, cursor_text
+from graphmer.index.indexer import IndexConfig, build_index
+from graphmer.index.store import INDEX_DIRNAME, Store
 from tests.conftest import as_older_index
 
 # Tests of one ranking signal use the hand-set weights: known, stable, each signal visible.
@@ -349,7 +349,7 @@ def test_standard_library_members_beyond_the_repository_uses(completer):
 
 
 def test_stdlib_members_are_read_statically():
-    from index.stdlib_members import members
+    from graphmer.index.stdlib_members import members
 
     assert {"join", "isabs", "splitext"} <= set(members("os.path"))
     assert "_getfullpathname" not in members("os.path")  # ntpath's: os binds posixpath first
@@ -396,7 +396,7 @@ def test_the_token_before_the_receiver_ranks_by_its_own_counts(tmp_path):
 def test_version_3_index_is_upgraded_and_reparsed_for_contexts(tmp_path):
     import json
 
-    from index.store import FORMAT_VERSION
+    from graphmer.index.store import FORMAT_VERSION
 
     (tmp_path / "m.py").write_text("import os\n\n\ndef f():\n    return os.getcwd()\n")
     build_index(tmp_path, IndexConfig(jobs=1))
@@ -414,7 +414,7 @@ def test_version_3_index_is_upgraded_and_reparsed_for_contexts(tmp_path):
 @pytest.mark.parametrize("before, token", [("    return ", "return"), ("def f(x: ", ":"), ("  ", "^"), ("a = b + ", "+"),
                                            ("f(a, ", ","), ("x ", "?"), ("if not ", "not")])
 def test_context_token(before, token):
-    from index.pynames import context_token
+    from graphmer.index.pynames import context_token
 
     assert context_token(before) == token
 
@@ -422,13 +422,13 @@ def test_context_token(before, token):
 @pytest.mark.parametrize("before, name", [("    env = ", "env"), ("f(a, key=", "key"), ("x == ", ""), ("x: int = ", "x"),
                                           ("return ", "")])
 def test_assigned_name(before, name):
-    from index.complete_usage import assigned_name
+    from graphmer.index.complete_usage import assigned_name
 
     assert assigned_name(before) == name
 
 
 def test_name_match_and_the_names_around_the_cursor(completer):
-    from index.complete_usage import name_match
+    from graphmer.index.complete_usage import name_match
 
     assert [name_match("env", "environment"), name_match("_name", "NAME"), name_match("x", "xa"), name_match("", "a")] == [0.5, 1.0, 0.0, 0.0]
     # `color = self.` and `def color(self): return self.` put color first, before size and save
@@ -564,8 +564,8 @@ def test_element_and_optional_types(tmp_path, code, qual):
 
 
 def test_signature_parts_and_call_slot():
-    from index.complete_rank import signature_parts
-    from index.complete_usage import call_slot
+    from graphmer.index.complete_rank import signature_parts
+    from graphmer.index.complete_usage import call_slot
 
     assert signature_parts("def f(self, a: int, *b, c: dict[str, int] = 1, **kw) -> bool") == (("a", "c"), "bool", False)
     assert signature_parts("async def g(cls)") == ((), "", True)
@@ -579,7 +579,7 @@ def test_signature_parts_and_call_slot():
 
 
 def test_returns_named_and_first_param():
-    from index.complete_rank import first_param, returns_named
+    from graphmer.index.complete_rank import first_param, returns_named
 
     assert returns_named("render_options", 'def update(self, width: int) -> "ConsoleOptions"') == 0.5
     assert returns_named("style", "=Style()") == 1.0  # `self.style = Style(...)`

@@ -9,8 +9,8 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from graphmer_cli.main import cli
-from index.complete_rank import (
+from graphmer.cli.main import cli
+from graphmer.index.complete_rank import (
     WEIGHTS_FILE,
     Hidden,
     RankWeights,
@@ -20,7 +20,7 @@ from index.complete_rank import (
     subwords,
     words_in,
 )
-from model.complete_fit import Example, average, collect, evaluate, fit, fit_hidden, refine_top1
+from graphmer.model.complete_fit import Example, average, collect, evaluate, fit, fit_hidden, refine_top1
 
 NAMES = RankWeights.features()
 

@@ -1,14 +1,14 @@
-"""`self.` counts per owning class (index/complete_owner.py, the self_uses table, m005)."""
+"""`self.` counts per owning class (graphmer/index/complete_owner.py, the self_uses table, m005)."""
 import json
 import textwrap
 from collections import Counter
 
 import pytest
 
-from index.complete import Completer, RankWeights
-from index.complete_buffer import Buffer
-from index.indexer import IndexConfig, build_index
-from index.store import FORMAT_VERSION, INDEX_DIRNAME, Store
+from graphmer.index.complete import Completer, RankWeights
+from graphmer.index.complete_buffer import Buffer
+from graphmer.index.indexer import IndexConfig, build_index
+from graphmer.index.store import FORMAT_VERSION, INDEX_DIRNAME, Store
 from tests.conftest import as_older_index
 
 # Tests of one ranking signal use the hand-set weights: known, stable, each signal visible.

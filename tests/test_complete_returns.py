@@ -1,11 +1,11 @@
-"""Receiver types from return annotations (index/complete_types.py Typer.returned)."""
+"""Receiver types from return annotations (graphmer/index/complete_types.py Typer.returned)."""
 import textwrap
 
 import pytest
 
-from index.complete import Completer
-from index.indexer import IndexConfig, build_index
-from index.store import INDEX_DIRNAME, Store
+from graphmer.index.complete import Completer
+from graphmer.index.indexer import IndexConfig, build_index
+from graphmer.index.store import INDEX_DIRNAME, Store
 
 LEX = '''
 import logging

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from graphmer_cli.main import cli
-from model import corpus_build
-from model.corpus_build import build_corpus, read_corpus
-from model.corpus_dedup import Deduper
-from model.corpus_fetch import left_out, unpack
-from model.corpus_lock import CorpusError, LockEntry, read_list, read_lock, resolve, spdx_licence, write_lock
-from model.corpus_pairs import extract_source, leading_comment
+from graphmer.cli.main import cli
+from graphmer.model import corpus_build
+from graphmer.model.corpus_build import build_corpus, read_corpus
+from graphmer.model.corpus_dedup import Deduper
+from graphmer.model.corpus_fetch import left_out, unpack
+from graphmer.model.corpus_lock import CorpusError, LockEntry, read_list, read_lock, resolve, spdx_licence, write_lock
+from graphmer.model.corpus_pairs import extract_source, leading_comment
 
 SOURCE = '''\
 # Copyright 2024 Someone. Licensed under the MIT licence.
@@ -247,7 +247,7 @@ def test_build_corpus_dedups_across_packages_and_drops_copies_of_excluded_code(t
 def test_build_refuses_a_download_whose_hash_differs(tmp_path, monkeypatch):
     lock, out = _lock_with_wheels(tmp_path, {"alpha": {"alpha/a.py": "x = 1\n"}})
     (out / "downloads" / "alpha-1.0-py3-none-any.whl").write_bytes(b"tampered")
-    monkeypatch.setattr("model.corpus_fetch.subprocess.run",
+    monkeypatch.setattr("graphmer.model.corpus_fetch.subprocess.run",
                         lambda *a, **k: type("R", (), {"returncode": 1, "stderr": "ERROR: THESE PACKAGES DO NOT MATCH THE HASHES"})())
     with pytest.raises(CorpusError, match="pip download failed"):
         build_corpus(lock, out, stdlib=False)

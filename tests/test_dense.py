@@ -12,15 +12,15 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-import graphmer_cli.main as cli_main
+import graphmer.cli.main as cli_main
 from fake_embedder import HashEmbedder
-from index.embedder import EmbedError, Embedder
-from index.fusion import HybridConfig, fuse, graph_boost, normalised
-from index.indexer import IndexConfig, build_index
-from index.records import EMBED_KINDS
-from index.search import Searcher, SearchError
-from index.store import Store
-from index.vectors import FAISS_NAME, VectorConfig, build_faiss, load_vectors, write_index_file
+from graphmer.index.embedder import EmbedError, Embedder
+from graphmer.index.fusion import HybridConfig, fuse, graph_boost, normalised
+from graphmer.index.indexer import IndexConfig, build_index
+from graphmer.index.records import EMBED_KINDS
+from graphmer.index.search import Searcher, SearchError
+from graphmer.index.store import Store
+from graphmer.index.vectors import FAISS_NAME, VectorConfig, build_faiss, load_vectors, write_index_file
 
 
 def dense_index(repo, emb=None, **kw):
@@ -163,7 +163,7 @@ def test_version_1_index_is_upgraded(sample_repo):
     meta = sample_repo / ".graphmer" / "meta.json"
     meta.write_text(json.dumps({**json.loads(meta.read_text()), "version": 1}))
     report = dense_index(sample_repo, HashEmbedder())
-    from index.store import FORMAT_VERSION
+    from graphmer.index.store import FORMAT_VERSION
 
     assert report.counts["vectors"] == 9 and json.loads(meta.read_text())["version"] == FORMAT_VERSION  # upgraded to the current
 
@@ -173,7 +173,7 @@ def test_hnsw_agrees_with_flat():
     vecs = rng.standard_normal((400, 32)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
     ids = np.arange(1000, 1400)
-    from index.vectors import VectorIndex
+    from graphmer.index.vectors import VectorIndex
 
     flat = VectorIndex(build_faiss(ids, vecs, VectorConfig()))
     hnsw = VectorIndex(build_faiss(ids, vecs, VectorConfig(hnsw_threshold=100)))
@@ -334,14 +334,14 @@ def test_cli_no_dense_and_mismatched_model(sample_repo, fake_model):
 )
 def test_cli_model_load_errors_are_one_line(sample_repo, monkeypatch, error):
     if error == "CheckpointError":
-        from model.checkpoint import CheckpointError
+        from graphmer.model.checkpoint import CheckpointError
 
         error = CheckpointError("the default model is missing: reinstall graphmer")
 
     def load_embedder(path, **kw):
         raise error
 
-    monkeypatch.setitem(sys.modules, "model.embedder", types.SimpleNamespace(load_embedder=load_embedder))
+    monkeypatch.setitem(sys.modules, "graphmer.model.embedder", types.SimpleNamespace(load_embedder=load_embedder))
     r = run("index", sample_repo, "--jobs", "1", "--model", "/x")
     assert r.exit_code == 1 and "Traceback" not in r.output
     assert f"cannot load the embedding model '/x': {error}" in r.output and "--no-dense" in r.output

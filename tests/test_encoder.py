@@ -8,9 +8,9 @@ import pytest
 import torch
 from graph_batches import Graph, Group, leaf_node, make_batch, sample_graphs, small_config
 
-from model.batch import IGNORE
-from model.config import PRESETS
-from model.encoder import GraphMER, graph_distances, load_minilm_weights, warm_started_names
+from graphmer.model.batch import IGNORE
+from graphmer.model.config import PRESETS
+from graphmer.model.encoder import GraphMER, graph_distances, load_minilm_weights, warm_started_names
 
 
 def _model(**kw) -> GraphMER:

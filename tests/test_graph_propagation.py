@@ -8,10 +8,10 @@ import faiss
 import numpy as np
 import pytest
 
-from index.graph_vectors import EDGE_RELATIONS, GRAPH_FILE, GraphFileError, propagated, read_propagation
-from index.indexer import IndexConfig, build_index
-from index.store import Store
-from index.vectors import FAISS_NAME
+from graphmer.index.graph_vectors import EDGE_RELATIONS, GRAPH_FILE, GraphFileError, propagated, read_propagation
+from graphmer.index.indexer import IndexConfig, build_index
+from graphmer.index.store import Store
+from graphmer.index.vectors import FAISS_NAME
 from tests.fake_embedder import HashEmbedder
 
 WEIGHTS = {"callees": 0.5, "container": 0.2}
@@ -129,9 +129,9 @@ def test_new_edges_alone_make_vectors_faiss_stale(tmp_path):
 
 def test_fit_graph_writes_the_weights_file_and_covers_it_in_the_hashes(tmp_path, monkeypatch):
     """fit_propagation with the fake embedder: the file it writes is what read_propagation reads."""
-    import model.embedder as model_embedder
-    from model.checkpoint import hash_problem, record_hashes
-    from model.graph_fit import fit_propagation
+    import graphmer.model.embedder as model_embedder
+    from graphmer.model.checkpoint import hash_problem, record_hashes
+    from graphmer.model.graph_fit import fit_propagation
 
     model_dir = tmp_path / "model"
     model_dir.mkdir()
@@ -164,12 +164,12 @@ def test_cli_no_graph_vectors_is_the_ablation(tmp_path, monkeypatch):
 
     from click.testing import CliRunner
 
-    from graphmer_cli.main import cli
+    from graphmer.cli.main import cli
 
     def load_embedder(path=None, propagation=True, **kw):
         return PropagatingEmbedder(WEIGHTS if propagation else {})
 
-    monkeypatch.setitem(sys.modules, "model.embedder", types.SimpleNamespace(load_embedder=load_embedder))
+    monkeypatch.setitem(sys.modules, "graphmer.model.embedder", types.SimpleNamespace(load_embedder=load_embedder))
     root = tmp_path / "repo"
     write_repo(root)
     for args, want in ((["--no-graph-vectors"], {}), ([], WEIGHTS)):
@@ -183,7 +183,7 @@ def test_cli_no_graph_vectors_is_the_ablation(tmp_path, monkeypatch):
 
 
 def test_status_names_the_propagation_the_index_applies(tmp_path):
-    from index.status import index_status
+    from graphmer.index.status import index_status
 
     root = tmp_path / "repo"
     write_repo(root)

@@ -6,9 +6,9 @@ import sqlite3
 
 import pytest
 
-from index.graph import FileGraph, Resolver, _absolute
-from index.indexer import IndexConfig, build_index, module_names
-from index.parse import parse_source
+from graphmer.index.graph import FileGraph, Resolver, _absolute
+from graphmer.index.indexer import IndexConfig, build_index, module_names
+from graphmer.index.parse import parse_source
 
 
 def edges_of(repo):
@@ -145,7 +145,7 @@ def test_many_modules_star_importing_each_other_resolve_in_linear_work(monkeypat
         stars = "".join(f"from .m{j} import *\n" for j in range(n) if j != i)
         files[f"p/m{i}.py"] = stars + f"def f{i}(): pass\n" + "".join(f"missing_{k}()\n" for k in range(3)) + f"f{(i + 1) % n}()\n"
     calls = {"n": 0}
-    from index.graph import Resolver
+    from graphmer.index.graph import Resolver
 
     real = Resolver.canonical
 

@@ -1,10 +1,10 @@
-"""Graph variants of dense scores (index/graph_vectors.py) and their fitting (model/graph_fit.py)."""
+"""Graph variants of dense scores (graphmer/index/graph_vectors.py) and their fitting (graphmer/model/graph_fit.py)."""
 from __future__ import annotations
 
 import numpy as np
 
-from index.graph_vectors import neighbour_lists, neighbour_means, propagate, rerank
-from model.graph_fit import Copy, fit, mrr10, ranks
+from graphmer.index.graph_vectors import neighbour_lists, neighbour_means, propagate, rerank
+from graphmer.model.graph_fit import Copy, fit, mrr10, ranks
 
 
 def unit(*rows):
@@ -45,7 +45,7 @@ def _copy(answer_via_container: bool) -> Copy:
     lists["container"] = [[2], [3], [], []]
     lists["members"] = [[], [], [0], [1]]
     q = unit([0.6, 0.8, 0]) if answer_via_container else unit([0, 0.8, 0.6])  # A's topic, or B's
-    from index.graph_vectors import neighbour_means
+    from graphmer.index.graph_vectors import neighbour_means
 
     return Copy(vecs, np.array([True, True, False, False]), lists, neighbour_means(vecs, lists), q, np.array([0]))
 
@@ -70,8 +70,8 @@ def test_bench_graph_indexes_each_fold_and_measures_both_variants(tmp_path):
 
     from conftest import write_tree
     from fake_embedder import HashEmbedder
-    from graphmer_cli.main import cli
-    from model.graph_fit import index_copies, measure
+    from graphmer.cli.main import cli
+    from graphmer.model.graph_fit import index_copies, measure
 
     def package(name):
         return write_tree(tmp_path / name / name, {
@@ -107,15 +107,15 @@ def test_bench_graph_indexes_each_fold_and_measures_both_variants(tmp_path):
     assert set(r["variants"]) == {"propagate", "rerank"} and r["mode"] == "stripped"
     assert r["variants"]["rerank"]["minus_plain"]["other"]["queries"] == 3
     # The command, with the stand-in model.
-    import model.embedder
+    import graphmer.model.embedder
 
-    orig = model.embedder.load_embedder
-    model.embedder.load_embedder = lambda path=None, **kw: HashEmbedder()
+    orig = graphmer.model.embedder.load_embedder
+    graphmer.model.embedder.load_embedder = lambda path=None, **kw: HashEmbedder()
     try:
         res = CliRunner().invoke(cli, ["bench", "graph", "--fit", str(pkg), "--eval", str(tmp_path / "other" / "other"),
                                        "--work-dir", str(tmp_path / "cli"), "--keep-other-docs", "--folds", "3", "--json"])
     finally:
-        model.embedder.load_embedder = orig
+        graphmer.model.embedder.load_embedder = orig
     assert res.exit_code == 0, res.output
     out = __import__("json").loads(res.stdout)
     assert out["mode"] == "keep-other-docs" and out["folds"] == 3 and set(out["plain"]) == {"other"}

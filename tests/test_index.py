@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from conftest import write_tree
-from index import indexer
-from index.indexer import IndexConfig, build_index
-from index.search import Searcher
-from index.store import Store, StoreError
+from graphmer.index import indexer
+from graphmer.index.indexer import IndexConfig, build_index
+from graphmer.index.search import Searcher
+from graphmer.index.store import Store, StoreError
 
 ONE = IndexConfig(jobs=1)
 
@@ -194,7 +194,7 @@ def test_kill_9_mid_run_then_rerun_matches_uninterrupted(tmp_path):
     clean = _synthetic_repo(tmp_path / "b")
     build_index(clean, IndexConfig(jobs=1, batch_files=10))
 
-    cmd = [sys.executable, "-m", "graphmer_cli.main", "index", str(interrupted), "--jobs", "1", "--batch-files", "10", "--json", "--no-dense"]
+    cmd = [sys.executable, "-m", "graphmer.cli.main", "index", str(interrupted), "--jobs", "1", "--batch-files", "10", "--json", "--no-dense"]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     db = interrupted / ".graphmer" / "index.db"
     deadline = time.monotonic() + 60

@@ -15,19 +15,19 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import graphmer_cli.main as cli_main
+import graphmer.cli.main as cli_main
 from conftest import write_tree
 from fake_embedder import HashEmbedder
-from index.indexer import IndexConfig, IndexStopped, build_index
-from index.lock import IndexLock
-from index.search import Searcher
-from index.status import index_status
-from index.store import Store, StoreError
-from index.vectors import FAISS_NAME
+from graphmer.index.indexer import IndexConfig, IndexStopped, build_index
+from graphmer.index.lock import IndexLock
+from graphmer.index.search import Searcher
+from graphmer.index.status import index_status
+from graphmer.index.store import Store, StoreError
+from graphmer.index.vectors import FAISS_NAME
 from test_index import _synthetic_repo, snapshot
 
 ONE = IndexConfig(jobs=1)
-GRAPHMER = [sys.executable, "-m", "graphmer_cli.main"]
+GRAPHMER = [sys.executable, "-m", "graphmer.cli.main"]
 
 
 def run(*args, **kw):
@@ -258,7 +258,7 @@ def test_a_run_that_changes_nothing_commits_nothing(tmp_path):
 
 
 def test_another_writer_is_a_live_process_holding_the_lock(tmp_path):
-    from index.lock import LOCK_NAME, another_writer
+    from graphmer.index.lock import LOCK_NAME, another_writer
 
     with IndexLock(tmp_path):
         assert not another_writer(tmp_path)  # this process's own run

@@ -1,4 +1,4 @@
-"""model/kg_samples.py and model/leafy.py: extraction from a tiny index, masking, layouts."""
+"""graphmer/model/kg_samples.py and graphmer/model/leafy.py: extraction from a tiny index, masking, layouts."""
 from __future__ import annotations
 
 import dataclasses
@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from index.indexer import build_index
-from index.store import INDEX_DIRNAME, Store
-from model.batch import IGNORE
-from model.config import RELATIONS, EncoderConfig
-from model.kg_samples import Head, Sample, extract_corpus, function_texts, is_valid_file
-from model.leafy import MAX_SPAN, BatchStats, link_query, make_batch, triple_weights
-from model.tokenizer import Tokenizer
+from graphmer.index.indexer import build_index
+from graphmer.index.store import INDEX_DIRNAME, Store
+from graphmer.model.batch import IGNORE
+from graphmer.model.config import RELATIONS, EncoderConfig
+from graphmer.model.kg_samples import Head, Sample, extract_corpus, function_texts, is_valid_file
+from graphmer.model.leafy import MAX_SPAN, BatchStats, link_query, make_batch, triple_weights
+from graphmer.model.tokenizer import Tokenizer
 from tests.conftest import write_tree
 
 R = {name: i for i, name in enumerate(RELATIONS)}

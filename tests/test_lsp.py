@@ -19,10 +19,10 @@ from pygls.exceptions import JsonRpcException
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
-from index.indexer import build_index
+from graphmer.index.indexer import build_index
 
 DATA = Path(__file__).parent / "data" / "lsp" / "proj"
-SERVER = [sys.executable, "-m", "graphmer_cli.main", "lsp", "-v"]
+SERVER = [sys.executable, "-m", "graphmer.cli.main", "lsp", "-v"]
 
 
 @pytest.fixture(scope="module")

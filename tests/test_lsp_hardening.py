@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 from pygls.uris import from_fs_path
 
-from index.indexer import build_index
-from index.lock import IndexLock
-from index.store import INDEX_DIRNAME, META_NAME, Store
+from graphmer.index.indexer import build_index
+from graphmer.index.lock import IndexLock
+from graphmer.index.store import INDEX_DIRNAME, META_NAME, Store
 
 DATA = Path(__file__).parent / "data" / "lsp" / "proj"
-SERVER = [sys.executable, "-m", "graphmer_cli.main", "lsp", "-v"]
+SERVER = [sys.executable, "-m", "graphmer.cli.main", "lsp", "-v"]
 WAIT = 60.0  # seconds: a bound for hangs, never a measure of speed
 
 
@@ -264,7 +264,7 @@ def test_shutdown_and_exit_while_the_first_build_loads_the_model_or_embeds_stop_
 
 # -- item 9: the index changed underneath the server ---------------------------------------
 def graphmer_index(root: Path, *args: str) -> None:
-    subprocess.run([sys.executable, "-m", "graphmer_cli.main", "index", str(root), "--no-dense", *args],
+    subprocess.run([sys.executable, "-m", "graphmer.cli.main", "index", str(root), "--no-dense", *args],
                    check=True, capture_output=True, timeout=WAIT)
 
 

@@ -13,7 +13,7 @@ from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient, client_capabilities
 
 DATA = Path(__file__).parent / "data" / "lsp" / "proj"
-SERVER = [sys.executable, "-m", "graphmer_cli.main", "lsp", "-v"]
+SERVER = [sys.executable, "-m", "graphmer.cli.main", "lsp", "-v"]
 
 
 def uri(root: Path, rel: str) -> str:
@@ -132,7 +132,7 @@ async def test_dense_search_with_the_default_model(project: Path):
 def test_lsp_cli_rejects_a_bad_tcp_address():
     from click.testing import CliRunner
 
-    from graphmer_cli.main import cli
+    from graphmer.cli.main import cli
 
     res = CliRunner().invoke(cli, ["lsp", "--tcp", "localhost"])
     assert res.exit_code == 2
@@ -140,8 +140,8 @@ def test_lsp_cli_rejects_a_bad_tcp_address():
 
 
 def test_bench_symbols_runs_a_real_server(project: Path):
-    from index.indexer import build_index
-    from lsp.bench_symbols import bench_symbols
+    from graphmer.index.indexer import build_index
+    from graphmer.lsp.bench_symbols import bench_symbols
 
     build_index(project)
     res = bench_symbols(project, n=8, seed=1)

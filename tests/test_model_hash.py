@@ -12,11 +12,11 @@ from click.testing import CliRunner
 from graph_batches import small_config
 from test_checkpoint import flip_data_byte
 
-from model.checkpoint import HASHES_FILE, CheckpointError, file_sha256, hash_problem
-from model.embedder import DEFAULT_MODEL, load_embedder
-from model.encoder import GraphMER
-from model.retrieval import Pooler
-from model.tokenizer import Tokenizer
+from graphmer.model.checkpoint import HASHES_FILE, CheckpointError, file_sha256, hash_problem
+from graphmer.model.embedder import DEFAULT_MODEL, load_embedder
+from graphmer.model.encoder import GraphMER
+from graphmer.model.retrieval import Pooler
+from graphmer.model.tokenizer import Tokenizer
 
 
 def one_line(msg: str) -> str:
@@ -27,7 +27,7 @@ def one_line(msg: str) -> str:
 @pytest.fixture(scope="module")
 def small_embedder_folder(tmp_path_factory) -> Path:
     """A retrieval model folder as `graphmer train-retrieval` writes it, untrained and tiny."""
-    from model.retrieval_train import RetrievalConfig, save_embedder
+    from graphmer.model.retrieval_train import RetrievalConfig, save_embedder
 
     tok = Tokenizer.train_bpe(["def add(a, b):\n    return a + b\n"] * 4, vocab_size=270)
     torch.manual_seed(0)
@@ -84,7 +84,7 @@ def test_shipped_default_model_carries_matching_hashes():
 
 
 def _run(*args):
-    from graphmer_cli.main import cli
+    from graphmer.cli.main import cli
 
     return CliRunner().invoke(cli, [str(a) for a in args])
 

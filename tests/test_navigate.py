@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from index.indexer import build_index
-from index.navigate import Navigator, Site, Word, word_at
-from index.store import Store
-from index.symbol_match import EXACT, INITIALS, PREFIX, SymbolTable, name_score
-from lsp.state import Debouncer, ServerOptions
+from graphmer.index.indexer import build_index
+from graphmer.index.navigate import Navigator, Site, Word, word_at
+from graphmer.index.store import Store
+from graphmer.index.symbol_match import EXACT, INITIALS, PREFIX, SymbolTable, name_score
+from graphmer.lsp.state import Debouncer, ServerOptions
 
 DATA = Path(__file__).parent / "data" / "lsp" / "proj"
 

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from index.indexer import build_index
+from graphmer.index.indexer import build_index
 
 REPO = Path(__file__).resolve().parent.parent
-SERVER = [sys.executable, "-m", "graphmer_cli.main", "lsp", "-v"]
+SERVER = [sys.executable, "-m", "graphmer.cli.main", "lsp", "-v"]
 NVIM_WAIT = 300  # seconds for the whole editor session: a hang fails the test instead of blocking CI
 SOURCE = '''\
 class Widget:

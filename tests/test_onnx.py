@@ -17,20 +17,20 @@ from click.testing import CliRunner
 from graph_batches import small_config
 from test_retrieval import doc_corpus
 
-from index.indexer import IndexConfig, build_index
-from index.store import Store
-from model.embedder import DEFAULT_MODEL, load_embedder
-from model.encoder import GraphMER
-from model.folder import CheckpointError, file_sha256
-from model.onnx_export import export_onnx
-from model.retrieval import Pooler
-from model.tokenizer import Tokenizer
+from graphmer.index.indexer import IndexConfig, build_index
+from graphmer.index.store import Store
+from graphmer.model.embedder import DEFAULT_MODEL, load_embedder
+from graphmer.model.encoder import GraphMER
+from graphmer.model.folder import CheckpointError, file_sha256
+from graphmer.model.onnx_export import export_onnx
+from graphmer.model.retrieval import Pooler
+from graphmer.model.tokenizer import Tokenizer
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 def _cli(*args):
-    from graphmer_cli.main import cli
+    from graphmer.cli.main import cli
 
     return CliRunner().invoke(cli, [str(a) for a in args])
 
@@ -43,7 +43,7 @@ def corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def leafy_folder(tmp_path_factory, corpus) -> Path:
     """A tiny untrained search model WITH leaves and a non-neutral decay mask, exported in float32."""
-    from model.retrieval_train import RetrievalConfig, save_embedder
+    from graphmer.model.retrieval_train import RetrievalConfig, save_embedder
 
     texts = [p.read_text() for p in corpus.rglob("*.py")]
     tok = Tokenizer.train_bpe(texts, vocab_size=400)
@@ -117,7 +117,7 @@ def _vectors_by_symbol(index_dir: Path) -> dict:
 
 
 def test_incremental_index_equals_clean_index(tmp_path):
-    from index.search import Searcher
+    from graphmer.index.search import Searcher
 
     inc, clean = tmp_path / "inc", tmp_path / "clean"
     doc_corpus(inc, copies=3)
@@ -169,7 +169,7 @@ def test_a_stale_or_missing_export_is_refused_in_one_line(leafy_folder, tmp_path
     meta = json.loads((stale / "onnx.json").read_text())
     meta["source"]["model.safetensors"] = "0" * 64  # exported from other weights than the folder's
     (stale / "onnx.json").write_text(json.dumps(meta))
-    subprocess.run([sys.executable, "-m", "model.folder", "--replace", str(stale)], check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "graphmer.model.folder", "--replace", str(stale)], check=True, capture_output=True)
     with pytest.raises(CheckpointError, match=r"model.onnx was exported from another model.safetensors than the folder's; "
                                               r"run `graphmer export"):
         load_embedder(stale)
@@ -196,7 +196,7 @@ def no_torch_env(tmp_path) -> dict:
 
 
 def _graphmer(env, *args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "graphmer_cli.main", *map(str, args)], env=env, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "graphmer.cli.main", *map(str, args)], env=env, cwd=cwd,
                           capture_output=True, text=True, timeout=300)
 
 
@@ -218,7 +218,7 @@ def test_index_and_search_run_without_torch(no_torch_env, tmp_path):
 def test_a_search_imports_no_torch(tmp_path):
     root = doc_corpus(tmp_path / "repo", copies=1)
     assert _cli("index", root, "--jobs", "1").exit_code == 0
-    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "graphmer_cli.main", "search", "read the file",
+    r = subprocess.run([sys.executable, "-X", "importtime", "-m", "graphmer.cli.main", "search", "read the file",
                         "--repo", str(root)], capture_output=True, text=True, timeout=120, cwd=REPO)
     assert r.returncode == 0, r.stderr
     imported = {line.split("|")[-1].strip() for line in r.stderr.splitlines() if line.startswith("import time:")}
@@ -233,7 +233,7 @@ async def test_language_server_searches_without_torch(no_torch_env, tmp_path):
     from pytest_lsp import ClientServerConfig, client_capabilities
 
     root = doc_corpus(tmp_path / "repo", copies=2)
-    client = await ClientServerConfig(server_command=[sys.executable, "-m", "graphmer_cli.main", "lsp", "-v"],
+    client = await ClientServerConfig(server_command=[sys.executable, "-m", "graphmer.cli.main", "lsp", "-v"],
                                       server_env=no_torch_env).start()
     try:
         await client.initialize_session(types.InitializeParams(
@@ -256,7 +256,7 @@ async def test_language_server_searches_without_torch(no_torch_env, tmp_path):
 
 
 def test_bench_export_measures_each_quantization(leafy_folder, corpus):
-    from model.bench_onnx import compare_quantizations
+    from graphmer.model.bench_onnx import compare_quantizations
 
     r = compare_quantizations(leafy_folder, corpus, threads=2, limit=20)
     assert r["symbols"] == 20 and list(r["schemes"]) == ["torch-int8", "onnx-float32", "onnx-int8-weights", "onnx-int8-dynamic"]
@@ -272,8 +272,8 @@ def test_language_server_takes_the_prefetched_shipped_model_only_when_no_other_i
                                                                                               leafy_folder):
     from concurrent.futures import Future
 
-    import lsp.state as state
-    from lsp.state import ServerOptions, WorkspaceIndex
+    import graphmer.lsp.state as state
+    from graphmer.lsp.state import ServerOptions, WorkspaceIndex
 
     prefetched = object()
     fut: Future = Future()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from index import languages
-from index.parse import parse_source
-from index.records import ParsedFile
+from graphmer.index import languages
+from graphmer.index.parse import parse_source
+from graphmer.index.records import ParsedFile
 
 
 def _parse(src: bytes, path: str, language: str, module: str) -> ParsedFile:

@@ -1,8 +1,8 @@
 """Python parsing: the exact symbols and raw references of a real-looking snippet."""
 from __future__ import annotations
 
-from index.parse import parse_source
-from index.records import Ref
+from graphmer.index.parse import parse_source
+from graphmer.index.records import Ref
 
 SRC = b'''"""Module doc."""
 import os.path as osp, sys

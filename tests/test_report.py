@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from graphmer_cli.main import cli
-from model.report import ReportOptions, build_report
-from model.report_md import render_markdown, write_report
-from model.report_stats import Window, default_windows, schedule_phases, wilson
-from model.run_log import RunLogError
+from graphmer.cli.main import cli
+from graphmer.model.report import ReportOptions, build_report
+from graphmer.model.report_md import render_markdown, write_report
+from graphmer.model.report_stats import Window, default_windows, schedule_phases, wilson
+from graphmer.model.run_log import RunLogError
 
 
 def write_run(root: Path, steps: list[dict], evals=(), checkpoints=(), resume_at=None, resume_gap=0.0) -> Path:

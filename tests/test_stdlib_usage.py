@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from index.complete import Completer, RankWeights
-from index.indexer import IndexConfig, build_index
-from index.stdlib_usage import (
+from graphmer.index.complete import Completer, RankWeights
+from graphmer.index.indexer import IndexConfig, build_index
+from graphmer.index.stdlib_usage import (
     USAGE_FILE,
     UsageError,
     count,
@@ -19,7 +19,7 @@ from index.stdlib_usage import (
     totals,
     write,
 )
-from index.store import INDEX_DIRNAME, Store
+from graphmer.index.store import INDEX_DIRNAME, Store
 
 SOURCE = textwrap.dedent('''
     import os

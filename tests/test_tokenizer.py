@@ -1,4 +1,4 @@
-"""model/tokenizer.py: BPE round trips, special ids, save/load, refusal, MiniLM oracle."""
+"""graphmer/model/tokenizer.py: BPE round trips, special ids, save/load, refusal, MiniLM oracle."""
 from __future__ import annotations
 
 import inspect
@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from model.tokenizer import SPECIALS, Tokenizer
+from graphmer.model.tokenizer import SPECIALS, Tokenizer
 
 WHOLE_FILE = inspect.getsource(textwrap)  # a real Python file
 

@@ -12,8 +12,8 @@ import pytest
 from safetensors.torch import load_file
 
 from conftest import write_tree
-from model.runstate import RunStateError
-from model.train import TrainConfig, lr_at, mu_at, train
+from graphmer.model.runstate import RunStateError
+from graphmer.model.train import TrainConfig, lr_at, mu_at, train
 
 VOLATILE = {"time", "step_time", "tokens_per_s", "memory_mb"}
 
@@ -115,7 +115,7 @@ def test_two_process_gloo_ddp_trains(corpus, tmp_path):
     out = tmp_path / "ddp"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29731",
-           "-m", "graphmer_cli.main", "train", str(corpus), "--preset", "tiny", "--steps", "6", "--batch-size", "4",
+           "-m", "graphmer.cli.main", "train", str(corpus), "--preset", "tiny", "--steps", "6", "--batch-size", "4",
            "--eval-every", "3", "--eval-samples", "16", "--checkpoint-every", "3", "--out", str(out), "--threads", "1"]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -129,7 +129,7 @@ def test_two_process_gloo_ddp_trains(corpus, tmp_path):
 def test_train_cli_errors(corpus, tmp_path):
     from click.testing import CliRunner
 
-    from graphmer_cli.main import cli
+    from graphmer.cli.main import cli
 
     r = CliRunner().invoke(cli, ["train", "--out", str(tmp_path / "x")])
     assert r.exit_code == 2 and "give corpus PATHS or --index" in r.output
@@ -140,7 +140,7 @@ def test_train_cli_errors(corpus, tmp_path):
 def test_eval_reports_link_prediction_beside_baselines(corpus, tmp_path):
     from click.testing import CliRunner
 
-    from graphmer_cli.main import cli
+    from graphmer.cli.main import cli
 
     cfg = replace(BASE, steps=8, eval_every=8, checkpoint_every=8)
     train(cfg, tmp_path / "a", corpus=[str(corpus)])
@@ -168,8 +168,8 @@ def test_corrupt_training_checkpoint_is_refused(corpus, tmp_path):
 
 
 def test_link_candidates_are_the_relations_range_over_train_and_held_out():
-    from model.evaluation import candidate_pools
-    from model.kg_samples import Head, Sample
+    from graphmer.model.evaluation import candidate_pools
+    from graphmer.model.kg_samples import Head, Sample
 
     def sample(*triples):
         return Sample(ids=(1, 5, 2), word_start=(True, True, True), heads=(Head(1, 1, triples),), symbol_id=0, path="x.py")

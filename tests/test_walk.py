@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 
 from conftest import write_tree
-from index.walk import WalkConfig, walk
+from graphmer.index.walk import WalkConfig, walk
 
 
 def paths(result):

@@ -14,9 +14,9 @@ import {
 
 const hit: SearchHit = {
   name: "parse_args",
-  qualname: "graphmer_cli.main.parse_args",
+  qualname: "graphmer.cli.main.parse_args",
   kind: "function",
-  path: "graphmer_cli/main.py",
+  path: "graphmer/cli/main.py",
   uri: "file:///work/repo/graphmer_cli/main.py",
   range: { start: { line: 41, character: 4 }, end: { line: 41, character: 14 } },
   score: 0.87654,
@@ -46,7 +46,7 @@ test("searchParams falls back to the default limit and drops unknown modes", () 
 test("hitToItem labels name and kind, gives path:line and score with the snippet's first line", () => {
   const item = hitToItem(hit);
   assert.equal(item.label, "$(symbol-function) parse_args (function)");
-  assert.equal(item.description, "graphmer_cli/main.py:42");
+  assert.equal(item.description, "graphmer/cli/main.py:42");
   assert.equal(item.detail, "0.877  def parse_args(argv: list[str]) -> Namespace:");
   assert.equal(item.hit, hit);
 });

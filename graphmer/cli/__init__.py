@@ -1,0 +1,1 @@
+"""The `graphmer` command (click): thin wrappers over graphmer.index, graphmer.model and graphmer.lsp."""

@@ -1,1 +1,0 @@
-"""graphmer graphmer_cli package."""
