@@ -1,6 +1,6 @@
 """What the index needs from a model: the Embedder protocol, and checks on what it returns.
 
-graphmer/index/ never imports graphmer/model/ or torch (DESIGN.md §1): its caller hands it an object with
+graphmer/index/ never imports graphmer/model/ or torch (docs/architecture.md §1): its caller hands it an object with
 this shape (graphmer/model/embedder.py makes the real one; tests use a hashing fake).
 """
 from __future__ import annotations

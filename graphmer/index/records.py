@@ -11,7 +11,7 @@ SYMBOL_KINDS = frozenset({"module", *CLASS_KINDS, *CALLABLE_KINDS, "external"})
 # Kinds that get a dense vector: definitions with a body of their own (not modules, not externals).
 EMBED_KINDS = CLASS_KINDS | CALLABLE_KINDS
 
-# Relations of the code graph (DESIGN.md §3).
+# Relations of the code graph (docs/architecture.md §3).
 RELATIONS = (
     "contains",
     "calls",

@@ -3,7 +3,7 @@
 The file is derived data: the stored vectors, or with a model that ships graph propagation
 (graphmer/index/graph_vectors.py) each mixed with its neighbours'. Its ids are the store's symbol
 ids (IndexIDMap2); it is exact inner product (IndexFlatIP) below a size threshold and HNSW
-above it (DESIGN.md §6). It is written to a temporary name, fsynced and renamed after the
+above it (docs/architecture.md §5). It is written to a temporary name, fsynced and renamed after the
 SQLite commit, and the store records which vectors generation it holds, so a missing,
 corrupt, stale or foreign file is detected on load and rebuilt from the store.
 """

@@ -1,13 +1,13 @@
 """One config dataclass for the GraphMER encoder, its presets, and the relation table.
 
-See ../shared/GRAPHMER_SPEC.md §8 (the code adaptation) for where each value comes from.
+See docs/model.md §8 (the adaptation to code) for where each value comes from.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
 
-# Relation ids for leaves (spec §8.2; 0 = no relation / padding). The index's relations
+# Relation ids for leaves (docs/model.md §8.2; 0 = no relation / padding). The index's relations
 # map onto them in graphmer/model/leafy.py; ids are part of the checkpoint format, never reorder.
 RELATIONS = (
     "<none>",

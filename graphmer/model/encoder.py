@@ -1,6 +1,7 @@
 """The GraphMER network: embeddings + H-GAT, decay-masked post-LN encoder, MLM/MNM/SBO heads.
 
-Section numbers (§) refer to ../shared/GRAPHMER_SPEC.md. The input is a `Batch` (graphmer/model/batch.py);
+Section numbers (§) refer to docs/model.md; its §0 explains the markers [M] and [Co] (the
+authors' model and collator) and ⚑ (a deviation). The input is a `Batch` (graphmer/model/batch.py);
 every per-node quantity (position, graph distance, head span) is computed from the node's
 (anchor root, slot) so the fixed and compact layouts give the same outputs on valid nodes.
 """

@@ -1,6 +1,6 @@
 """Held-out evaluation of a trained run: MLM/MNM accuracy and link prediction.
 
-Link prediction (spec §8.8–8.9): for a held-out (head, relation) whose true tail is known,
+Link prediction (docs/model.md §8.8–8.9): for a held-out (head, relation) whose true tail is known,
 the model scores every candidate tail by the mean log-probability of its tokens in the
 head's masked leaf slots; one forward pass per candidate length. The candidates are the
 relation's range: every tail the relation has anywhere in the corpus (training and

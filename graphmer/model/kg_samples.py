@@ -1,4 +1,4 @@
-"""Training samples and their seed knowledge graph, read from a graphmer index (spec §8.1-8.2).
+"""Training samples and their seed knowledge graph, read from a graphmer index (docs/model.md §8.1-8.2).
 
 One sample per function or method: its source (a method prefixed by its class header
 line), comments stripped, as [CLS] ... [SEP] windows of at most R roots. Triples come
@@ -37,7 +37,7 @@ LINE_RELATIONS = {
 }
 # Index relation -> model relation, for edges whose head is the def name.
 DEF_RELATIONS = {"overrides": REL["overrides"], "returns": REL["returns_type"]}
-MAX_HEAD = 7  # m: longest head span in tokens (spec §8.2)
+MAX_HEAD = 7  # m: longest head span in tokens (docs/model.md §8.2)
 CLASS_LINES = 40  # a class is sampled (for retrieval) from its first lines only
 MAX_CALLERS = 8  # called_by tails kept per function (one is drawn per batch)
 _WORD = re.compile(r"\w+|[^\w\s]+")  # a code word: an identifier/number run or a punctuation run

@@ -1,4 +1,4 @@
-"""Leafy chain graphs: injection, masking and collation into a Batch (spec §1, §8.2-8.5).
+"""Leafy chain graphs: injection, masking and collation into a Batch (docs/model.md §1, §8.2-8.5).
 
 make_batch first draws a layout-independent plan for each sample (which triple each head
 gets, which heads are injected, the optional copy cap, which root spans and leaf groups
@@ -21,7 +21,7 @@ from graphmer.model.tokenizer import Tokenizer
 
 MAX_SPAN = 7  # longest masked root span, tokens (SBO offsets 0..6)
 GEOMETRIC_P = 0.2  # span length ~ Geometric(p) truncated to 1..MAX_SPAN [Co mask_spans]
-# Triples restating text the roots already show (annotations) are drawn less (spec §8.2).
+# Triples restating text the roots already show (annotations) are drawn less (docs/model.md §8.2).
 RESTATE_WEIGHT = {RELATIONS.index("param_type"): 0.25, RELATIONS.index("returns_type"): 0.25}
 _SPAN_P = np.array([GEOMETRIC_P * (1 - GEOMETRIC_P) ** k for k in range(MAX_SPAN)])
 _SPAN_P /= _SPAN_P.sum()
@@ -84,7 +84,7 @@ def mask_spans(word_start: Sequence[bool], budget: int, rng: np.random.Generator
     """Non-overlapping whole-word spans [s, e] (inclusive) covering about `budget` tokens.
 
     A span starts at a word start, has a Geometric(0.2) length extended to the end of
-    its last word, and is redrawn if longer than MAX_SPAN or overlapping ([Co] mask_spans).
+    its last word, and is redrawn if longer than MAX_SPAN or overlapping (the authors' collator [Co], mask_spans; docs/model.md §4).
     Position 0 and the last position ([CLS], [SEP]) are never word starts, so never masked.
     """
     n = len(word_start)
@@ -147,7 +147,7 @@ def _choose(sample: Sample, cfg: EncoderConfig, counts: Sequence[int], rng: np.r
 
 def _cap_copies(chosen: list[list], copies: list[list[bool]], cap: float, rng: np.random.Generator,
                 stats: BatchStats) -> None:
-    """Drop random verbatim-copy groups until they are at most `cap` of the batch's injections (spec §8.5)."""
+    """Drop random verbatim-copy groups until they are at most `cap` of the batch's injections (docs/model.md §8.5)."""
     where = [(b, i) for b, row in enumerate(copies) for i, c in enumerate(row) if c]
     others = sum(len(row) for row in copies) - len(where)
     limit = int(cap / (1 - cap) * others) if cap < 1 else len(where)
@@ -179,7 +179,7 @@ def _mask(sample: Sample, chosen: list, copies: list[bool], cfg: EncoderConfig, 
     groups = []
     for (h, rel, tail), copy in zip(chosen, copies):
         coin = rng.random() < mnm_prob
-        leak = bool(root_mask[h.pos : h.pos + h.length].any())  # the leak rule (spec §8.5)
+        leak = bool(root_mask[h.pos : h.pos + h.length].any())  # the leak rule (docs/model.md §8.5)
         masked = coin or leak
         tail = list(tail)
         leaf_in = _replace(tail, tok.mask_id, allowed, rng) if masked else tail
@@ -227,7 +227,7 @@ def _assemble(plans: list[_Plan], cfg: EncoderConfig, pad_id: int, layout: str) 
         valid[b, :n] = True
         labels[b, :n] = p.labels
         for s, e in p.spans:
-            # Spans never hold [CLS]/[SEP], so both boundaries exist; as in [Co], every root span gets SBO.
+            # Spans never hold [CLS]/[SEP], so both boundaries exist; as in the authors' collator ([Co], docs/model.md §0), every root span gets SBO.
             sbo_left[b, s : e + 1] = s - 1
             sbo_right[b, s : e + 1] = e + 1
             sbo_offset[b, s : e + 1] = np.arange(e - s + 1)
@@ -254,7 +254,7 @@ def make_batch(samples: Sequence[Sample], cfg: EncoderConfig, tokenizer: Tokeniz
 
     relation_counts: train triples per relation id (KGCorpus.relation_counts) for the
     count(r)^-0.5 draw; when None they are counted over `samples`.
-    copy_cap: if set (spec §8.5: 0.1), groups whose tail occurs verbatim in the roots are
+    copy_cap: if set (docs/model.md §8.5: 0.1), groups whose tail occurs verbatim in the roots are
     dropped at random until they are at most this share of the batch's injected groups.
     """
     if (tokenizer.pad_id, tokenizer.mask_id) != (cfg.pad_id, cfg.mask_id) or tokenizer.vocab_size > cfg.vocab_size:
@@ -279,7 +279,7 @@ def link_query(sample: Sample, head: Head, relation: int, n_masked: int, cfg: En
     """One graph with only `head` injected: its first n_masked leaf slots [MASK], nothing else masked.
 
     Returns the batch (B=1, labels all IGNORE) and the node indices of the masked slots,
-    in slot order, for scoring candidate tails of n_masked tokens (spec §8.8).
+    in slot order, for scoring candidate tails of n_masked tokens (docs/model.md §8.8).
     """
     if not 1 <= n_masked <= cfg.leaves:
         raise ValueError(f"n_masked must be in 1..{cfg.leaves}, got {n_masked}")

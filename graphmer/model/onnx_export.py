@@ -5,7 +5,7 @@ and returns the (B, H) L2-normalised embeddings, so inference needs onnxruntime 
 only (graphmer/model/onnx_embedder.py). The network is the one of graphmer/model/encoder.py, rewritten with
 static shapes where training uses data-dependent ones:
 
-- H-GAT (§2) runs on every node for each relation id, and a node keeps the result of its
+- H-GAT (docs/model.md §2) runs on every node for each relation id, and a node keeps the result of its
   own relation only: the same values as the training code's per-relation gather, with no
   nonzero/unique in the graph. A model whose retrieval.json says leaves=false gets no
   H-GAT at all (it never sees a leaf).
@@ -91,7 +91,7 @@ class _Exportable(nn.Module):
             for layer in m.layers:
                 x = layer(x, mask, valid)
             return self.pooler(x, valid)
-        # The decay mask (§3) from closed-form graph distances, through a table of every length.
+        # The decay mask (docs/model.md §3) from closed-form graph distances, through a table of every length.
         ri, rj = node_root[:, :, None], node_root[:, None, :]
         li, lj = is_leaf[:, :, None], is_leaf[:, None, :]
         d = (ri - rj).abs() + li.long() + lj.long()

@@ -1,4 +1,4 @@
-"""Retrieval embeddings over leafy chain graphs (spec §8.7), shared by training and search.
+"""Retrieval embeddings over leafy chain graphs (docs/model.md §8.7), shared by training and search.
 
 A symbol's embedding is normalize(W_p · mean of the last hidden states) over its leafy
 chain graph: its code as roots, every statically known fact injected as leaves (one
@@ -28,7 +28,7 @@ from graphmer.model.retrieval_inputs import (  # noqa: F401 (re-exported: traini
 
 
 class Pooler(nn.Module):
-    """W_p of spec §8.7, starting as the identity."""
+    """W_p of docs/model.md §8.7, starting as the identity."""
 
     def __init__(self, hidden: int):
         super().__init__()

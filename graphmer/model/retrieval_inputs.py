@@ -1,5 +1,5 @@
 """What a retrieval model reads, without torch: retrieval.json's spec, and leafy chain
-graph batches as numpy arrays (spec §8.7).
+graph batches as numpy arrays (docs/model.md §8.7).
 
 Shared by training (graphmer/model/retrieval.py wraps the arrays as a torch Batch) and by
 torch-free inference (graphmer/model/onnx_embedder.py feeds them to ONNX Runtime), so both see

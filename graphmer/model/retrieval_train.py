@@ -1,4 +1,4 @@
-"""The contrastive stage (spec §8.7): a sentence ↔ its docstring-free function, InfoNCE.
+"""The contrastive stage (docs/model.md §8.7): a sentence ↔ its docstring-free function, InfoNCE.
 
 Pairs come from a built corpus (`graphmer corpus build`) or plain folders
 (graphmer/model/retrieval_pairs.py). A step embeds a batch of queries and functions and takes the

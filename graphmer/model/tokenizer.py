@@ -2,7 +2,7 @@
 
 Both wrap a HF `tokenizers.Tokenizer`. Encoding never adds special tokens (the leafy
 graph code places [CLS]/[SEP] itself) and returns character offsets into the text,
-which span masking and head anchoring need (spec §8.1-8.2).
+which span masking and head anchoring need (docs/model.md §8.1-8.2).
 
 The saved file is JSON: a graphmer header around the HF tokenizer JSON (HF's loader
 rejects unknown keys, so the header cannot live inside the HF object itself):

@@ -45,7 +45,7 @@ class TrainConfig:
     mlm_prob: float = 0.15
     mnm_prob: float = 0.3
     inject_prob: float = 0.7
-    copy_cap: float = 0.1  # tails found verbatim in the roots: at most this share of injections (spec §8.5)
+    copy_cap: float = 0.1  # tails found verbatim in the roots: at most this share of injections (docs/model.md §8.5)
     layout: str = "compact"  # "compact" or "fixed"
     use_hgat: bool = True  # False: the no-H-GAT ablation
     vocab_size: int = 8192  # BPE presets: tokenizer vocabulary trained for the run
