@@ -36,7 +36,7 @@ class IndexConfig:
     jobs: int = 0  # parser processes; 0 = one per CPU
     batch_files: int = 256  # files per store transaction
     index_dir: str | None = None  # default: <root>/.graphmer
-    embedder: object | None = None  # an graphmer.index.embedder.Embedder; None: lexical + graph only (--no-dense), vectors kept as they are
+    embedder: object | None = None  # a graphmer.index.embedder.Embedder; None: lexical + graph only (--no-dense), vectors kept as they are
     embed_batch: int = 256  # symbol ids per embed_symbols call, and per vectors transaction
     vectors: VectorConfig = VectorConfig()  # vectors.faiss layout (flat or HNSW by size)
     rebuild: bool = False  # start afresh: the current index files are moved aside first (see set_aside)
