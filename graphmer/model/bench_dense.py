@@ -47,7 +47,7 @@ def _minilm():
 
 
 def _encode(torch, tok, model, texts: list[str], batch: int = 32) -> np.ndarray:
-    out = np.zeros((len(texts), graphmer.model.config.hidden_size), dtype=np.float32)
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     with torch.no_grad():
         for a in range(0, len(order), batch):
@@ -309,7 +309,7 @@ def query_latency(root: Path, n_queries: int = 200, fresh_runs: int = 3, model: 
     root = Path(root).resolve()
     searcher = Searcher.open(root, embedder=load_embedder(model))
     queries = []
-    for (path,) in searcher.store.conn.execute("SELECT path FROM files WHERE language = 'python' ORDER BY path"):
+    for path in searcher.store.file_paths_in_language("python"):
         try:
             with tokenize.open(root / path) as f:
                 queries += [t.query for t in find_targets(f.read(), path)]
