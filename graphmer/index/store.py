@@ -14,7 +14,7 @@ import datetime as dt
 import json
 import os
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -346,12 +346,6 @@ class Store(GraphQueries, SearchQueries, VectorTable):
     def skipped_states(self) -> dict[str, tuple[int, int]]:
         """(size, mtime_ns) of each skipped file when it was skipped ((-1, -1): not recorded)."""
         return {p: (s, m) for p, s, m in self.conn.execute("SELECT path, size, mtime_ns FROM skipped")}
-
-    def rows(self, sql: str, params: Iterable = ()) -> Iterator[sqlite3.Row]:
-        cur = self.conn.execute(sql, tuple(params))
-        names = [d[0] for d in cur.description]
-        for row in cur:
-            yield dict(zip(names, row))
 
     def close(self) -> None:
         self.conn.close()
