@@ -104,7 +104,7 @@ def _largest_file(root: Path) -> Path | None:
 
     store = Store(root / INDEX_DIRNAME)
     try:
-        row = store.conn.execute("SELECT path FROM files ORDER BY lines DESC LIMIT 1").fetchone()
+        path = store.largest_file_path()
     finally:
         store.close()
-    return root / row[0] if row else None
+    return root / path if path else None

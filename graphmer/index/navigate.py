@@ -141,7 +141,7 @@ class Navigator:
         self.lines_of = lines_of
         self._resolver: Resolver | None = None
         self._resolver_lock = threading.Lock()
-        paths = [p for (p,) in store.conn.execute("SELECT path FROM files ORDER BY id")]
+        paths = store.file_paths()
         self.file_index = {p: i for i, p in enumerate(paths)}  # path -> index in resolver.files
 
     @property
@@ -162,10 +162,8 @@ class Navigator:
 
     def by_qualname(self, qualname: str) -> SymbolInfo | None:
         """The indexed (non-external) symbol with this qualified name, the first defined."""
-        row = self.store.conn.execute(
-            "SELECT id FROM symbols WHERE qualname = ? AND file_id IS NOT NULL ORDER BY id LIMIT 1", (qualname,)
-        ).fetchone()
-        return self.symbol(row[0]) if row else None
+        found = self.store.first_defined_symbol_id(qualname)
+        return self.symbol(found) if found is not None else None
 
     def site_of(self, sym: SymbolInfo) -> Site | None:
         """The name's location of an indexed symbol (None for external ones)."""
@@ -203,15 +201,6 @@ class Navigator:
         return bool(re.search(rf"\b(?:{_DEF_KEYWORDS})$", before))
 
     # -- edges ---------------------------------------------------------------------------
-    def _edges(self, column: str, symbol_id: int, relations: tuple[str, ...]) -> list[tuple[int, int]]:
-        other = "dst" if column == "src" else "src"
-        rels = ",".join("?" * len(relations))
-        rows = self.store.conn.execute(
-            f"SELECT {other}, line FROM edges WHERE {column} = ? AND relation IN ({rels}) ORDER BY {other}, line",
-            (symbol_id, *relations),
-        ).fetchall()
-        return [(a, b) for a, b in rows]
-
     def references(self, symbol_id: int, include_declaration: bool = True) -> list[Site]:
         """Every place the graph records a use of the symbol (and its definition, if asked)."""
         sym = self.symbol(symbol_id)
@@ -220,7 +209,7 @@ class Navigator:
         out: list[Site] = []
         if include_declaration and (site := self.site_of(sym)) is not None:
             out.append(site)
-        users = self._edges("dst", symbol_id, REFERENCE_RELATIONS)
+        users = self.store.edges_into(symbol_id, REFERENCE_RELATIONS)
         infos = {s.id: s for s in symbols_by_ids(self.store, sorted({u for u, _ in users}))}
         seen = set(out)
         for user, line in users:
@@ -256,14 +245,14 @@ class Navigator:
         sym = self.symbol(symbol_id)
         if sym is None:
             return []
-        return self._calls(self._edges("dst", symbol_id, CALL_RELATIONS), lambda other: other, sym.name)
+        return self._calls(self.store.edges_into(symbol_id, CALL_RELATIONS), lambda other: other, sym.name)
 
     def outgoing_calls(self, symbol_id: int) -> list[Call]:
         """The indexed symbols this one calls (or instantiates), each with its call sites here."""
         sym = self.symbol(symbol_id)
         if sym is None or sym.path is None:
             return []
-        return self._calls(self._edges("src", symbol_id, CALL_RELATIONS), lambda other: sym, None)
+        return self._calls(self.store.edges_out_of(symbol_id, CALL_RELATIONS), lambda other: sym, None)
 
     def _calls(self, pairs: list[tuple[int, int]], site_owner, name: str | None) -> list[Call]:
         infos = {s.id: s for s in symbols_by_ids(self.store, sorted({o for o, _ in pairs}))}
@@ -281,10 +270,8 @@ class Navigator:
 
     def counts(self, symbol_id: int) -> dict[str, int]:
         """How many distinct callers, callees and references the graph holds for the symbol."""
-        c = self.store.conn
-        rels = ",".join("?" * len(CALL_RELATIONS))
-        callers = c.execute(f"SELECT count(DISTINCT src) FROM edges WHERE dst = ? AND relation IN ({rels})", (symbol_id, *CALL_RELATIONS)).fetchone()[0]
-        callees = c.execute(f"SELECT count(DISTINCT dst) FROM edges WHERE src = ? AND relation IN ({rels})", (symbol_id, *CALL_RELATIONS)).fetchone()[0]
+        callers = self.store.caller_count(symbol_id, CALL_RELATIONS)
+        callees = self.store.callee_count(symbol_id, CALL_RELATIONS)
         return {"callers": callers, "callees": callees}
 
 

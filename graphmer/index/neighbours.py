@@ -1,7 +1,6 @@
 """Symbol lookup and graph neighbourhoods (what `graphmer graph SYMBOL` shows)."""
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 from graphmer.index.store import Store
@@ -37,6 +36,7 @@ INCOMING = {
 
 @dataclass(frozen=True, slots=True)
 class SymbolInfo:
+    # the order of graphmer/index/store_graph.py SYMBOL_COLUMNS
     id: int
     name: str
     qualname: str
@@ -74,52 +74,31 @@ class Matches:
     total: int  # every symbol the name matches, listed or not
 
 
-_COLS = "s.id, s.name, s.qualname, s.kind, s.language, f.path, s.start_line, s.end_line, s.signature, s.doc"
-_FROM = "FROM symbols s LEFT JOIN files f ON f.id = s.file_id"
-
-
 def find_symbols(store: Store, name: str, limit: int = 20) -> Matches:
     """Symbols called `name`: an exact qualified name first, else a qualname suffix, else a name."""
-    c = store.conn
-    for where, arg in (("s.qualname = ?", name), ("s.qualname GLOB ?", "*." + _glob_escape(name)), ("s.name = ?", name)):
-        (total,) = c.execute(f"SELECT COUNT(*) FROM symbols s WHERE {where}", (arg,)).fetchone()
-        if total:
-            rows = c.execute(f"SELECT {_COLS} {_FROM} WHERE {where} ORDER BY s.file_id IS NULL, s.id LIMIT ?", (arg, limit)).fetchall()
-            return Matches([SymbolInfo(*r) for r in rows], total)
-    return Matches([], 0)
+    rows, total = store.symbols_named(name, limit)
+    return Matches([SymbolInfo(*r) for r in rows], total)
 
 
 def symbols_by_ids(store: Store, ids: list[int]) -> list[SymbolInfo]:
     """The symbols with these store ids, in id order (unknown ids are left out)."""
     if not ids:
         return []
-    rows = store.conn.execute(
-        f"SELECT {_COLS} {_FROM} WHERE s.id IN (SELECT value FROM json_each(?)) ORDER BY s.id", (json.dumps(ids),)
-    ).fetchall()
-    return [SymbolInfo(*r) for r in rows]
+    return [SymbolInfo(*r) for r in store.symbol_rows(ids)]
 
 
 def neighbourhood(store: Store, symbol_id: int, limit: int = 50) -> Neighbourhood:
     """The symbol's neighbours grouped by relation, in both directions: the first `limit` of each, and its total."""
-    c = store.conn
-    row = c.execute(f"SELECT {_COLS} {_FROM} WHERE s.id = ?", (symbol_id,)).fetchone()
+    row = store.symbol_row(symbol_id)
     if row is None:
         raise KeyError(symbol_id)
     out = Neighbourhood(SymbolInfo(*row))
-    for key, other, labels in (("src", "dst", OUTGOING), ("dst", "src", INCOMING)):
-        totals = dict(c.execute(
-            f"SELECT e.relation, COUNT(*) FROM edges e JOIN symbols s ON s.id = e.{other} WHERE e.{key} = ? GROUP BY e.relation",
-            (symbol_id,),
-        ).fetchall())
+    for outgoing, labels in ((True, OUTGOING), (False, INCOMING)):
+        totals = store.edge_totals(symbol_id, outgoing)
         for rel, label in labels.items():
             if not totals.get(rel):
                 continue
-            rows = c.execute(
-                f"SELECT {_COLS}, e.line FROM edges e JOIN symbols s ON s.id = e.{other} "
-                f"LEFT JOIN files f ON f.id = s.file_id WHERE e.{key} = ? AND e.relation = ? "
-                f"ORDER BY s.qualname, e.line LIMIT ?",
-                (symbol_id, rel, limit),
-            ).fetchall()
+            rows = store.neighbour_rows(symbol_id, rel, outgoing, limit)
             out.groups[label] = [(SymbolInfo(*r[:-1]), r[-1]) for r in rows]
             out.totals[label] = totals[rel]
     return out
@@ -130,20 +109,9 @@ def adjacent(store: Store, ids: list[int], relations: tuple[str, ...]) -> dict[i
     out: dict[int, set[int]] = {i: set() for i in ids}
     if not ids or not relations:
         return out
-    rels = ",".join("?" * len(relations))
-    sql = (
-        f"SELECT src, dst FROM edges WHERE src IN (SELECT value FROM json_each(?)) AND relation IN ({rels}) "
-        f"UNION SELECT src, dst FROM edges WHERE dst IN (SELECT value FROM json_each(?)) AND relation IN ({rels})"
-    )
-    js = json.dumps(ids)
-    for src, dst in store.conn.execute(sql, (js, *relations, js, *relations)):
+    for src, dst in store.edges_touching(ids, relations):
         if src in out:
             out[src].add(dst)
         if dst in out:
             out[dst].add(src)
     return out
-
-
-def _glob_escape(s: str) -> str:
-    """A literal for SQLite GLOB (case-sensitive, unlike LIKE): _glob_escape("a*") -> "a[*]"."""
-    return "".join(f"[{ch}]" if ch in "*?[" else ch for ch in s)

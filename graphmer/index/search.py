@@ -6,7 +6,6 @@ which case it searches lexically and says so in `notes`.
 """
 from __future__ import annotations
 
-import json
 import logging
 import os
 import re
@@ -14,13 +13,13 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from graphmer.index.embedder import EmbedError, Embedder, checked_vectors
 from graphmer.index.fusion import HybridConfig, fuse, graph_boost
 from graphmer.index.neighbours import adjacent
 from graphmer.index.records import Hit
 from graphmer.index.store import Store, StoreError, find_index_dir
+from graphmer.index.store_search import SearchFilter, SearchRow, search_filter
 from graphmer.index.text import query_terms, split_identifier
 from graphmer.index.vectors import VectorConfig, VectorIndex, load_vectors
 
@@ -43,34 +42,7 @@ class LexicalConfig:
     w_body: float = 0.5
 
 
-class _Row(NamedTuple):
-    id: int
-    path: str
-    start_line: int
-    end_line: int
-    name: str
-    qualname: str
-    kind: str
-    language: str
-
-
 _LINE_CACHE_FILES = 64  # files whose lines a Searcher keeps for snippets
-_ROW_COLS = "s.id, f.path, s.start_line, s.end_line, s.name, s.qualname, s.kind, s.language"
-
-
-def _filters(kinds, languages, path) -> tuple[str, list]:
-    """SQL conditions (each starting with AND) for the kind, language and path filters."""
-    sql, params = [], []
-    if kinds:
-        sql.append(f"AND s.kind IN ({','.join('?' * len(kinds))})")
-        params += kinds
-    if languages:
-        sql.append(f"AND s.language IN ({','.join('?' * len(languages))})")
-        params += languages
-    if path:
-        sql.append("AND f.path GLOB ?")
-        params.append(path if any(ch in path for ch in "*?[") else path.rstrip("/") + "*")
-    return " ".join(sql), params
 
 
 class Searcher:
@@ -119,7 +91,7 @@ class Searcher:
 
     def has_vectors(self) -> bool:
         """Whether the index holds any dense vectors (whatever model made them)."""
-        return self.store.conn.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is not None
+        return self.store.has_vectors()
 
     def _note(self, message: str) -> None:
         if message not in self.notes:
@@ -186,7 +158,7 @@ class Searcher:
                 self._note(f"lexical results only: {problem}")
                 mode = "lexical"
         self.mode_used = mode
-        filt = _filters(kinds, languages, path)
+        filt = search_filter(kinds, languages, path)
         if mode == "lexical":
             ranked = self._lexical(terms, top_k, filt)
             return [self._hit(r, s, terms, {"lexical": _part(n, s)} if explain else {}) for n, (r, s) in enumerate(ranked, 1)]
@@ -195,7 +167,7 @@ class Searcher:
             return [self._hit(r, s, terms, {"dense": _part(n, s)} if explain else {}) for n, (r, s) in enumerate(ranked, 1)]
         return self._hybrid(query, terms, top_k, filt, explain)
 
-    def _hybrid(self, query: str, terms: list[str], top_k: int, filt, explain: bool) -> list[Hit]:
+    def _hybrid(self, query: str, terms: list[str], top_k: int, filt: SearchFilter, explain: bool) -> list[Hit]:
         h = self.hybrid
         n = max(h.candidates, top_k)
         lists = {"lexical": self._lexical(terms, n, filt), "dense": self._dense(query, n, filt)}
@@ -220,28 +192,14 @@ class Searcher:
             hits.append(self._hit(rows[i], total[i], terms, why))
         return hits
 
-    def _lexical(self, terms: list[str], limit: int, filt) -> list[tuple[_Row, float]]:
+    def _lexical(self, terms: list[str], limit: int, filt: SearchFilter) -> list[tuple[SearchRow, float]]:
         """FTS5 BM25 matches (score = -bm25, higher is better), best first."""
         if not terms:
             return []
-        match = " OR ".join(f'"{t}"' for t in terms)
         c = self.cfg
-        if filt[0]:  # the filters need the symbols' and files' columns before the limit
-            sql = (
-                f"SELECT {_ROW_COLS}, bm25(symbols_fts, ?, ?, ?, ?) AS rank "
-                "FROM symbols_fts JOIN symbols s ON s.id = symbols_fts.rowid JOIN files f ON f.id = s.file_id "
-                f"WHERE symbols_fts MATCH ? {filt[0]} ORDER BY rank, s.id LIMIT ?"
-            )
-        else:  # rank the FTS rows alone, then join only the first `limit` (a third less time per query)
-            sql = (
-                f"SELECT {_ROW_COLS}, r.rank FROM (SELECT rowid, bm25(symbols_fts, ?, ?, ?, ?) AS rank FROM symbols_fts "
-                "WHERE symbols_fts MATCH ? ORDER BY rank, rowid LIMIT ?) r "
-                "JOIN symbols s ON s.id = r.rowid JOIN files f ON f.id = s.file_id ORDER BY r.rank, r.rowid"
-            )
-        params = [c.w_names, c.w_signature, c.w_doc, c.w_body, match, *filt[1], limit]
-        return [(_Row(*r[:-1]), -r[-1]) for r in self.store.conn.execute(sql, params)]
+        return self.store.lexical_matches(terms, (c.w_names, c.w_signature, c.w_doc, c.w_body), limit, filt)
 
-    def _dense(self, query: str, limit: int, filt) -> list[tuple[_Row, float]]:
+    def _dense(self, query: str, limit: int, filt: SearchFilter) -> list[tuple[SearchRow, float]]:
         """The FAISS neighbours of the query vector that pass the filters (score = cosine), best first.
 
         Filters apply after the lookup, so a filtered search over-fetches, widening until
@@ -257,20 +215,13 @@ class Searcher:
         k = limit if not filt[0] else limit * 4
         while True:
             found = vectors.search(qv, k)
-            rows = self._rows([i for i, _ in found], filt)
+            rows = self.store.search_rows([i for i, _ in found], filt)
             out = [(rows[i], s) for i, s in found if i in rows]
             if len(out) >= limit or k >= vectors.ntotal:
                 return out[:limit]
             k *= 4
 
-    def _rows(self, ids: list[int], filt) -> dict[int, _Row]:
-        sql = (
-            f"SELECT {_ROW_COLS} FROM symbols s JOIN files f ON f.id = s.file_id "
-            f"WHERE s.id IN (SELECT value FROM json_each(?)) {filt[0]}"
-        )
-        return {r[0]: _Row(*r) for r in self.store.conn.execute(sql, [json.dumps(ids), *filt[1]])}
-
-    def _hit(self, r: _Row, score: float, terms: list[str], why: dict) -> Hit:
+    def _hit(self, r: SearchRow, score: float, terms: list[str], why: dict) -> Hit:
         return Hit(
             path=r.path, start_line=r.start_line, end_line=r.end_line, name=r.name, qualname=r.qualname, kind=r.kind,
             language=r.language, score=score, snippet=self._snippet(r.path, r.start_line, r.end_line, terms),

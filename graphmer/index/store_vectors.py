@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmer.index.records import EMBED_KINDS
+from graphmer.index.store_schema import StoreError, with_tx
 
 
 class VectorTable:
@@ -33,6 +34,10 @@ class VectorTable:
     def vectors_generation(self) -> int:
         """How many committed transactions have changed the vectors table."""
         return int(self.get_state("vectors_gen", "0"))
+
+    def has_vectors(self) -> bool:
+        """Whether the index holds any dense vectors (whatever model made them)."""
+        return self.conn.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is not None
 
     def vector_count(self) -> int:
         return self.conn.execute("SELECT count(*) FROM vectors").fetchone()[0]
@@ -67,7 +72,7 @@ class VectorTable:
             )
             self._bump_vectors_gen()
 
-        _with_tx(self.conn, run)
+        with_tx(self.conn, run)
 
     def read_vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """All vectors: ids (n,) int64 in id order, and vectors (n, dim) float32 (dim 0 when n is 0)."""
@@ -79,8 +84,6 @@ class VectorTable:
             return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
         sizes = {len(b) for b in blobs}
         if len(sizes) != 1 or next(iter(sizes)) % 4:
-            from graphmer.index.store import StoreError  # store.py imports this module
-
             raise StoreError(f"the vectors in {self.dir} have mixed sizes {sorted(sizes)}; re-index with `graphmer index`")
         dim = next(iter(sizes)) // 4
         return np.array(ids, dtype=np.int64), np.frombuffer(b"".join(blobs), dtype="<f4").astype(np.float32).reshape(-1, dim)
@@ -111,7 +114,7 @@ class VectorTable:
             self._set_state("propagation", value)
             self._bump_vectors_gen()
 
-        _with_tx(self.conn, run)
+        with_tx(self.conn, run)
 
     def clear_vectors(self) -> None:
         """Delete every vector (a model switch re-embeds everything, it never mixes models)."""
@@ -120,7 +123,7 @@ class VectorTable:
             c.execute("DELETE FROM vectors")
             self._bump_vectors_gen()
 
-        _with_tx(self.conn, run)
+        with_tx(self.conn, run)
 
     def vector_file_generation(self) -> int | None:
         """The vectors generation that vectors.faiss was last written from (None: never)."""
@@ -153,9 +156,3 @@ class VectorTable:
             c.execute("ROLLBACK")
             raise
         return True
-
-
-def _with_tx(conn: sqlite3.Connection, fn) -> None:
-    from graphmer.index.store import with_tx  # store.py imports this module
-
-    with_tx(conn, fn)

@@ -100,11 +100,7 @@ class SymbolTable:
     @classmethod
     def from_store(cls, store: Store) -> "SymbolTable":
         """Every symbol defined in an indexed file (external symbols are left out)."""
-        rows = store.conn.execute(
-            "SELECT s.id, s.name, s.qualname, s.kind, f.path, s.start_line, s.end_line "
-            "FROM symbols s JOIN files f ON f.id = s.file_id ORDER BY s.id"
-        ).fetchall()
-        return cls([SymbolRow(*r) for r in rows])
+        return cls([SymbolRow(*r) for r in store.defined_symbol_rows()])
 
     def match(self, query: str, limit: int = 100) -> list[SymbolMatch]:
         """The best `limit` symbols for `query`, best first."""

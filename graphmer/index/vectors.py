@@ -148,7 +148,7 @@ def file_state(store: Store, verify: bool = False) -> str:
     """"ok" when vectors.faiss was written from the store's current vectors, else why not
     ("out of date", "missing", and with verify, which reads the whole file: "damaged (...)").
     Cheap without verify: the file is not read, so a file damaged since it was written passes."""
-    has = store.conn.execute("SELECT 1 FROM vectors LIMIT 1").fetchone() is not None
+    has = store.has_vectors()
     path = store.dir / FAISS_NAME
     if store.vector_file_generation() != store.vectors_generation():
         return "out of date"

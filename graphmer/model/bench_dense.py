@@ -309,7 +309,7 @@ def query_latency(root: Path, n_queries: int = 200, fresh_runs: int = 3, model: 
     root = Path(root).resolve()
     searcher = Searcher.open(root, embedder=load_embedder(model))
     queries = []
-    for (path,) in searcher.store.conn.execute("SELECT path FROM files WHERE language = 'python' ORDER BY path"):
+    for path in searcher.store.file_paths_in_language("python"):
         try:
             with tokenize.open(root / path) as f:
                 queries += [t.query for t in find_targets(f.read(), path)]

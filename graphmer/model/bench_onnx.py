@@ -82,8 +82,7 @@ def compare_quantizations(model_dir: str | Path, package: str | Path, threads: i
     try:
         build_index(Path(package).resolve(), IndexConfig(index_dir=str(work / "index")))
         store = Store(work / "index")
-        ids = [r[0] for r in store.conn.execute(
-            "SELECT id FROM symbols WHERE kind IN ('function', 'method', 'class') ORDER BY id")][:limit]
+        ids = store.symbol_ids_of_kinds(("function", "method", "class"))[:limit]
         torch.set_num_threads(threads)
         fp32 = GraphEmbedder(model_dir, quantize=False)
         samples = symbol_samples(store, ids, fp32.tokenizer, fp32.cfg, StoreGraph().of(store))

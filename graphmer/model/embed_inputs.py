@@ -17,8 +17,7 @@ class StoreGraph:
         self._cached = None  # (key of the store's state, load_graph(store))
 
     def of(self, store):
-        key = (id(store), *store.conn.execute(
-            "SELECT (SELECT count(*) FROM edges), (SELECT max(rowid) FROM edges), (SELECT max(id) FROM symbols)").fetchone())
+        key = (id(store), *store.graph_version())
         if self._cached is None or self._cached[0] != key:
             self._cached = (key, load_graph(store))
         return self._cached[1]

@@ -196,15 +196,11 @@ def _load(store: Store, limit: int | None, only=None, graph=None):
 
 def load_graph(store: Store):
     """(symbols by id, resolved edges by source, callers by callee): what sampling reads."""
-    syms = {r[0]: r for r in store.conn.execute(
-        "SELECT s.id, s.name, s.qualname, s.kind, s.start_line, s.end_line, s.parent_id, f.path "
-        "FROM symbols s JOIN files f ON f.id = s.file_id ORDER BY s.id")}
+    syms = {r[0]: r for r in store.sample_symbol_rows()}
     edges: dict[int, list[tuple[str, int, str]]] = defaultdict(list)
     callers: dict[int, list[int]] = defaultdict(list)
     rels = tuple(LINE_RELATIONS) + tuple(DEF_RELATIONS)
-    q = (f"SELECT e.src, e.relation, e.line, d.qualname, e.dst FROM edges e JOIN symbols d ON d.id = e.dst "
-         f"WHERE e.relation IN ({','.join('?' * len(rels))}) AND substr(d.qualname, 1, 1) != '?' ORDER BY e.rowid")
-    for src, rel, line, dst, dst_id in store.conn.execute(q, rels):
+    for src, rel, line, dst, dst_id in store.named_edges(rels):
         edges[src].append((rel, line, dst))
         if rel == "calls" and src in syms and dst_id != src:
             callers[dst_id].append(src)

@@ -46,9 +46,7 @@ def _samples(store, tokenizer, cfg, wanted: set[tuple[str, int]]) -> dict[tuple[
     from graphmer.model.kg_samples import extract_corpus
 
     ids = {}
-    for sid, path, line in store.conn.execute(
-            "SELECT s.id, f.path, s.start_line FROM symbols s JOIN files f ON f.id = s.file_id "
-            "WHERE s.kind IN ('function', 'method')"):
+    for sid, path, line in store.function_sites():
         if (path, line) in wanted:
             ids[sid] = (path, line)
     if not ids:
