@@ -96,7 +96,7 @@ class RankWeights:
     exact: float = 2.0  # log(1 + uses after this exact receiver text)
     last: float = 1.0  # log(1 + uses after a receiver ending in the same name)
     buffer: float = 0.6  # log(1 + uses of the name as an attribute in the buffer)
-    typed: float = 1.0  # log(1 + uses after receivers typed as the same class, see Completer.typed_receivers)
+    typed: float = 1.0  # log(1 + uses after receivers typed as the same class, see CandidateFinder.typed_receivers)
     qual: float = 1.0  # log(1 + uses after receivers of any file naming the same module/class/external path)
     context: float = 3.0  # log(1 + uses after this receiver text behind the same token: `return t.`, `x: t.`)
     context_last: float = 1.0  # the same after any receiver ending in the same name
