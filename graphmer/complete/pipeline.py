@@ -116,8 +116,7 @@ class Completer:
     def _member_items(self, path: str, module: str, ct: CursorText, buf: Buffer, before: str) -> tuple[list[CompletionItem], str]:
         """Scored candidates after `receiver.`, and the receiver's type; `before` is the line's text before the receiver."""
         recv = resolve_receiver(ct, self.typer, self.member_table)  # 2. receiver
-        uses = Uses(self.totals, self.file_uses.split(path), buf.use_counts(), self.file_uses.by_context(path),
-                    (self.paths.regroup(module, self.file_uses.pairs(path)), self.paths.regroup(module, buf.use_counts())))
+        uses = self._uses(path, module, buf)
         owner_swap: tuple[dict, dict] = ({}, {})  # the file's indexed and buffer self_uses, by class
         if ct.receiver in ("self", "cls"):  # the only receivers that read them (a second parse)
             owner_swap = (self.owners.indexed(self.file_ids.get(path)), buf.self_uses(module))
@@ -125,6 +124,12 @@ class Completer:
         pool = self.finder.pool(ct.prefix, recv, ev, uses)
         cands, feats = candidate_features(pool, recv, ev, uses, self.attrs, self.w.near_lines, self.feature_log)  # 4. features
         return scored_items(cands, feats, self.w), recv.type_name
+
+    def _uses(self, path: str, module: str, buf: Buffer) -> Uses:
+        """The repository's use counts with the file's indexed uses swapped for the buffer's."""
+        indexed, buffer = self.file_uses.pairs(path), buf.use_counts()
+        quals = (self.paths.regroup(module, indexed), self.paths.regroup(module, buffer))
+        return Uses(self.totals, self.file_uses.split(path), buffer, self.file_uses.by_context(path), quals)
 
     def resolve(self, symbol_id: int) -> SymbolInfo:
         """Signature, doc, qualname, path and 1-based start line of an indexed symbol."""
