@@ -6,8 +6,9 @@ import textwrap
 
 import pytest
 
-from graphmer.index.complete import Completer, CompletionItem, RankWeights
-from graphmer.index.complete_buffer import CursorText, cursor_text
+from graphmer.complete.cursor import CursorText, cursor_text
+from graphmer.complete.pipeline import Completer, SymbolInfo
+from graphmer.complete.rank import CompletionItem, RankWeights
 from graphmer.index.indexer import IndexConfig, build_index
 from graphmer.index.store import INDEX_DIRNAME, Store
 from tests.conftest import as_older_index
@@ -216,13 +217,13 @@ def test_resolve_gives_signature_and_doc(completer):
     src, line, col = source_with("pkg/shapes.py", 16, "        self.sa")
     item = completer.complete("pkg/shapes.py", src, line, col).items[0]
     assert isinstance(item, CompletionItem) and item.symbol_id
-    assert completer.resolve(item.symbol_id) == {
-        "signature": "def save(self, path: str) -> None",
-        "doc": "Write it to path.",
-        "qualname": "pkg.base.Base.save",
-        "path": "pkg/base.py",
-        "line": 4,
-    }
+    assert completer.resolve(item.symbol_id) == SymbolInfo(
+        signature="def save(self, path: str) -> None",
+        doc="Write it to path.",
+        qualname="pkg.base.Base.save",
+        path="pkg/base.py",
+        line=4,
+    )
     with pytest.raises(KeyError, match="no symbol with id"):
         completer.resolve(10**9)
 
@@ -349,7 +350,7 @@ def test_standard_library_members_beyond_the_repository_uses(completer):
 
 
 def test_stdlib_members_are_read_statically():
-    from graphmer.index.stdlib_members import members
+    from graphmer.complete.stdlib_members import members
 
     assert {"join", "isabs", "splitext"} <= set(members("os.path"))
     assert "_getfullpathname" not in members("os.path")  # ntpath's: os binds posixpath first
@@ -422,13 +423,13 @@ def test_context_token(before, token):
 @pytest.mark.parametrize("before, name", [("    env = ", "env"), ("f(a, key=", "key"), ("x == ", ""), ("x: int = ", "x"),
                                           ("return ", "")])
 def test_assigned_name(before, name):
-    from graphmer.index.complete_usage import assigned_name
+    from graphmer.complete.cursor import assigned_name
 
     assert assigned_name(before) == name
 
 
 def test_name_match_and_the_names_around_the_cursor(completer):
-    from graphmer.index.complete_usage import name_match
+    from graphmer.complete.features import name_match
 
     assert [name_match("env", "environment"), name_match("_name", "NAME"), name_match("x", "xa"), name_match("", "a")] == [0.5, 1.0, 0.0, 0.0]
     # `color = self.` and `def color(self): return self.` put color first, before size and save
@@ -564,8 +565,8 @@ def test_element_and_optional_types(tmp_path, code, qual):
 
 
 def test_signature_parts_and_call_slot():
-    from graphmer.index.complete_rank import signature_parts
-    from graphmer.index.complete_usage import call_slot
+    from graphmer.complete.cursor import call_slot
+    from graphmer.complete.signatures import signature_parts
 
     assert signature_parts("def f(self, a: int, *b, c: dict[str, int] = 1, **kw) -> bool") == (("a", "c"), "bool", False)
     assert signature_parts("async def g(cls)") == ((), "", True)
@@ -579,7 +580,8 @@ def test_signature_parts_and_call_slot():
 
 
 def test_returns_named_and_first_param():
-    from graphmer.index.complete_rank import first_param, returns_named
+    from graphmer.complete.features import returns_named
+    from graphmer.complete.signatures import first_param
 
     assert returns_named("render_options", 'def update(self, width: int) -> "ConsoleOptions"') == 0.5
     assert returns_named("style", "=Style()") == 1.0  # `self.style = Style(...)`

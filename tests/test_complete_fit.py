@@ -10,16 +10,15 @@ import pytest
 from click.testing import CliRunner
 
 from graphmer.cli.main import cli
-from graphmer.index.complete_rank import (
+from graphmer.complete.rank import (
     WEIGHTS_FILE,
     Hidden,
     RankWeights,
     WeightsError,
     dump_weights,
     load_weights,
-    subwords,
-    words_in,
 )
+from graphmer.complete.signatures import subwords, words_in
 from graphmer.model.complete_fit import Example, average, collect, evaluate, fit, fit_hidden, refine_top1
 
 NAMES = RankWeights.features()

@@ -1,12 +1,13 @@
-"""`self.` counts per owning class (graphmer/index/complete_owner.py, the self_uses table, m005)."""
+"""`self.` counts per owning class (graphmer/complete/owner.py, the self_uses table, m005)."""
 import json
 import textwrap
 from collections import Counter
 
 import pytest
 
-from graphmer.index.complete import Completer, RankWeights
-from graphmer.index.complete_buffer import Buffer
+from graphmer.complete.buffer import Buffer
+from graphmer.complete.pipeline import Completer
+from graphmer.complete.rank import RankWeights
 from graphmer.index.indexer import IndexConfig, build_index
 from graphmer.index.store import FORMAT_VERSION, INDEX_DIRNAME, Store
 from tests.conftest import as_older_index

@@ -1,9 +1,9 @@
-"""Receiver types from return annotations (graphmer/index/complete_types.py Typer.returned)."""
+"""Receiver types from return annotations (graphmer/complete/typer.py Typer.returned)."""
 import textwrap
 
 import pytest
 
-from graphmer.index.complete import Completer
+from graphmer.complete.pipeline import Completer
 from graphmer.index.indexer import IndexConfig, build_index
 from graphmer.index.store import INDEX_DIRNAME, Store
 

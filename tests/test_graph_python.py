@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from graphmer.index.graph import FileGraph, Resolver, _absolute
+from graphmer.index.graph import FileGraph, Resolver, absolute_import
 from graphmer.index.indexer import IndexConfig, build_index, module_names
 from graphmer.index.parse import parse_source
 
@@ -104,7 +104,7 @@ def test_star_import_and_nested_scope():
     ],
 )
 def test_absolute_import_paths(target, module, is_pkg, expected):
-    assert _absolute(target, module, is_pkg) == expected
+    assert absolute_import(target, module, is_pkg) == expected
 
 
 def test_module_names_follow_package_chains():

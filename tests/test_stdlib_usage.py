@@ -7,9 +7,9 @@ from collections import Counter
 
 import pytest
 
-from graphmer.index.complete import Completer, RankWeights
-from graphmer.index.indexer import IndexConfig, build_index
-from graphmer.index.stdlib_usage import (
+from graphmer.complete.pipeline import Completer
+from graphmer.complete.rank import RankWeights
+from graphmer.complete.stdlib_usage import (
     USAGE_FILE,
     UsageError,
     count,
@@ -19,6 +19,7 @@ from graphmer.index.stdlib_usage import (
     totals,
     write,
 )
+from graphmer.index.indexer import IndexConfig, build_index
 from graphmer.index.store import INDEX_DIRNAME, Store
 
 SOURCE = textwrap.dedent('''

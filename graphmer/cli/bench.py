@@ -362,7 +362,7 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
     from graphmer.cli.render import progress_callback
     from graphmer.index.bench_complete import BenchError as CompletionBenchError
     from graphmer.index.bench_complete import run_completion_bench
-    from graphmer.index.complete_rank import RankWeights, WeightsError, load_weights
+    from graphmer.complete.rank import RankWeights, WeightsError, load_weights
 
     try:
         w = RankWeights.fitted() if weights == "fitted" else RankWeights() if weights == "hand" else load_weights(Path(weights))
@@ -410,19 +410,19 @@ def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float,
     (graphmer/model/complete_fit.py). Fit on code the benchmark is not judged on.
 
     Each standard-library package is fitted with the standard library's member-read counts
-    (graphmer/index/stdlib_usage.py) of every other package, never its own.
+    (graphmer/complete/stdlib_usage.py) of every other package, never its own.
 
     \b
-    Example (how graphmer/index/completion_weights.json and graphmer/index/stdlib_usage.json are made):
-        graphmer bench completion-fit --out graphmer/index/completion_weights.json --usage-out graphmer/index/stdlib_usage.json
+    Example (how graphmer/complete/completion_weights.json and graphmer/complete/stdlib_usage.json are made):
+        graphmer bench completion-fit --out graphmer/complete/completion_weights.json --usage-out graphmer/complete/stdlib_usage.json
     """
     import platform
 
     from graphmer.cli.render import progress_callback
     from graphmer.index.bench_complete import BenchError as CompletionBenchError
-    from graphmer.index.complete_rank import dump_weights
-    from graphmer.index.stdlib_usage import MIN_COUNT
-    from graphmer.index.stdlib_usage import write as write_usage
+    from graphmer.complete.rank import dump_weights
+    from graphmer.complete.stdlib_usage import MIN_COUNT
+    from graphmer.complete.stdlib_usage import write as write_usage
     from graphmer.model.complete_fit import run_fit, stdlib_packages
 
     pkgs = list(packages) or stdlib_packages()

@@ -23,11 +23,13 @@ from pathlib import Path
 
 import tree_sitter as ts
 
-from graphmer.index import languages
+from graphmer.complete.buffer import Buffer
+from graphmer.complete.cursor import cursor_text
+from graphmer.complete.pipeline import Completer
+from graphmer.complete.rank import RankWeights, Scorer
+from graphmer.complete.signatures import is_dunder
+from graphmer.index import languages, store_completion
 from graphmer.index.bench_search import mrr, nearest_rank, recall_at
-from graphmer.index.complete import Completer, Scorer
-from graphmer.index.complete_buffer import Buffer, cursor_text
-from graphmer.index.complete_rank import RankWeights, is_dunder
 from graphmer.index.indexer import IndexConfig, build_index
 from graphmer.index.pynames import attr_use_counts, norm_receiver
 from graphmer.index.store import INDEX_DIRNAME, Store
@@ -209,8 +211,7 @@ def run_completion_bench(package: Path, sites: int = 400, seed: int = 0, with_je
         store = Store(work / INDEX_DIRNAME)
         try:
             completer = Completer(store, scorer=scorer, weights=weights)
-            totals = Counter({(r, n): k for r, n, k in store.conn.execute(
-                "SELECT receiver, name, sum(count) FROM attr_uses GROUP BY receiver, name")})
+            totals = Counter({(r, n): k for r, n, k in store_completion.attr_use_totals(store)})
             ranks: dict[str, list[int]] = {}
             times: dict[str, list[float]] = {}
             sources: dict[str, str] = {}

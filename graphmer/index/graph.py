@@ -84,7 +84,7 @@ class Resolver:
             if r.kind != "import":
                 continue
             scope = f.symbols[r.source][1]
-            target = _absolute(r.target, f.module, f.is_package)
+            target = absolute_import(r.target, f.module, f.is_package)
             if target is None:
                 continue
             if r.alias == "*":
@@ -242,7 +242,7 @@ class Resolver:
     def _import_target(self, f: FileGraph, r: Ref) -> str | None:
         if f.language != "python":
             return r.target
-        target = _absolute(r.target, f.module, f.is_package)
+        target = absolute_import(r.target, f.module, f.is_package)
         if target is None or target.endswith(".*"):
             return target and target[:-2]
         return self.canonical(target) or target
@@ -278,10 +278,10 @@ def _enclosing_class(f: FileGraph, source: int) -> str | None:
     return None
 
 
-def _absolute(target: str, module: str, is_package: bool) -> str | None:
+def absolute_import(target: str, module: str, is_package: bool) -> str | None:
     """Absolute dotted path of an import target seen in `module`.
 
-    _absolute("..b.c", "p.q.m", False) -> "p.b.c"; _absolute(".x", "p", True) -> "p.x".
+    absolute_import("..b.c", "p.q.m", False) -> "p.b.c"; absolute_import(".x", "p", True) -> "p.x".
     """
     if not target.startswith("."):
         return target

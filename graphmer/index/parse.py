@@ -97,7 +97,7 @@ def _leading_comment(node: ts.Node) -> str:
     return _clean_comment("\n".join(lines))
 
 
-def _python_imports(node: ts.Node) -> list[tuple[str, str]]:
+def python_imports(node: ts.Node) -> list[tuple[str, str]]:
     """(target, alias) pairs of one import statement; alias "" binds the first component.
 
     `import os.path` -> [("os.path", "")]; `from . import x as y` -> [(".x", "y")].
@@ -287,7 +287,7 @@ def _ref_targets(
         prefix = _WS.sub("", _text(scope)) + ("::" if language == "rust" else ".")
     if kind == "import":
         if language == "python":
-            return _python_imports(node)
+            return python_imports(node)
         return [(prefix + _text(n).strip("\"'`"), "") for n in names]
     out: list[tuple[str, str]] = []
     for n in names:

@@ -127,10 +127,10 @@ async def completion_resolve(ls: GraphmerServer, item: types.CompletionItem) -> 
         info = completer.resolve(sid)
     except KeyError:  # an item from before a re-index renumbered the symbols: nothing to add
         return item
-    if info.get("signature"):
-        item.detail = info["signature"]
-    if info.get("doc"):
-        item.documentation = types.MarkupContent(kind=types.MarkupKind.Markdown, value=info["doc"])
+    if info.signature:
+        item.detail = info.signature
+    if info.doc:
+        item.documentation = types.MarkupContent(kind=types.MarkupKind.Markdown, value=info.doc)
     return item
 
 

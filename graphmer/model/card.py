@@ -108,7 +108,7 @@ def _pretrain_card(log: RunLog, rep: Report) -> list[str]:
             f"{f['stability']['checkpoints']['succeeded']}/{f['stability']['checkpoints']['attempted']}.", "",
             "## Metrics", ""] + _metrics_pretrain(f) + [""]
     out += ["## Intended use", "", "A pretrained GraphMER encoder for code: the starting point of `graphmer train-retrieval --init RUN`. "
-            "Not a search model by itself (it has no contrastive stage); completion does not use it (its ranking is graphmer/index/complete_rank.py's).", ""]
+            "Not a search model by itself (it has no contrastive stage); completion does not use it (its ranking is graphmer/complete/rank.py's).", ""]
     out += _limits(["Trained on Python files only (training indexes Python); other languages were not measured.",
                     f"Symbols longer than {enc['roots']} tokens are cut into windows; held-out accuracies are per masked token of "
                     "held-out files of the same corpus, not of other code bases."])

@@ -1,4 +1,4 @@
-"""Fit the attribute-completion weights (graphmer/index/complete_rank.py) on member-access sites (torch).
+"""Fit the attribute-completion weights (graphmer/complete/rank.py) on member-access sites (torch).
 
 Each package is copied, indexed and sampled as `graphmer bench completion` does (dunder sites
 such as `super().__init__` included: the weights must learn how often they are written, though
@@ -10,7 +10,7 @@ itself: it lowers a smoothed count of the sites where another candidate outscore
 right one, sigmoid((best other score - right score) / tau), pulled towards the listwise
 weights (on the development packages it raised empty-prefix top-1 by about a point that
 the listwise loss alone leaves). A third stage (fit_hidden) adds a small hidden layer
-(graphmer/index/complete_rank.py Hidden), trained with the listwise loss on minibatches together with
+(graphmer/complete/rank.py Hidden), trained with the listwise loss on minibatches together with
 the linear weights, those pulled towards the second stage's (on the development packages:
 non-dunder sites' empty-prefix top-1 0.5375 -> 0.5458 and top-5 0.829 -> 0.838 with the mean
 of four 16-unit layers fitted from different seeds; one seed alone moved top-1 by -0.005 to
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graphmer.index.bench_complete import PREFIXES, BenchError, cut_buffer, indexed_sample
-from graphmer.index.complete import Completer
-from graphmer.index.complete_rank import Hidden, RankWeights
-from graphmer.index.stdlib_usage import Usage, count, totals
+from graphmer.complete.pipeline import Completer
+from graphmer.complete.rank import Hidden, RankWeights
+from graphmer.complete.stdlib_usage import Usage, count, totals
 from graphmer.index.store import INDEX_DIRNAME, Store
 
 Progress = Callable[[str, int, int], None]

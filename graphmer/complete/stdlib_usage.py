@@ -5,7 +5,7 @@ those few uses alone, so `os.getcwd` can sit below `os.P_ALL`. The standard libr
 sources say which members are read most (`os.path`, `os.environ`, `sys.stdout`, `re.compile`):
 `count` walks them (tests left out), maps each file's imports (`import os`, `import os.path as
 p`, `from ctypes import wintypes`) to modules and counts `alias.name` reads by dotted path
-("os", "os.path", "sys.stdout"). The counts ship as graphmer/index/stdlib_usage.json (written by
+("os", "os.path", "sys.stdout"). The counts ship as graphmer/complete/stdlib_usage.json (written by
 `graphmer bench completion-fit --usage-out`) and completion reads them as one feature for
 receivers outside the index. Third-party packages are never counted.
 """
@@ -20,9 +20,10 @@ from pathlib import Path
 
 import tree_sitter as ts
 
-from graphmer.index import languages, stdlib_members
-from graphmer.index.graph import _absolute
-from graphmer.index.parse import _python_imports
+from graphmer.complete import stdlib_members
+from graphmer.index import languages
+from graphmer.index.graph import absolute_import
+from graphmer.index.parse import python_imports
 from graphmer.index.pynames import attr_use_sites
 
 USAGE_FILE = Path(__file__).with_name("stdlib_usage.json")
@@ -42,8 +43,8 @@ def imported_modules(root: ts.Node, module: str, is_package: bool) -> dict[str, 
         if node.type not in ("import_statement", "import_from_statement"):
             stack.extend(node.named_children)
             continue
-        for target, alias in _python_imports(node):
-            path = _absolute(target, module, is_package) if alias != "*" else None
+        for target, alias in python_imports(node):
+            path = absolute_import(target, module, is_package) if alias != "*" else None
             if not path:
                 continue
             if node.type == "import_statement":
@@ -136,5 +137,5 @@ def load(path: Path) -> Usage:
 
 @functools.cache
 def shipped() -> Usage:
-    """The counts that ship with graphmer (graphmer/index/stdlib_usage.json)."""
+    """The counts that ship with graphmer (graphmer/complete/stdlib_usage.json)."""
     return load(USAGE_FILE)

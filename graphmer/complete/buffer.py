@@ -1,5 +1,6 @@
-"""The open buffer as completion sees it: the text at the cursor, and a tree-sitter parse of
-the buffer (possibly broken) with its scopes, local bindings and classes.
+"""The open buffer as completion sees it: a tree-sitter parse of the buffer (possibly broken)
+with its scopes, local bindings, classes and attribute uses (the text at the cursor is
+cursor.py's).
 
 The identifier at the cursor is replaced by a placeholder before parsing (and unclosed
 brackets on the cursor line are closed when nothing follows), so `self.console.` parses as
@@ -9,12 +10,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
 
 import tree_sitter as ts
 
+from graphmer.complete.cursor import closers, split_lines
 from graphmer.index import languages, pynames
-from graphmer.index.parse import _python_imports
+from graphmer.index.parse import python_imports
 from graphmer.index.pynames import (
     expr_value,
     norm_receiver,
@@ -25,11 +26,7 @@ from graphmer.index.pynames import (
 
 PLACEHOLDER = "__graphmer_cursor__"
 _COMPREHENSIONS = frozenset({"list_comprehension", "set_comprehension", "dictionary_comprehension", "generator_expression"})
-_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # LSP's line breaks (str.splitlines knows more)
-_IDENT_TAIL = re.compile(r"[^\W\d]\w*$|$")
 _IDENT_HEAD = re.compile(r"\w*")
-_OPEN = {")": "(", "]": "[", "}": "{"}
-_CLOSE = {v: k for k, v in _OPEN.items()}
 # Statements a name binding can sit in without opening a new scope.
 _BLOCKS = frozenset(
     {"block", "if_statement", "elif_clause", "else_clause", "for_statement", "while_statement", "try_statement",
@@ -37,78 +34,6 @@ _BLOCKS = frozenset(
      "expression_statement", "module"}
 )
 _DEFS = frozenset({"function_definition", "class_definition"})
-
-
-@dataclass(frozen=True, slots=True)
-class CursorText:
-    """What is typed at the cursor: `prefix`, and the receiver before a dot (None: no dot)."""
-
-    prefix: str
-    receiver: str | None
-    literal: str = ""  # the builtin type of a literal receiver ("str" for `", ".`), else ""
-
-
-def split_lines(source: str) -> list[str]:
-    """The buffer's lines as LSP counts them."""
-    return _LINE_BREAK.split(source)
-
-
-def cursor_text(before: str) -> CursorText:
-    """Prefix and receiver from the line text before the cursor.
-
-    cursor_text("x = self.con") -> CursorText("con", "self"); cursor_text("  pri") -> ("pri", None).
-    """
-    prefix = _IDENT_TAIL.search(before).group(0)
-    pos = len(before) - len(prefix)
-    if pos == 0 or before[pos - 1] != ".":
-        return CursorText(prefix, None)
-    end = pos - 1
-    i = end
-    while i > 0:
-        ch = before[i - 1]
-        if ch.isidentifier() or ch.isdigit():
-            i -= 1
-        elif ch in _OPEN:
-            i = _match_back(before, i - 1)
-            if i < 0:
-                return CursorText(prefix, "")
-        elif ch in "'\"" and i == end:
-            return CursorText(prefix, "", "str")
-        elif ch == "." and i < end and before[i - 2 : i - 1] not in ("", "."):
-            i -= 1
-        else:
-            break
-    text = before[i:end]
-    if not text or text[0].isdigit():
-        return CursorText(prefix, "" if text else None)
-    if text[-1] in ")]" and text[0] in "([{":
-        return CursorText(prefix, "", {"(": "", "[": "list", "{": "dict"}[text[0]])
-    return CursorText(prefix, text)
-
-
-def _match_back(text: str, close: int) -> int:
-    """Index of the bracket opening the one at `close`, or -1."""
-    depth = 0
-    for j in range(close, -1, -1):
-        ch = text[j]
-        if ch in _OPEN:
-            depth += 1
-        elif ch in _CLOSE:
-            depth -= 1
-            if depth == 0:
-                return j
-    return -1
-
-
-def _closers(text: str) -> str:
-    """Brackets that close what `text` leaves open: _closers("f(a[1") -> "])"."""
-    stack: list[str] = []
-    for ch in text:
-        if ch in _CLOSE:
-            stack.append(_CLOSE[ch])
-        elif ch in _OPEN and stack and stack[-1] == ch:
-            stack.pop()
-    return "".join(reversed(stack))
 
 
 class Buffer:
@@ -123,7 +48,7 @@ class Buffer:
         rest = text[column:]
         rest = rest[_IDENT_HEAD.match(rest).end() :]
         head = text[:start] + PLACEHOLDER
-        lines[line] = head + (rest if rest.strip() else _closers(head))
+        lines[line] = head + (rest if rest.strip() else closers(head))
         self.line = line
         self._lines = lines  # the parsed text's lines (the cursor's holds the placeholder)
         self.tree = languages.parser("python").parse("\n".join(lines).encode("utf-8"))
@@ -264,7 +189,7 @@ class Buffer:
                     if _t(n) not in out or c.start_point.row < self.line:
                         out[_t(n)] = ("variable", rebound(_t(n), value, out.get(_t(n), ("", ""))[1]))
             elif t in ("import_statement", "import_from_statement"):
-                for target, alias in _python_imports(c):
+                for target, alias in python_imports(c):
                     if alias != "*":
                         out[alias or target.split(".")[0]] = ("import", target if alias else target.split(".")[0])
             elif t in ("for_statement", "with_statement", "except_clause"):

@@ -11,10 +11,10 @@ import builtins
 import re
 from dataclasses import dataclass
 
-from graphmer.index import stdlib_members
-from graphmer.index.complete_buffer import Buffer
-from graphmer.index.complete_rank import split_top
-from graphmer.index.graph import Resolver, _absolute
+from graphmer.complete import stdlib_members
+from graphmer.complete.buffer import Buffer
+from graphmer.complete.signatures import split_top
+from graphmer.index.graph import Resolver, absolute_import
 from graphmer.index.records import CALLABLE_KINDS, CLASS_KINDS
 
 _MAX_DEPTH = 8
@@ -22,7 +22,7 @@ _STEP = re.compile(r"([A-Za-z_]\w*)(\(\)|\[\])*")
 _WRAPPERS = re.compile(r"^(?:[\w.]*\.)?(?:Optional|Final|ClassVar|Annotated|Type)\[(.*)\]$")
 _RETURN = re.compile(r"\)\s*->\s*(.+)$")  # the return annotation at the end of a def signature
 _TYPING_MODULES = frozenset({"typing", "typing_extensions", "collections.abc"})
-_ELEMENT_OF = "@%"  # value encodings of complete_buffer's loop targets: an element, a mapping's value
+_ELEMENT_OF = "@%"  # value encodings of buffer.py's loop targets: an element, a mapping's value
 _MAPPINGS = frozenset({"builtins.dict", "collections.defaultdict", "collections.OrderedDict"})
 _TYPING_BUILTINS = {"List": "list", "Dict": "dict", "Set": "set", "FrozenSet": "frozenset", "Tuple": "tuple",
                     "Sequence": "list", "MutableSequence": "list", "Mapping": "dict", "MutableMapping": "dict",
@@ -153,12 +153,12 @@ class Typer:
             return UNKNOWN
         if enc[0] == ":":
             return self.of_annotation(enc[1:], owner_module, depth)
-        if enc[0] in _ELEMENT_OF:  # an element of an iterable (`for x in ...`): see complete_buffer
+        if enc[0] in _ELEMENT_OF:  # an element of an iterable (`for x in ...`): see buffer.py
             return self.element(self.of_value(enc[1:], owner_module, depth + 1), enc[0], depth)
-        if enc[0] == "~":  # steps applied to an earlier value (`x = x.f()`): see complete_buffer.rebound
+        if enc[0] == "~":  # steps applied to an earlier value (`x = x.f()`): see buffer.rebound
             rest, _, before = enc[1:].partition("~")
             return self.follow(self.of_value(before, owner_module, depth + 1), rest, depth + 1)
-        if enc[0] == "#":  # field i of a tuple (`a, b = ...`): see complete_buffer.unpacked
+        if enc[0] == "#":  # field i of a tuple (`a, b = ...`): see buffer.unpacked
             m = re.match(r"#(\d+)", enc)
             return self.field(self.of_value(enc[m.end():], owner_module, depth + 1), int(m.group(1)), depth) if m else UNKNOWN
         return self.eval(enc[1:], owner_module, depth + 1)
@@ -213,7 +213,7 @@ class Typer:
             return self.of_annotation(arg, v.ctx, depth + 1) if arg and arg != "..." else UNKNOWN
         if v.kind != "instance" or v.qual.startswith("builtins."):
             return UNKNOWN
-        node = self._buffer_class(v.qual)
+        node = self.buffer_class(v.qual)
         if node is not None:
             fields, ctx = [a for a in self.buf.class_attributes(node).values() if a.startswith(":")], None
         else:
@@ -270,10 +270,10 @@ class Typer:
                 return Val("class", bases[0]) if bases else UNKNOWN
             names = buf.scope_names(scope)
             if name in names:
-                return self._binding(name, names[name], scope, depth)
+                return self.binding(name, names[name], scope, depth)
         names = buf.scope_names(buf.root)
         if name in names:
-            return self._binding(name, names[name], buf.root, depth)
+            return self.binding(name, names[name], buf.root, depth)
         if name in BUILTIN_CLASSES:
             return Val("class", "builtins." + name)
         if "builtins." + name in STDLIB_RETURNS:
@@ -287,10 +287,11 @@ class Typer:
             return f"{self.module}.{self.buf.qualname_below_module(chain[func_index + 1])}"
         return ""
 
-    def _binding(self, name: str, binding: tuple[str, str], scope, depth: int) -> Val:
+    def binding(self, name: str, binding: tuple[str, str], scope, depth: int) -> Val:
+        """Value of a name a buffer scope binds (Buffer.scope_names gives `binding`)."""
         kind, value = binding
         if kind == "import":
-            target = _absolute(value, self.module, self.is_package)
+            target = absolute_import(value, self.module, self.is_package)
             return self.of_qual(self.r.canonical(target) or target, depth) if target else UNKNOWN
         if kind in ("class", "function"):
             below = self.buf.qualname_below_module(scope) if scope.type != "module" else ""
@@ -333,8 +334,8 @@ class Typer:
             return self.of_qual(c, depth) if c else self.of_qual(q, depth)
         if v.kind in ("class", "instance"):
             for cls in self.mro(v.qual):
-                if self.buf is not None and self._buffer_class(cls) is not None:
-                    node = self._buffer_class(cls)
+                if self.buf is not None and self.buffer_class(cls) is not None:
+                    node = self.buffer_class(cls)
                     if name in self.buf.scope_names(node):
                         b = self.buf.scope_names(node)[name]
                         if b[0] in ("function", "class"):
@@ -355,14 +356,15 @@ class Typer:
             return Val("external", f"{v.qual}.{name}")
         return UNKNOWN
 
-    def _buffer_class(self, cls: str):
+    def buffer_class(self, cls: str):
+        """The buffer's class node for a class qualname of the buffer's module, or None."""
         if self.buf is None or not cls.startswith(self.module + "."):
             return None
         return self.buf.classes().get(cls[len(self.module) + 1 :])
 
     def mro(self, cls: str, depth: int = 0) -> list[str]:
         """The class and its bases, depth first; buffer classes use the buffer's bases."""
-        node = self._buffer_class(cls)
+        node = self.buffer_class(cls)
         if node is None:
             return self.r.mro(cls) if cls in self.r.kind else [cls]
         out = [cls]

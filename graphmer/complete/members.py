@@ -1,18 +1,30 @@
 """The members of a value's type, as completion lists them: a module's names, a class's and
 its bases' (a buffer class as the buffer has it, an indexed one, a standard-library one read
-statically, a builtin one), each as (kind, detail, symbol id, base depth).
+statically, a builtin one), each a `Member`.
 """
 from __future__ import annotations
 
 import builtins
 import functools
+from dataclasses import dataclass
 
-from graphmer.index import stdlib_members
-from graphmer.index.complete_buffer import is_property_decorator
-from graphmer.index.complete_rank import first_param, is_dunder
-from graphmer.index.complete_types import BUILTIN_CLASSES, Typer, Val, stdlib_class
+from graphmer.complete import stdlib_members
+from graphmer.complete.buffer import is_property_decorator
+from graphmer.complete.signatures import first_param, is_dunder
+from graphmer.complete.typer import BUILTIN_CLASSES, Typer, Val, stdlib_class
+from graphmer.index import store_completion
 from graphmer.index.records import CLASS_KINDS
 from graphmer.index.store import Store
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """One member of a type, as a completion candidate shows it."""
+
+    kind: str  # "method", "property", "function", "class", "attribute", "module", "variable", ...
+    detail: str  # its signature, or its qualname / dotted path
+    symbol_id: int  # store id when it is an indexed symbol, else 0
+    depth: int  # base classes between the type and the member's class (0: its own)
 
 
 class MemberTable:
@@ -22,24 +34,22 @@ class MemberTable:
         self.symbols = typer.symbols  # qualname -> (id, kind, signature)
         self.attrs = typer.attrs  # owner qualname -> attribute name -> value encoding
         # methods read as attributes: decorated with a property decorator (the graph's decorated_by edges)
-        self.properties = {src for src, dst in store.conn.execute(
-            "SELECT s.qualname, d.qualname FROM edges e JOIN symbols s ON s.id = e.src JOIN symbols d ON d.id = e.dst "
-            "WHERE e.relation = 'decorated_by'") if is_property_decorator(dst)}
+        self.properties = {src for src, dst in store_completion.decorator_edges(store) if is_property_decorator(dst)}
         self.store = store
         self.submodules: dict[str, list[str]] = {}
         for q, kind in self.r.kind.items():
             if kind == "module" and "." in q:
                 self.submodules.setdefault(q.rpartition(".")[0], []).append(q)
 
-    def of(self, val: Val) -> tuple[dict[str, tuple[str, str, int, int]], bool]:
-        """name -> (kind, detail, symbol id, base depth) for the members of a value's type, and
-        whether they are all there (False: a base class outside what we can read)."""
-        out: dict[str, tuple[str, str, int, int]] = {}
+    def of(self, val: Val) -> tuple[dict[str, Member], bool]:
+        """name -> Member for the members of a value's type, and whether they are all there
+        (False: a base class outside what we can read)."""
+        out: dict[str, Member] = {}
         if val.kind == "module":
             self._module_members(val.qual, out)
         elif val.kind == "external":
             for name, kind in stdlib_members.members(val.qual).items():
-                out[name] = (kind, f"{val.qual}.{name}", 0, 0)
+                out[name] = Member(kind, f"{val.qual}.{name}", 0, 0)
         elif val.kind in ("class", "instance"):
             for depth, cls in enumerate(self.typer.mro(val.qual)):
                 if not self._class_members(cls, depth, out):
@@ -50,7 +60,7 @@ class MemberTable:
                 # inherits (_get_args, _get_kwargs) are argparse's own, not the caller's.
                 out = {n: m for n, m in out.items() if not n.startswith("_") or is_dunder(n)}
                 for name in self.typer.buf.argparse_dests() if self.typer.buf is not None else ():
-                    out.setdefault(name, ("attribute", f"argparse option {name}", 0, 0))
+                    out.setdefault(name, Member("attribute", f"argparse option {name}", 0, 0))
                 return out, False
         return out, True
 
@@ -59,9 +69,7 @@ class MemberTable:
         """Class qualname -> the attribute names its methods assign on `self` (the first
         assignment inside a method's lines); read on the first class-object receiver only."""
         out: dict[str, set[str]] = {}
-        for owner, name in self.store.conn.execute(
-            "SELECT a.owner, a.name FROM attributes a JOIN symbols s ON s.file_id = a.file_id AND s.kind = 'method' "
-            "AND a.line BETWEEN s.start_line AND s.end_line AND s.qualname = a.owner || '.' || s.name"):
+        for owner, name in store_completion.method_attributes(self.store):
             out.setdefault(owner, set()).add(name)
         return out
 
@@ -71,7 +79,7 @@ class MemberTable:
         its methods assign on `self`. `Panel.fit` (a classmethod) is not one, `Panel.title` is."""
         out: set[str] = set()
         for cls in self.typer.mro(val.qual) if val.kind == "class" else ():
-            node = self.typer._buffer_class(cls)
+            node = self.typer.buffer_class(cls)
             if node is not None:
                 buf = self.typer.buf
                 body = buf.scope_names(node)
@@ -93,16 +101,16 @@ class MemberTable:
         assigned (class body and `self.x`), its own before its bases'."""
         out: list[str] = []
         for cls in self.typer.mro(val.qual) if val.kind in ("class", "instance") else ():
-            node = self.typer._buffer_class(cls)
+            node = self.typer.buffer_class(cls)
             names = self.typer.buf.class_attributes(node) if node is not None else self.attrs.get(cls, {})
             out += [n for n in names if n not in out]
         return out
 
-    def _sym(self, q: str, default_kind: str) -> tuple[str, str, int, int]:
+    def _sym(self, q: str, default_kind: str, depth: int = 0) -> Member:
         sid, kind, sig = self.symbols.get(q, (0, default_kind, ""))
         if kind == "method" and q in self.properties:
             kind = "property"
-        return (default_kind if kind == "external" else kind, sig or q, sid if kind != "external" else 0, 0)
+        return Member(default_kind if kind == "external" else kind, sig or q, sid if kind != "external" else 0, depth)
 
     def _module_members(self, mod: str, out: dict) -> None:
         r = self.r
@@ -113,13 +121,13 @@ class MemberTable:
         for sub in self.submodules.get(mod, []):
             out[sub.rpartition(".")[2]] = self._sym(sub, "module")
         for name in self.attrs.get(mod, {}):
-            out[name] = ("variable", f"{mod}.{name}", 0, 0)
+            out[name] = Member("variable", f"{mod}.{name}", 0, 0)
         for name, q in r.members.get(mod, {}).items():
             out[name] = self._sym(q, r.kind.get(q, "variable"))
 
     def _class_members(self, cls: str, depth: int, out: dict) -> bool:
         """Add one class's members (those not already shadowed); False: cannot see further."""
-        node = self.typer._buffer_class(cls)
+        node = self.typer.buffer_class(cls)
         if node is not None:
             buf = self.typer.buf
             found = {n: (k, v) for n, (k, v) in buf.scope_names(node).items()}
@@ -129,28 +137,26 @@ class MemberTable:
                 if name not in out:
                     q = f"{cls}.{name}"
                     k = "property" if name in props else {"function": "method", "class": "class"}.get(kind, "attribute")
-                    item = self._sym(q, k)
-                    out[name] = (item[0], item[1], item[2], depth)
+                    out[name] = self._sym(q, k, depth)
             return True
         if self.r.kind.get(cls) in CLASS_KINDS:
             for name, q in self.r.members.get(cls, {}).items():
                 if name not in out:
-                    item = self._sym(q, self.r.kind.get(q, "attribute"))
-                    out[name] = (item[0], item[1], item[2], depth)
+                    out[name] = self._sym(q, self.r.kind.get(q, "attribute"), depth)
             for name in self.attrs.get(cls, {}):
                 if name not in out:
-                    out[name] = ("attribute", f"{cls}.{name}", 0, depth)
+                    out[name] = Member("attribute", f"{cls}.{name}", 0, depth)
             return True
         if stdlib_members.is_stdlib(cls) and cls not in self.r.kind and not cls.startswith("builtins."):
             found = stdlib_members.members(cls)
             for name, kind in found.items():
                 if name not in out:
-                    out[name] = (kind, f"{cls}.{name}", 0, depth)
+                    out[name] = Member(kind, f"{cls}.{name}", 0, depth)
             return bool(found) or stdlib_class(cls)  # abc.ABC, typing.Generic: classes without members
         if cls.startswith("builtins.") and cls[9:] in BUILTIN_CLASSES:
             t = getattr(builtins, cls[9:])
             for name in dir(t):
                 if not name.startswith("__") and name not in out:
-                    out[name] = ("method" if callable(getattr(t, name, None)) else "attribute", f"{cls}.{name}", 0, depth)
+                    out[name] = Member("method" if callable(getattr(t, name, None)) else "attribute", f"{cls}.{name}", 0, depth)
             return True
         return False

@@ -1,11 +1,11 @@
-"""The attribute-completion score: a weighted sum of named features of one candidate, plus
-an optional small hidden layer over the same features.
+"""Stage 5, rank: the attribute-completion score, a weighted sum of named features of one
+candidate plus an optional small hidden layer over the same features, and the ranked items.
 
-Each feature is a log-count of uses or an indicator (complete.py computes them per
+Each feature is a log-count of uses or an indicator (features.py computes them per
 candidate). Two weight sets exist: `RankWeights()`, set by hand on four development
 packages, linear only, and `RankWeights.fitted()`, the shipped default, which `graphmer bench
 completion-fit` learns from member-access sites of standard-library packages
-(graphmer/model/complete_fit.py) and writes to graphmer/index/completion_weights.json. The hidden layer
+(graphmer/model/complete_fit.py) and writes to graphmer/complete/completion_weights.json. The hidden layer
 (`Hidden`) adds w2 . tanh(W1 (x / scale) + b1) to the linear score: it lets one feature
 count for more or less depending on others, which a sum cannot.
 """
@@ -14,144 +14,33 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 WEIGHTS_FILE = Path(__file__).with_name("completion_weights.json")
-# The context token before a receiver (pynames.context_token) -> the indicator a callable member sets.
-CALL_CONTEXTS = {"^": "call_start", "return": "call_return", "yield": "call_return", "await": "call_return",
-                 "in": "call_in", "(": "call_arg", ",": "call_arg", "=": "call_arg",
-                 **dict.fromkeys(("if", "elif", "while", "not", "and", "or", "is", "assert"), "call_cond")}
-_BOOL_HEADS = frozenset({"is", "has", "can", "should", "needs", "allow", "allows", "use", "uses", "enable", "enabled"})
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
-IDENT = re.compile(r"[^\W\d]\w*")  # a Python identifier
 
 
-@functools.lru_cache(maxsize=8192)
-def subwords(name: str) -> frozenset[str]:
-    """The lower-cased words of an identifier, split at underscores and case changes, two letters
-    or more: subwords("get_send_file_max_age") -> {"get", "send", "file", "max", "age"};
-    subwords("HTTPServer") -> {"http", "server"}."""
-    return frozenset(w.lower() for w in _WORD.findall(name) if len(w) >= 2)
+@dataclass(frozen=True, slots=True)
+class CompletionItem:
+    label: str  # the name inserted
+    kind: str  # graphmer symbol kind: "method", "function", "class", "attribute", "module", "variable", ...
+    detail: str  # short: qualname or signature
+    score: float  # higher is better; items come sorted by it
+    symbol_id: int = 0  # store id when the item is an indexed symbol (0 otherwise), used by resolve
 
 
-def name_features(name: str, member_kind: str, receiver: str, token: str, line_words: frozenset[str],
-                  func_words: frozenset[str]) -> dict[str, float]:
-    """The features read from the candidate's name and kind (member_kind: "" for a non-member)
-    and the cursor's surroundings: the receiver text, its context token, the words around."""
-    f: dict[str, float] = {}
-    f["private"] = 1.0 if name.startswith("_") and receiver not in ("self", "cls") else 0.0
-    f["callable"] = 1.0 if member_kind in ("method", "function", "class") else 0.0
-    call_ctx = CALL_CONTEXTS.get(token, "")
-    if call_ctx and f["callable"]:
-        f[call_ctx] = 1.0
-    sw = subwords(name)
-    f["words_line"] = len(sw & line_words) / len(sw) if sw else 0.0
-    f["words_func"] = len(sw & func_words) / len(sw) if sw else 0.0
-    head = _WORD.match(name.lstrip("_"))
-    f["cond_bool"] = 1.0 if call_ctx == "call_cond" and head and head.group().lower() in _BOOL_HEADS else 0.0
-    f["in_plural"] = 1.0 if token == "in" and name.endswith("s") and not name.endswith("ss") else 0.0
-    f["dunder"] = 1.0 if is_dunder(name) else 0.0
-    f["constant"] = 1.0 if name.isupper() else 0.0
-    f["capitalized"] = 1.0 if name[:1].isupper() and not name.isupper() else 0.0
-    return f
+@dataclass(frozen=True, slots=True)
+class Completions:
+    items: list[CompletionItem]  # ranked best first, already filtered by `prefix`
+    prefix: str  # the identifier characters typed before the cursor
+    receiver: str  # the receiver expression text ("self", "os.path", "") or ""
+    receiver_type: str  # what it resolved to (qualname) or "" when unknown
+    truncated: bool = False  # more candidates matched than `limit` let through
 
 
-_PARAMS = re.compile(r"\((.*)\)", re.DOTALL)
-_ITERABLE = re.compile(r"\b(?:list|List|tuple|Tuple|set|Set|frozenset|dict|Dict|Iterable|Iterator|Sequence|Generator|Mapping)\b")
-
-
-def split_top(text: str, sep: str = ",") -> list[str]:
-    """Split at `sep` outside brackets: split_top("a, B[c, d]") -> ["a", " B[c, d]"]."""
-    out, depth, start = [], 0, 0
-    for i, ch in enumerate(text):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif ch == sep and depth == 0:
-            out.append(text[start:i])
-            start = i + 1
-    out.append(text[start:])
-    return out
-
-
-def is_dunder(name: str) -> bool:
-    return len(name) > 4 and name.startswith("__") and name.endswith("__")
-
-
-@functools.lru_cache(maxsize=8192)
-def _split_signature(sig: str) -> tuple[tuple[str, ...], str]:
-    """A `def` signature's parameters as written, annotations and defaults cut off (`*b`,
-    `*` and `/` kept), and its return annotation; ((), "") for anything else."""
-    if not sig.startswith(("def ", "async def ")):
-        return (), ""
-    head, arrow, ret = sig.partition(") ->")
-    m = _PARAMS.search(head + ")" if arrow else head)
-    params = tuple(p.split(":", 1)[0].split("=", 1)[0].strip() for p in split_top(m.group(1))) if m else ()
-    return params, ret.strip()
-
-
-def signature_parts(sig: str) -> tuple[tuple[str, ...], str, bool]:
-    """A `def` signature's parameter names (self/cls, `*`, `/` and starred ones left out), its
-    return annotation ("" when none), and whether it is async:
-    signature_parts("def f(self, a: int, *b, c=1) -> bool") -> (("a", "c"), "bool", False)."""
-    params, ret = _split_signature(sig)
-    names = tuple(p for p in params if p and p.isidentifier() and p not in ("self", "cls"))
-    return names, ret, sig.startswith("async ")
-
-
-def first_param(sig: str) -> str:
-    """The first parameter's name of a `def` signature ("" for none or no def):
-    first_param("def fit(cls, x)") -> "cls"."""
-    params = _split_signature(sig)[0]
-    return params[0] if params else ""
-
-
-_TYPING_WORDS = frozenset({"optional", "union", "list", "dict", "tuple", "set", "iterable", "iterator", "sequence",
-                           "type", "none", "str", "int", "bool", "float", "any", "callable", "mapping", "typing", "self"})
-
-
-def returns_named(target: str, sig: str) -> float:
-    """Share of the words of the name a value is assigned or passed to that the candidate's
-    return (or attribute) type names: `render_options = options.` -> `update` (-> ConsoleOptions)."""
-    if not target:
-        return 0.0
-    _, ret, _ = signature_parts(sig)
-    if sig.startswith(":"):
-        ret = sig[1:]
-    elif sig.startswith("=") and sig.endswith("()"):
-        ret = sig[1:-2]  # `self.style = Style(...)`
-    words = words_in(ret) - _TYPING_WORDS
-    tw = subwords(target)
-    return len(tw & words) / len(tw) if tw and words else 0.0
-
-
-def signature_features(sig: str, member_kind: str, token: str) -> dict[str, float]:
-    """Features of a member's signature (a `def` line; `:T` / `=value` for an attribute) against
-    the context token before the receiver: awaited async methods, bool-returning names in
-    conditions, iterable-returning names after `in`."""
-    f: dict[str, float] = {}
-    _, ret, is_async = signature_parts(sig)
-    if member_kind in ("method", "function") and sig.startswith(("def ", "async def ")):
-        f["await_async"] = 1.0 if is_async and token == "await" else 0.0
-        f["async_other"] = 1.0 if is_async and token != "await" else 0.0
-    elif sig.startswith(":"):
-        ret = sig[1:]
-    elif sig in ("=True", "=False"):
-        ret = "bool"
-    f["bool_cond"] = 1.0 if ret == "bool" and CALL_CONTEXTS.get(token) == "call_cond" else 0.0
-    f["iter_in"] = 1.0 if token == "in" and _ITERABLE.search(ret) else 0.0
-    return f
-
-
-def words_in(text: str) -> frozenset[str]:
-    """Every identifier's subwords in a piece of code."""
-    out: set[str] = set()
-    for ident in set(IDENT.findall(text)):
-        out |= subwords(ident)
-    return frozenset(out)
+# Scorer: (path, line, candidates) -> one extra score per candidate (e.g. a model's).
+Scorer = Callable[[str, int, list[CompletionItem]], list[float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,7 +54,7 @@ class Hidden:
 
     def extra(self, feats: list[dict[str, float]]) -> list[float]:
         """What the layer adds to each candidate's linear score."""
-        import numpy as np
+        import numpy as np  # lazy: numpy loads only when a hidden layer scores, not with the completer
 
         scale, w1, b1, w2 = _arrays(self)
         names = RankWeights.features()
@@ -192,7 +81,7 @@ class Hidden:
 
 @functools.lru_cache(maxsize=4)
 def _arrays(h: Hidden):
-    import numpy as np
+    import numpy as np  # lazy: as in Hidden.extra
 
     return (np.array(h.scale), np.array(h.w1).reshape(len(h.w1), len(h.scale)), np.array(h.b1), np.array(h.w2))
 
@@ -207,7 +96,7 @@ class RankWeights:
     exact: float = 2.0  # log(1 + uses after this exact receiver text)
     last: float = 1.0  # log(1 + uses after a receiver ending in the same name)
     buffer: float = 0.6  # log(1 + uses of the name as an attribute in the buffer)
-    typed: float = 1.0  # log(1 + uses after receivers typed as the same class, see Completer.typed_receivers)
+    typed: float = 1.0  # log(1 + uses after receivers typed as the same class, see CandidateFinder.typed_receivers)
     qual: float = 1.0  # log(1 + uses after receivers of any file naming the same module/class/external path)
     context: float = 3.0  # log(1 + uses after this receiver text behind the same token: `return t.`, `x: t.`)
     context_last: float = 1.0  # the same after any receiver ending in the same name
@@ -284,7 +173,7 @@ class RankWeights:
     @staticmethod
     @functools.cache
     def fitted() -> RankWeights:
-        """The shipped weights (graphmer/index/completion_weights.json)."""
+        """The shipped weights (graphmer/complete/completion_weights.json)."""
         return load_weights(WEIGHTS_FILE)
 
 
@@ -318,3 +207,20 @@ def dump_weights(w: RankWeights, path: Path, meta: dict) -> None:
     tmp = Path(path).with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     tmp.replace(path)
+
+
+def scored_items(candidates: list[tuple[str, str, str, int]], feats: list[dict[str, float]],
+                 weights: RankWeights) -> list[CompletionItem]:
+    """One item per (name, kind, detail, symbol id) candidate, scored by its features (unsorted)."""
+    return [CompletionItem(n, k, d, round(s, 6), i) for (n, k, d, i), s in zip(candidates, weights.scores(feats))]
+
+
+def ranked(items: list[CompletionItem], prefix: str, extra: Scorer | None, path: str, line: int) -> list[CompletionItem]:
+    """The items whose label starts with `prefix`, plus the scorer's extra score when there is one,
+    best first (ties by label)."""
+    items = [it for it in items if it.label.startswith(prefix)]
+    if extra is not None and items:
+        more = extra(path, line, items)
+        items = [CompletionItem(it.label, it.kind, it.detail, it.score + e, it.symbol_id) for it, e in zip(items, more)]
+    items.sort(key=lambda it: (-it.score, it.label))
+    return items

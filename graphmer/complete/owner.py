@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from graphmer.index import store_completion
 from graphmer.index.store import Store
 
 
@@ -18,7 +19,7 @@ class OwnerUses:
     def __init__(self, store: Store, bases: dict[str, list[str]]) -> None:
         self.store = store
         self.by_owner: dict[str, Counter] = {}
-        for owner, name, k in store.conn.execute("SELECT owner, name, sum(count) FROM self_uses GROUP BY owner, name"):
+        for owner, name, k in store_completion.self_use_totals(store):
             self.by_owner.setdefault(owner, Counter())[name] += k
         self.subclasses: dict[str, list[str]] = {}  # class -> its direct subclasses
         for cls, bs in bases.items():
@@ -48,7 +49,7 @@ class OwnerUses:
             return {}
         if file_id not in self._file:
             out: dict[str, Counter] = {}
-            for owner, name, k in self.store.conn.execute("SELECT owner, name, count FROM self_uses WHERE file_id = ?", (file_id,)):
+            for owner, name, k in store_completion.file_self_uses(self.store, file_id):
                 out.setdefault(owner, Counter())[name] += k
             self._file[file_id] = out
         return self._file[file_id]

@@ -41,7 +41,9 @@ class ClassInfo:
 
 
 @dataclass(frozen=True, slots=True)
-class Member:
+class ModuleName:
+    """A name a standard-library module binds."""
+
     kind: str  # "module", "class", "function", "variable"
     target: str = ""  # what an imported name refers to ("posixpath", "collections.abc.Mapping"), else ""
 
@@ -76,26 +78,26 @@ def is_module(path: str) -> bool:
 
 
 @functools.lru_cache(maxsize=512)
-def module_names(mod: str, depth: int = 0) -> tuple[dict[str, Member], dict[str, ClassInfo]]:
-    """(name -> Member, class name -> ClassInfo) of a standard-library module; empty when unknown."""
+def module_names(mod: str, depth: int = 0) -> tuple[dict[str, ModuleName], dict[str, ClassInfo]]:
+    """(name -> ModuleName, class name -> ClassInfo) of a standard-library module; empty when unknown."""
     if depth > _MAX_DEPTH or not is_stdlib(mod):
         return {}, {}
     src = _source(mod)
     if src is None:
         return (_dir_names(mod), {}) if _compiled(mod) else ({}, {})
     root = languages.parser("python").parse(src.read_bytes()).root_node
-    names: dict[str, Member] = {}
+    names: dict[str, ModuleName] = {}
     classes: dict[str, tuple[str, ...]] = {}
     _walk(root, mod, src.name == "__init__.py", names, classes, depth)
     return names, classes
 
 
-def _dir_names(mod: str) -> dict[str, Member]:
+def _dir_names(mod: str) -> dict[str, ModuleName]:
     m = importlib.import_module(mod)  # compiled stdlib only (see the module docstring)
     out = {}
     for n in dir(m):
         v = getattr(m, n, None)
-        out[n] = Member("class" if isinstance(v, type) else "module" if type(v).__name__ == "module"
+        out[n] = ModuleName("class" if isinstance(v, type) else "module" if type(v).__name__ == "module"
                         else "function" if callable(v) else "variable")
     return out
 
@@ -114,7 +116,7 @@ def _walk(node: ts.Node, mod: str, is_pkg: bool, names: dict, classes: dict, dep
         if name is not None:
             old = names.get(_t(name))
             if old is None or (old.kind == "variable" and not old.target):  # enum.py: `Enum = None` first, the class later
-                names[_t(name)] = Member("function" if c.type == "function_definition" else "class")
+                names[_t(name)] = ModuleName("function" if c.type == "function_definition" else "class")
             if c.type == "class_definition":
                 classes[_t(name)] = _class_info(c, mod, is_pkg, depth)
                 if exported:
@@ -125,14 +127,14 @@ def _walk(node: ts.Node, mod: str, is_pkg: bool, names: dict, classes: dict, dep
             left = c.named_children[0].child_by_field_name("left")
             for t in [left] if left is not None and left.type == "identifier" else (left.named_children if left is not None else []):
                 if t.type == "identifier":
-                    names.setdefault(_t(t), Member("variable"))
+                    names.setdefault(_t(t), ModuleName("variable"))
         elif c.type == "import_statement":
             for n in c.named_children:
                 if n.type == "aliased_import":
-                    names.setdefault(_t(n.child_by_field_name("alias")), Member("module", _t(n.child_by_field_name("name"))))
+                    names.setdefault(_t(n.child_by_field_name("alias")), ModuleName("module", _t(n.child_by_field_name("name"))))
                 elif n.type == "dotted_name":
                     head = _t(n).split(".")[0]
-                    names.setdefault(head, Member("module", head))
+                    names.setdefault(head, ModuleName("module", head))
         elif c.type == "import_from_statement":
             _from_import(c, mod, is_pkg, names, depth)
         elif c.type in _BLOCKS:
@@ -142,13 +144,13 @@ def _walk(node: ts.Node, mod: str, is_pkg: bool, names: dict, classes: dict, dep
 def _export_members(info: ClassInfo, names: dict) -> None:
     for n, kind in info.names.items():
         if kind == "attribute" and not n.startswith("_"):
-            names.setdefault(n, Member("variable"))
+            names.setdefault(n, ModuleName("variable"))
 
 
 def _class_info(c: ts.Node, mod: str, is_pkg: bool, depth: int) -> ClassInfo:
     """A class body's names with their kinds, the `self.x` its methods assign, and its bases as written."""
     body = c.child_by_field_name("body")
-    found: dict[str, Member] = {}
+    found: dict[str, ModuleName] = {}
     if body is not None:
         _walk(body, mod, is_pkg, found, {}, depth)
     attrs = [a.name for a in pynames.attribute_defs(c, lambda n: 1 if n == c else -1) if a.owner == 1]
@@ -177,14 +179,14 @@ def _from_import(c: ts.Node, mod: str, is_pkg: bool, names: dict, depth: int) ->
     if any(n.type == "wildcard_import" for n in c.named_children):
         for n, m in module_names(text, depth + 1)[0].items():
             if not n.startswith("_"):
-                names.setdefault(n, Member(m.kind, m.target or f"{text}.{n}"))
+                names.setdefault(n, ModuleName(m.kind, m.target or f"{text}.{n}"))
         return
     for n in c.children_by_field_name("name"):
         if n.type == "aliased_import":
             orig, alias = _t(n.child_by_field_name("name")), _t(n.child_by_field_name("alias"))
         else:
             orig = alias = _t(n)
-        names.setdefault(alias, Member("variable", f"{text}.{orig}"))
+        names.setdefault(alias, ModuleName("variable", f"{text}.{orig}"))
 
 
 def members(path: str, depth: int = 0) -> dict[str, str]:
@@ -221,7 +223,7 @@ def members(path: str, depth: int = 0) -> dict[str, str]:
     return {}
 
 
-def _with_bases(mod: str, info: ClassInfo, names: dict[str, Member], depth: int) -> dict[str, str]:
+def _with_bases(mod: str, info: ClassInfo, names: dict[str, ModuleName], depth: int) -> dict[str, str]:
     """A class's own names, then its bases' (found through the module's names, or builtins)."""
     out = dict(info.names)
     for base in info.bases:
