@@ -7,7 +7,7 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from graphmer.index.bench_complete import BenchError, find_sites, run_completion_bench
+from graphmer.bench.completion import BenchError, find_sites, run_completion_bench
 
 PKG = {
     "__init__.py": "from tiny.core import Engine\n",

@@ -1,5 +1,5 @@
-"""The realistic mode of `graphmer bench search` (--keep-other-docs, graphmer/index/bench_folds.py), several
-packages in one run with the mean and paired intervals, and --baseline-model (graphmer/model/bench_dense.py)."""
+"""The realistic mode of `graphmer bench search` (--keep-other-docs, graphmer/bench/folds.py), several
+packages in one run with the mean and paired intervals, and --baseline-model (graphmer/bench/dense.py)."""
 from __future__ import annotations
 
 import ast
@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 
 from graphmer.cli.bench import bench
-from graphmer.index import bench_folds
-from graphmer.index.bench_folds import assign_folds, strip_only
-from graphmer.index.bench_search import (LOCAL_SYSTEMS, BenchError, BenchResult, SystemResult, _result, prepare_copy, run_benchmark,
+from graphmer.bench import folds as bench_folds
+from graphmer.bench.folds import assign_folds, strip_only
+from graphmer.bench.search import (LOCAL_SYSTEMS, BenchError, BenchResult, SystemResult, _result, prepare_copy, run_benchmark,
                                 run_bm25, run_graphmer)
-from graphmer.index.bench_source import Target, strip_docstrings
-from graphmer.model import bench_dense
-from graphmer.model.bench_dense import margins, mean_over_packages, paired_bootstrap, paired_bootstrap_mean
+from graphmer.index.pysource import Target, strip_docstrings
+from graphmer.bench import dense as bench_dense
+from graphmer.bench.dense import margins, mean_over_packages, paired_bootstrap, paired_bootstrap_mean
 
 # ---------------------------------------------------------------- a small documented package
 
@@ -92,7 +92,7 @@ TARGETS = [
     ("shapes.py", "Rectangle.area", 23), ("shapes.py", "Rectangle.perimeter", 27), ("units.py", "inches_to_cm", 6),
     ("units.py", "cm_to_inches", 11), ("units.py", "parse_length", 16), ("units.py", "frobnicate", 22),
 ]
-# What the code before the realistic mode gave on this package (graphmer/index/bench_search.py at c5e09ba).
+# What the code before the realistic mode gave on this package (graphmer/bench/search.py at c5e09ba).
 STRIPPED_RANKS = {
     "graphmer-lexical": (1, 0, 0, 1, 3, 2, 3, 1, 0),
     "bm25": (1, 0, 0, 8, 6, 0, 0, 9, 0),

@@ -1,4 +1,4 @@
-"""`graphmer bench …`: benchmarks, thin over graphmer.index.bench_search."""
+"""`graphmer bench …`: benchmarks, thin over graphmer.bench.search."""
 from __future__ import annotations
 
 import json
@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from graphmer.cli.render import out_console
-from graphmer.index.bench_search import SYSTEMS, BenchError, BenchResult, run_benchmark
+from graphmer.bench.search import SYSTEMS, BenchError, BenchResult, run_benchmark
 
 
 @click.group()
@@ -80,7 +80,7 @@ def search(ctx: click.Context, paths: tuple[Path, ...], top_k: int, as_json: boo
         graphmer bench search src/mypkg --json --system bm25
         graphmer bench search site-packages/jinja2 site-packages/flask --keep-other-docs
     """
-    from graphmer.index.bench_search import MODEL_SYSTEMS
+    from graphmer.bench.search import MODEL_SYSTEMS
 
     if ctx.get_parameter_source("folds") is not click.core.ParameterSource.DEFAULT and not keep_other_docs:
         raise click.UsageError("--folds applies only with --keep-other-docs")
@@ -93,7 +93,7 @@ def search(ctx: click.Context, paths: tuple[Path, ...], top_k: int, as_json: boo
                         and (not s.startswith("baseline") or baseline_model))
     runner = None
     if any(s in MODEL_SYSTEMS for s in systems):
-        from graphmer.model.bench_dense import run_model_systems
+        from graphmer.bench.dense import run_model_systems
 
         cache: dict = {}  # each model loads once, for every package and fold
 
@@ -109,7 +109,7 @@ def search(ctx: click.Context, paths: tuple[Path, ...], top_k: int, as_json: boo
                                          keep_other_docs=keep_other_docs, folds=folds))
     except (BenchError, ValueError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from exc
-    from graphmer.model.bench_dense import MARGINS, margins, mean_over_packages
+    from graphmer.bench.dense import MARGINS, margins, mean_over_packages
 
     per_package, mean_margins = margins(results)
     if as_json:
@@ -129,7 +129,7 @@ def search(ctx: click.Context, paths: tuple[Path, ...], top_k: int, as_json: boo
 
 def summary_table(results: list[BenchResult], per_package: list[dict], mean: dict, mean_margins: dict) -> Table:
     """MRR@k of each system on each package and their mean; then the paired margins [95% interval]."""
-    from graphmer.model.bench_dense import MARGINS
+    from graphmer.bench.dense import MARGINS
 
     k = results[0].top_k
     table = Table(title=f"MRR@{k} over {len(results)} packages", caption=mean_margins and
@@ -188,7 +188,7 @@ def index_bench(path: Path, jobs: int, as_json: bool) -> None:
     Example:
         graphmer bench index /usr/lib/python3.11
     """
-    from graphmer.index.bench_index import run_index_bench
+    from graphmer.bench.indexing import run_index_bench
     from graphmer.index.indexer import IndexConfig
 
     r = run_index_bench(path, IndexConfig(jobs=jobs))
@@ -225,7 +225,7 @@ def export_bench(package: Path, model_path: str | None, threads: int, limit: int
     Example:
         graphmer bench export site-packages/jinja2
     """
-    from graphmer.model.bench_onnx import compare_quantizations
+    from graphmer.bench.export import compare_quantizations
     from graphmer.model.embedder import DEFAULT_MODEL
 
     r = compare_quantizations(model_path or DEFAULT_MODEL, package, threads=threads, limit=limit)
@@ -250,7 +250,7 @@ def export_bench(package: Path, model_path: str | None, threads: int, limit: int
 def train_bench(preset: str, batch_size: int, steps: int, decay_mode: str | None, as_json: bool) -> None:
     """Training throughput of GraphMER beside a plain nn.TransformerEncoder of the same
     width, depth, heads, FFN and sequence length, timed alternately in one process."""
-    from graphmer.model.bench_train import run_train_bench
+    from graphmer.bench.training import run_train_bench
 
     r = run_train_bench(preset, batch_size, steps, decay_mode=decay_mode)
     if as_json:
@@ -287,7 +287,7 @@ def fusion_bench(packages: tuple[Path, ...], work_dir: Path, model_path: str | N
         graphmer bench fusion site-packages/jinja2 site-packages/flask --work-dir /tmp/fusion
     """
     from graphmer.index.fusion import HybridConfig
-    from graphmer.model.bench_dense import fusion_grid
+    from graphmer.bench.dense import fusion_grid
 
     configs = {"lexical": ("lexical", HybridConfig()), "dense": ("dense", HybridConfig())}
     for fusion in ("rrf", "score"):
@@ -325,8 +325,8 @@ def latency_bench(root: Path, queries: int, fresh_runs: int, model_path: str | N
     Example:
         graphmer index /tmp/stdlib && graphmer bench latency /tmp/stdlib
     """
-    from graphmer.lsp.bench_symbols import lsp_ready
-    from graphmer.model.bench_dense import query_latency
+    from graphmer.bench.symbols import lsp_ready
+    from graphmer.bench.dense import query_latency
 
     r = query_latency(root, queries, fresh_runs, model_path)
     r["lsp_ready_s"] = lsp_ready(root, fresh_runs, model=model_path)
@@ -360,8 +360,8 @@ def completion_bench(path: Path, sites: int, seed: int, no_jedi: bool, work_dir:
         graphmer bench completion .venv/lib/python3.11/site-packages/click --sites 400
     """
     from graphmer.cli.render import progress_callback
-    from graphmer.index.bench_complete import BenchError as CompletionBenchError
-    from graphmer.index.bench_complete import run_completion_bench
+    from graphmer.bench.completion import BenchError as CompletionBenchError
+    from graphmer.bench.completion import run_completion_bench
     from graphmer.index.complete_rank import RankWeights, WeightsError, load_weights
 
     try:
@@ -419,7 +419,7 @@ def completion_fit(packages: tuple[Path, ...], sites: int, seed: int, l2: float,
     import platform
 
     from graphmer.cli.render import progress_callback
-    from graphmer.index.bench_complete import BenchError as CompletionBenchError
+    from graphmer.bench.completion import BenchError as CompletionBenchError
     from graphmer.index.complete_rank import dump_weights
     from graphmer.index.stdlib_usage import MIN_COUNT
     from graphmer.index.stdlib_usage import write as write_usage

@@ -16,7 +16,7 @@ from graphmer.cli.bench import bench
 def symbols_bench(root: Path, queries: int, seed: int, as_json: bool) -> None:
     """Time workspace/symbol on the index of ROOT (built first with `graphmer index ROOT`)."""
     from graphmer.index.store import INDEX_DIRNAME
-    from graphmer.lsp.bench_symbols import bench_symbols
+    from graphmer.bench.symbols import bench_symbols
 
     if not (root / INDEX_DIRNAME / "meta.json").is_file():
         raise click.ClickException(f"{root} has no graphmer index: run `graphmer index {root}` first")

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphmer.index.bench_complete import PREFIXES, BenchError, cut_buffer, indexed_sample
+from graphmer.bench.completion import PREFIXES, BenchError, cut_buffer, indexed_sample
 from graphmer.index.complete import Completer
 from graphmer.index.complete_rank import Hidden, RankWeights
 from graphmer.index.stdlib_usage import Usage, count, totals

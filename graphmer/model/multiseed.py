@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmer.model.report import Report, ReportOptions, build_report
+from graphmer.model.reports.report import Report, ReportOptions, build_report
 from graphmer.model.run_log import SEEDS_FILE, SEEDS_FORMAT, RunLogError, load_run, seed_runs
 
 
@@ -32,7 +32,7 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 def train_seeds(cfg, parent: str | Path, seeds: tuple[int, ...], corpus=None, index_dir=None, resume: bool = False,
                 on_event=None) -> list:
     """Train cfg once per seed into parent/seed-N (sequentially); returns the TrainResults."""
-    from graphmer.model.report_md import write_text
+    from graphmer.model.reports.markdown import write_text
     from graphmer.model.runstate import RunStateError
     from graphmer.model.train import train
 

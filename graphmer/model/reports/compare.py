@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from graphmer.model.run_log import RunLog, RunLogError, is_seed_parent, load_run, seed_runs
-from graphmer.model.sigtest import PairedResult, compare_paired
+from graphmer.model.reports.sigtest import PairedResult, compare_paired
 
 
 class CompareError(ValueError):
@@ -221,7 +221,7 @@ def comparison_json(c: Comparison) -> dict:
 
 def write_comparison(c: Comparison, out_dir: str | Path) -> Path:
     """compare.json into out_dir, atomically."""
-    from graphmer.model.report_md import write_text
+    from graphmer.model.reports.markdown import write_text
 
     p = Path(out_dir) / "compare.json"
     write_text(p, json.dumps(comparison_json(c), indent=1) + "\n")

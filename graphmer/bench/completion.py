@@ -24,7 +24,7 @@ from pathlib import Path
 import tree_sitter as ts
 
 from graphmer.index import languages
-from graphmer.index.bench_search import mrr, nearest_rank, recall_at
+from graphmer.bench.search import mrr, nearest_rank, recall_at
 from graphmer.index.complete import Completer, Scorer
 from graphmer.index.complete_buffer import Buffer, cursor_text
 from graphmer.index.complete_rank import RankWeights, is_dunder

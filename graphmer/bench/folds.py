@@ -20,8 +20,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
-from graphmer.index.bench_search import SystemResult, _result, package_targets, prepare_copy, run_systems
-from graphmer.index.bench_source import Target
+from graphmer.bench.search import SystemResult, _result, package_targets, prepare_copy, run_systems
+from graphmer.index.pysource import Target
 from graphmer.index.indexer import IndexConfig, build_index
 
 FOLD_SEED = 0  # fixed, so that every run (and every machine) splits the same way

@@ -1,7 +1,7 @@
 """Markdown rendering of a Report (and of a multi-seed summary): numbers only, each with its source."""
 from __future__ import annotations
 
-from graphmer.model.report import Report
+from graphmer.model.reports.report import Report
 
 
 def fmt(x, digits: int = 4) -> str:
@@ -194,8 +194,8 @@ def write_report(run_dir, out_dir, opts=None, log_scale: bool = False, title: st
     import json
     from pathlib import Path
 
-    from graphmer.model.report import ReportOptions, build_report
-    from graphmer.model.report_plots import write_plots
+    from graphmer.model.reports.report import ReportOptions, build_report
+    from graphmer.model.reports.plots import write_plots
     from graphmer.model.run_log import load_run
 
     opts = opts or ReportOptions()
@@ -226,8 +226,8 @@ def write_seed_report(parent, out_dir, opts=None, log_scale: bool = False):
     from pathlib import Path
 
     from graphmer.model.multiseed import seed_logs, seed_report
-    from graphmer.model.report import ReportOptions
-    from graphmer.model.report_plots import write_seed_plot
+    from graphmer.model.reports.report import ReportOptions
+    from graphmer.model.reports.plots import write_seed_plot
 
     opts = opts or ReportOptions()
     out = Path(out_dir)
