@@ -15,7 +15,8 @@ from click.testing import CliRunner
 from graphmer.cli.bench import bench
 from graphmer.bench import search as bench_search
 from graphmer.index import pysource
-from graphmer.bench.search import BenchError, MissingDependencyError, mrr, prepare_copy, rank_of, recall_at, run_benchmark
+from graphmer.bench.search import BenchError, MissingDependencyError, mrr, rank_of, recall_at, run_benchmark
+from graphmer.index.stripped_copy import prepare_copy
 from graphmer.index.pysource import Target, find_targets, first_sentence, strip_docstrings
 
 # ---------------------------------------------------------------- first_sentence

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from graphmer.cli.main import cli
 from graphmer.model.reports.card import render_card
 from graphmer.model.reports.compare import CompareError, compare_runs
-from graphmer.model.multiseed import parse_seeds, seed_report, train_seeds
+from graphmer.model.multiseed import parse_seeds, train_seeds
+from graphmer.model.reports.seeds import seed_report
 from graphmer.model.reports.sigtest import MCNEMAR_NAME, bootstrap_mean, mcnemar_exact, paired_bootstrap, permutation_test
 from test_train import BASE, synthetic_corpus
 

@@ -13,8 +13,8 @@
   (--baseline-model), in the same process, to compare a new model with an older one.
 
 Each model is loaded once per process (MiniLM) or per `cache` the caller keeps (graphmer's),
-not once per package or fold. The paired bootstrap intervals of margins between systems,
-for one package and for the mean over several, are here too (numpy only).
+not once per package or fold. The margins between systems, for one package and for the mean
+over several, take their paired bootstrap intervals from graphmer/model/reports/rank_bootstrap.py.
 """
 from __future__ import annotations
 
@@ -25,9 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmer.bench.search import (CALLABLE_KINDS, BenchResult, MissingDependencyError, SystemResult, _result, bm25_ranked, mrr,
-                                nearest_rank, rank_of)
+from graphmer.bench.search import (CALLABLE_KINDS, BenchResult, MissingDependencyError, SystemResult, bm25_ranked, mrr,
+                                   nearest_rank, rank_of, system_result)
 from graphmer.index.fusion import fuse
+from graphmer.index.stripped_copy import indexed_copies
+from graphmer.model.reports.rank_bootstrap import paired_bootstrap, paired_bootstrap_mean
 
 RRF_K = 60
 MINILM_MAX_TOKENS = 256
@@ -80,12 +82,12 @@ def minilm_systems(copy, top_k: int, names: tuple[str, ...]) -> list[SystemResul
     hits = lambda lst: [(chunks[i].path, chunks[i].start_line, chunks[i].end_line) for i in lst[:top_k]]  # noqa: E731
     if "minilm" in names:
         ranks = [rank_of(hits(lst), t) for lst, t in zip(dense_lists, targets)]
-        out.append(_result("minilm", ranks, top_k, index_s, times, items=len(chunks)))
+        out.append(system_result("minilm", ranks, top_k, index_s, times, items=len(chunks)))
     if "minilm+bm25" in names:
         lex_lists, lex_times = bm25_ranked(chunks, targets, depth)
         fused = [rrf([d, lx]) for d, lx in zip(dense_lists, lex_lists)]
         ranks = [rank_of(hits(lst), t) for lst, t in zip(fused, targets)]
-        out.append(_result("minilm+bm25", ranks, top_k, index_s, [a + b for a, b in zip(times, lex_times)], items=len(chunks)))
+        out.append(system_result("minilm+bm25", ranks, top_k, index_s, [a + b for a, b in zip(times, lex_times)], items=len(chunks)))
     return out
 
 
@@ -141,7 +143,7 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
         for name in systems:
             mode = "dense" if name.endswith("-dense") else "hybrid"
             ranks, times = _ask(index_dir, embedder, copy.targets, top_k, mode, hybrid, w_graph)
-            out.append(_result(name, ranks, top_k, index_s, times, items=items))
+            out.append(system_result(name, ranks, top_k, index_s, times, items=items))
     return out
 
 
@@ -182,46 +184,6 @@ def run_model_systems(copy, top_k: int, names: tuple[str, ...], model: str | Non
         out += graphmer_systems(copy, top_k, names, model, nograph_model, embed_opts=embed_opts,
                                 baseline_model=baseline_model, cache=cache)
     return out
-
-
-def _rr(ranks, top_k: int) -> np.ndarray:
-    return np.array([1.0 / r if 1 <= r <= top_k else 0.0 for r in ranks], dtype=np.float64)
-
-
-def paired_bootstrap(a: list[int], b: list[int], top_k: int = 10, n: int = 10000, seed: int = 0) -> dict:
-    """Mean difference of reciprocal ranks (a - b) over queries, with a 95% bootstrap interval."""
-    d = _rr(a, top_k) - _rr(b, top_k)
-    if d.size == 0:
-        return {"mean": 0.0, "low": 0.0, "high": 0.0, "queries": 0}
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(n, d.size))].mean(1)
-    return {"mean": float(d.mean()), "low": float(np.quantile(means, 0.025)), "high": float(np.quantile(means, 0.975)),
-            "queries": int(d.size)}
-
-
-def paired_bootstrap_mean(pairs: list[tuple[list[int], list[int]]], top_k: int = 10, n: int = 10000, seed: int = 0) -> dict:
-    """The mean over packages of each package's mean difference of reciprocal ranks (a - b),
-    with a 95% bootstrap interval: each resample draws every package's queries with
-    replacement, independently, and averages the packages' mean differences (every package
-    weighs the same, whatever its number of queries). One package gives paired_bootstrap's
-    answer (same draws for the same seed).
-
-    >>> r = paired_bootstrap_mean([([1, 1], [2, 2]), ([1], [0])])  # +0.5 and +1.0 on every query
-    >>> r["mean"], r["low"], r["high"], r["packages"], r["queries"]
-    (0.75, 0.75, 0.75, 2, 3)
-    """
-    diffs = [_rr(a, top_k) - _rr(b, top_k) for a, b in pairs]
-    if not diffs:
-        return {"mean": 0.0, "low": 0.0, "high": 0.0, "packages": 0, "queries": 0}
-    if any(d.size == 0 for d in diffs):
-        raise ValueError("every package needs at least one query")
-    rng = np.random.default_rng(seed)
-    means = np.zeros(n)
-    for d in diffs:
-        means += d[rng.integers(0, d.size, size=(n, d.size))].mean(1)
-    means /= len(diffs)
-    return {"mean": float(np.mean([d.mean() for d in diffs])), "low": float(np.quantile(means, 0.025)),
-            "high": float(np.quantile(means, 0.975)), "packages": len(diffs), "queries": int(sum(d.size for d in diffs))}
 
 
 MARGINS = {"graphmer_minus_nograph": ("graphmer", "graphmer-nograph"), "graphmer_minus_baseline": ("graphmer", "baseline")}
@@ -266,7 +228,6 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
 
     For choosing the fusion on development packages, never on the ones reported.
     """
-    from graphmer.bench.folds import indexed_copies
     from graphmer.model.embedder import load_embedder
 
     embedder = load_embedder(model, **(embed_opts or {}))

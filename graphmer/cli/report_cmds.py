@@ -45,7 +45,7 @@ def report_cmd(run, out_dir, windows, smooth, spike_factor, spike_window, log_sc
         graphmer report runs/mine --window 1-100 --window 900-1000 --out reports/mine
         graphmer report runs/seeds --json
     """
-    from graphmer.model.multiseed import seed_report
+    from graphmer.model.reports.seeds import seed_report
     from graphmer.model.reports.report import build_report
     from graphmer.model.reports.markdown import write_report, write_seed_report
     from graphmer.model.run_log import is_seed_parent

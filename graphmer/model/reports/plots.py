@@ -13,7 +13,7 @@ DPI = 80  # 8x4.5 in -> 640x360 px: readable, well under 200 KB per file
 
 
 def _plt():
-    import matplotlib
+    import matplotlib  # lazy: matplotlib loads only when plots are drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
