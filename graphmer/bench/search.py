@@ -163,7 +163,7 @@ def system_result(system: str, ranks: list[int], top_k: int, index_s: float, tim
 
 def _import_bm25s():
     try:
-        import bm25s
+        import bm25s  # lazy: `graphmer` imports this module at start-up
     except ImportError as exc:
         raise MissingDependencyError("the BM25 reference needs the bm25s package: pip install graphmer[bench]") from exc
     return bm25s
@@ -171,7 +171,7 @@ def _import_bm25s():
 
 def _split_words(text: str) -> str:
     """Identifier sub-words: _split_words("readAll(file_name)") -> "read All ( file name )"."""
-    from graphmer.index.text import split_code
+    from graphmer.index.text import split_code  # lazy: `graphmer` imports this module at start-up
 
     return split_code(text).replace("_", " ")
 
@@ -218,7 +218,7 @@ def run_bm25(chunks: Sequence[Chunk], targets: Sequence[Target], top_k: int = 10
 
 def run_graphmer(root: Path, targets: Sequence[Target], top_k: int = 10) -> SystemResult:
     """graphmer-lexical: a lexical+graph index of `root` (no model), searched over functions and methods only."""
-    from graphmer.index.indexer import build_index
+    from graphmer.index.indexer import build_index  # lazy: `graphmer` imports this module at start-up
     from graphmer.index.search import Searcher
 
     t0 = time.perf_counter()
