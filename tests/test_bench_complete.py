@@ -7,7 +7,8 @@ import textwrap
 import pytest
 from click.testing import CliRunner
 
-from graphmer.index.bench_complete import BenchError, find_sites, run_completion_bench
+from graphmer.bench.completion import BenchError, run_completion_bench
+from graphmer.model.complete_sites import find_sites
 
 PKG = {
     "__init__.py": "from tiny.core import Engine\n",

@@ -1,5 +1,5 @@
-"""The realistic mode of `graphmer bench search` (--keep-other-docs, graphmer/index/bench_folds.py), several
-packages in one run with the mean and paired intervals, and --baseline-model (graphmer/model/bench_dense.py)."""
+"""The realistic mode of `graphmer bench search` (--keep-other-docs, graphmer/bench/search.py and graphmer/index/stripped_copy.py), several
+packages in one run with the mean and paired intervals, and --baseline-model (graphmer/bench/dense.py)."""
 from __future__ import annotations
 
 import ast
@@ -12,13 +12,15 @@ import pytest
 from click.testing import CliRunner
 
 from graphmer.cli.bench import bench
-from graphmer.index import bench_folds
-from graphmer.index.bench_folds import assign_folds, strip_only
-from graphmer.index.bench_search import (LOCAL_SYSTEMS, BenchError, BenchResult, SystemResult, _result, prepare_copy, run_benchmark,
+from graphmer.bench.search import (LOCAL_SYSTEMS, BenchError, BenchResult, SystemResult, run_benchmark, system_result,
                                 run_bm25, run_graphmer)
-from graphmer.index.bench_source import Target, strip_docstrings
-from graphmer.model import bench_dense
-from graphmer.model.bench_dense import margins, mean_over_packages, paired_bootstrap, paired_bootstrap_mean
+from graphmer.index.pysource import Target, strip_docstrings
+from graphmer.bench import dense as bench_dense
+from graphmer.bench.dense import margins, mean_over_packages
+from graphmer.index import stripped_copy
+from graphmer.index.stripped_copy import assign_folds, prepare_copy, strip_only
+from graphmer.model.reports import rank_bootstrap
+from graphmer.model.reports.rank_bootstrap import paired_bootstrap, paired_bootstrap_mean
 
 # ---------------------------------------------------------------- a small documented package
 
@@ -92,7 +94,7 @@ TARGETS = [
     ("shapes.py", "Rectangle.area", 23), ("shapes.py", "Rectangle.perimeter", 27), ("units.py", "inches_to_cm", 6),
     ("units.py", "cm_to_inches", 11), ("units.py", "parse_length", 16), ("units.py", "frobnicate", 22),
 ]
-# What the code before the realistic mode gave on this package (graphmer/index/bench_search.py at c5e09ba).
+# What the code before the realistic mode gave on this package (graphmer/bench/search.py at c5e09ba).
 STRIPPED_RANKS = {
     "graphmer-lexical": (1, 0, 0, 1, 3, 2, 3, 1, 0),
     "bm25": (1, 0, 0, 8, 6, 0, 0, 9, 0),
@@ -280,14 +282,14 @@ def test_paired_bootstrap_of_the_mean():
         paired_bootstrap_mean([([1], [1]), ([], [])])
 
 
-def _bench_result(package: str, ranks: dict[str, tuple[int, ...]]) -> BenchResult:
+def _benchsystem_result(package: str, ranks: dict[str, tuple[int, ...]]) -> BenchResult:
     targets = tuple(Target("m.py", f"f{i}", i + 1, "q") for i in range(len(next(iter(ranks.values())))))
-    return BenchResult(package, 10, 1, 0, targets, tuple(_result(s, list(r), 10, 1.0, []) for s, r in ranks.items()))
+    return BenchResult(package, 10, 1, 0, targets, tuple(system_result(s, list(r), 10, 1.0, []) for s, r in ranks.items()))
 
 
 def test_margins_and_mean_over_packages():
-    p1 = _bench_result("p1", {"graphmer": (1, 1), "graphmer-nograph": (2, 2), "bm25": (1, 0)})
-    p2 = _bench_result("p2", {"graphmer": (1, 0, 0, 1), "graphmer-nograph": (1, 0, 0, 1), "bm25": (0, 0, 0, 0)})
+    p1 = _benchsystem_result("p1", {"graphmer": (1, 1), "graphmer-nograph": (2, 2), "bm25": (1, 0)})
+    p2 = _benchsystem_result("p2", {"graphmer": (1, 0, 0, 1), "graphmer-nograph": (1, 0, 0, 1), "bm25": (0, 0, 0, 0)})
     per_package, mean = margins([p1, p2])
     assert [set(m) for m in per_package] == [{"graphmer_minus_nograph"}] * 2
     assert per_package[0]["graphmer_minus_nograph"]["mean"] == 0.5
@@ -298,7 +300,7 @@ def test_margins_and_mean_over_packages():
         "graphmer-nograph": {"mrr@10": 0.5, "recall@1": 0.25, "recall@10": 0.75},
         "bm25": {"mrr@10": 0.25, "recall@1": 0.25, "recall@10": 0.25},
     }
-    assert margins([_bench_result("p", {"bm25": (1,)})]) == ([{}], {})
+    assert margins([_benchsystem_result("p", {"bm25": (1,)})]) == ([{}], {})
 
 
 # ---------------------------------------------------------------- model loading, once
@@ -368,7 +370,7 @@ def test_cli_margins_over_nograph_and_baseline(tmp_path, monkeypatch):
         seen.append((names, nograph_model, baseline_model, id(cache)))
         n = len(copy.targets)
         worse = {"graphmer-nograph": 2, "baseline": 0, "baseline-dense": 0}
-        return [_result(s, [worse.get(s, 1)] * n, top_k, 1.0, [0.001] * n, 5) for s in names]
+        return [system_result(s, [worse.get(s, 1)] * n, top_k, 1.0, [0.001] * n, 5) for s in names]
 
     monkeypatch.setattr(bench_dense, "run_model_systems", fake)
     args = ["search", str(a), str(b), "--system", "graphmer", "--system", "graphmer-nograph", "--system", "baseline",
@@ -396,7 +398,7 @@ def test_cli_margins_over_nograph_and_baseline(tmp_path, monkeypatch):
                                            "graphmer_minus_baseline", "mode", "folds"}
 
 
-@pytest.mark.parametrize("module", [bench_folds, bench_dense])
+@pytest.mark.parametrize("module", [stripped_copy, bench_dense, rank_bootstrap])
 def test_docstring_examples(module):
     failed, attempted = doctest.testmod(module)
     assert attempted > 0 and failed == 0

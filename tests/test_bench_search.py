@@ -1,4 +1,4 @@
-"""Tests of the docstring→code search benchmark (graphmer/index/bench_search.py, graphmer/cli/bench.py)."""
+"""Tests of the docstring→code search benchmark (graphmer/bench/search.py, graphmer/cli/bench.py)."""
 from __future__ import annotations
 
 import ast
@@ -13,9 +13,11 @@ import pytest
 from click.testing import CliRunner
 
 from graphmer.cli.bench import bench
-from graphmer.index import bench_search, bench_source
-from graphmer.index.bench_search import BenchError, MissingDependencyError, mrr, prepare_copy, rank_of, recall_at, run_benchmark
-from graphmer.index.bench_source import Target, find_targets, first_sentence, strip_docstrings
+from graphmer.bench import search as bench_search
+from graphmer.index import pysource
+from graphmer.bench.search import BenchError, MissingDependencyError, mrr, rank_of, recall_at, run_benchmark
+from graphmer.index.stripped_copy import prepare_copy
+from graphmer.index.pysource import Target, find_targets, first_sentence, strip_docstrings
 
 # ---------------------------------------------------------------- first_sentence
 
@@ -370,7 +372,7 @@ def test_cli_table_and_errors(tmp_path):
     assert "already exists; remove it or choose another work dir" in result.output
 
 
-@pytest.mark.parametrize("module", [bench_search, bench_source])
+@pytest.mark.parametrize("module", [bench_search, pysource])
 def test_docstring_examples(module):
     """The worked examples in the docstrings are tests too."""
     failed, attempted = doctest.testmod(module)

@@ -10,10 +10,11 @@ import pytest
 from click.testing import CliRunner
 
 from graphmer.cli.main import cli
-from graphmer.model.card import render_card
-from graphmer.model.compare import CompareError, compare_runs
-from graphmer.model.multiseed import parse_seeds, seed_report, train_seeds
-from graphmer.model.sigtest import MCNEMAR_NAME, bootstrap_mean, mcnemar_exact, paired_bootstrap, permutation_test
+from graphmer.model.reports.card import render_card
+from graphmer.model.reports.compare import CompareError, compare_runs
+from graphmer.model.multiseed import parse_seeds, train_seeds
+from graphmer.model.reports.seeds import seed_report
+from graphmer.model.reports.sigtest import MCNEMAR_NAME, bootstrap_mean, mcnemar_exact, paired_bootstrap, permutation_test
 from test_train import BASE, synthetic_corpus
 
 
@@ -73,7 +74,7 @@ def test_compare_retrieval_runs_on_logged_ranks(tmp_path):
     mrr = d["mrr@10: better − a"]
     assert mrr.diff == pytest.approx((0.5 + 0.8) / 4) and mrr.p_value < 0.001 and "permutation" in mrr.test
     assert (tmp_path / "out" / "per_example.csv").read_text().count("\n") == 41
-    rep_ci = __import__("graphmer.model.report", fromlist=["build_report"]).build_report(a).figures["validation"]["evals"][0]["mrr@10_ci95"]
+    rep_ci = __import__("graphmer.model.reports.report", fromlist=["build_report"]).build_report(a).figures["validation"]["evals"][0]["mrr@10_ci95"]
     assert rep_ci[0] < 0.425 < rep_ci[1]  # the interval brackets the logged MRR@10
     other = write_retrieval_run(tmp_path / "other", [1] * 40, queries_sha1="different")
     with pytest.raises(CompareError, match="other held-out queries"):

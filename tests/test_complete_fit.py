@@ -51,7 +51,7 @@ def test_weights_file_round_trip_and_foreign_files(tmp_path):
     (tmp_path / "foreign.json").write_text('{"model_type": "bert"}')
     (tmp_path / "broken.json").write_text("{not json")
     for name in ("missing.json", "foreign.json", "broken.json", "absent.json"):
-        with pytest.raises(WeightsError, match="completion-fit"):
+        with pytest.raises(WeightsError, match="fit-completion"):
             load_weights(tmp_path / name)
 
 
@@ -212,7 +212,7 @@ def test_fit_command_writes_weights_the_bench_reads(tmp_path):
                 return self.cache[name]
         ''').lstrip("\n"))
     out = tmp_path / "w.json"
-    r = CliRunner().invoke(cli, ["bench", "completion-fit", str(pkg), "--sites", "20", "--out", str(out), "--json"])
+    r = CliRunner().invoke(cli, ["fit-completion", str(pkg), "--sites", "20", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     got = json.loads(r.output)
     assert got["examples"] > 0 and set(got["weights"]) == set(NAMES)
@@ -220,7 +220,8 @@ def test_fit_command_writes_weights_the_bench_reads(tmp_path):
     assert all(abs(getattr(saved, n) - got["weights"][n]) < 1e-6 for n in NAMES)
     assert saved.hidden is not None and len(saved.hidden.w2) == 64  # four seeds' 16 units
     assert json.loads(out.read_text())["fit"]["hidden_seeds"] == 4
-    r = CliRunner().invoke(cli, ["bench", "completion-fit", str(pkg), "--sites", "20", "--hidden", "0", "--out", str(out)])
+    assert json.loads(out.read_text())["fit"]["command"] == "graphmer fit-completion"
+    r = CliRunner().invoke(cli, ["fit-completion", str(pkg), "--sites", "20", "--hidden", "0", "--out", str(out)])
     assert r.exit_code == 0, r.output
     assert load_weights(out).hidden is None and json.loads(out.read_text())["fit"]["hidden_seeds"] == 0
     r = CliRunner().invoke(cli, ["bench", "completion", str(pkg), "--sites", "5", "--no-jedi", "--weights", str(out), "--json"])
@@ -228,3 +229,22 @@ def test_fit_command_writes_weights_the_bench_reads(tmp_path):
     (tmp_path / "bad.json").write_text("{}")
     r = CliRunner().invoke(cli, ["bench", "completion", str(pkg), "--no-jedi", "--weights", str(tmp_path / "bad.json")])
     assert r.exit_code != 0 and "not a graphmer completion weights file" in r.output
+
+
+def test_fit_usage_writes_the_counts_completion_loads(tmp_path):
+    from graphmer.complete.stdlib_usage import load
+
+    stdlib = tmp_path / "lib"
+    (stdlib / "pkg").mkdir(parents=True)
+    (stdlib / "pkg" / "__init__.py").write_text("import os\nos.getcwd()\nos.sep\n")
+    (stdlib / "other.py").write_text("import os\nos.getcwd()\n")
+    out = tmp_path / "usage.json"
+    r = CliRunner().invoke(cli, ["fit-usage", "--stdlib", str(stdlib), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    assert load(out) == {"os": {"getcwd": 2}}  # os.sep is read once: below MIN_COUNT
+    assert json.loads(out.read_text())["meta"]["command"] == "graphmer fit-usage"
+    assert f"wrote {out}: 1 members of 1 modules" in r.output
+    r = CliRunner().invoke(cli, ["fit-usage", "--stdlib", str(stdlib), "--out", str(out), "--json"])
+    assert r.exit_code == 0 and json.loads(r.output) == {"out": str(out), "modules": 1, "members": 1}
+    r = CliRunner().invoke(cli, ["fit-usage", "--stdlib", str(stdlib), "--out", str(tmp_path / "absent" / "u.json")])
+    assert r.exit_code != 0 and "cannot write" in r.output

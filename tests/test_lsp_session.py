@@ -141,7 +141,7 @@ def test_lsp_cli_rejects_a_bad_tcp_address():
 
 def test_bench_symbols_runs_a_real_server(project: Path):
     from graphmer.index.indexer import build_index
-    from graphmer.lsp.bench_symbols import bench_symbols
+    from graphmer.bench.symbols import bench_symbols
 
     build_index(project)
     res = bench_symbols(project, n=8, seed=1)

@@ -256,7 +256,7 @@ async def test_language_server_searches_without_torch(no_torch_env, tmp_path):
 
 
 def test_bench_export_measures_each_quantization(leafy_folder, corpus):
-    from graphmer.model.bench_onnx import compare_quantizations
+    from graphmer.bench.export import compare_quantizations
 
     r = compare_quantizations(leafy_folder, corpus, threads=2, limit=20)
     assert r["symbols"] == 20 and list(r["schemes"]) == ["torch-int8", "onnx-float32", "onnx-int8-weights", "onnx-int8-dynamic"]

@@ -11,9 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from graphmer.cli.main import cli
-from graphmer.model.report import ReportOptions, build_report
-from graphmer.model.report_md import render_markdown, write_report
-from graphmer.model.report_stats import Window, default_windows, schedule_phases, wilson
+from graphmer.model.reports.report import ReportOptions, build_report
+from graphmer.model.reports.markdown import render_markdown, write_report
+from graphmer.model.reports.stats import Window, default_windows, schedule_phases, wilson
 from graphmer.model.run_log import RunLogError
 
 

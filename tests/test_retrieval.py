@@ -185,7 +185,7 @@ def test_bench_search_runs_graphmer_minilm_and_the_ablation(trained, tmp_path):
 
 
 def test_paired_bootstrap_interval():
-    from graphmer.model.bench_dense import paired_bootstrap
+    from graphmer.model.reports.rank_bootstrap import paired_bootstrap
 
     same = paired_bootstrap([1, 2, 0, 3], [1, 2, 0, 3])
     assert same["mean"] == same["low"] == same["high"] == 0.0

@@ -135,7 +135,7 @@ def test_report_reads_a_resumed_retrieval_run(tmp_path):
 
 def test_training_on_a_built_corpus_and_its_card(tmp_path, monkeypatch):
     from graphmer.model import corpus_build
-    from graphmer.model.card import render_card
+    from graphmer.model.reports.card import render_card
     from graphmer.model.corpus_build import build_corpus
     from test_corpus import _lock_with_wheels
     from test_retrieval import TOPICS

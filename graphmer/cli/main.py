@@ -440,8 +440,8 @@ def status(repo, as_json):
 
 from graphmer.cli.bench import bench  # noqa: E402  (registered after the core commands)
 from graphmer.cli.corpus_cmds import corpus  # noqa: E402
+from graphmer.cli.fit_cmds import fit_completion_cmd, fit_usage_cmd  # noqa: E402
 from graphmer.cli.lsp_cmd import lsp_cmd  # noqa: E402
-import graphmer.cli.bench_lsp  # noqa: E402,F401  (adds `bench symbols`)
 from graphmer.cli.model_cmds import eval_cmd, train  # noqa: E402
 from graphmer.cli.report_cmds import card_cmd, compare_cmd, report_cmd  # noqa: E402
 from graphmer.cli.retrieval_cmds import export_cmd, fit_graph, train_retrieval_cmd  # noqa: E402
@@ -452,6 +452,8 @@ cli.add_command(train)
 cli.add_command(eval_cmd)
 cli.add_command(train_retrieval_cmd)
 cli.add_command(fit_graph)
+cli.add_command(fit_completion_cmd)
+cli.add_command(fit_usage_cmd)
 cli.add_command(export_cmd)
 cli.add_command(report_cmd)
 cli.add_command(compare_cmd)

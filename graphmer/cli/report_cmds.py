@@ -7,8 +7,8 @@ from graphmer.cli.render import echo_json, out_console
 
 
 def _opts(windows, smooth, spike_factor, spike_window):
-    from graphmer.model.report import ReportOptions
-    from graphmer.model.report_stats import parse_window
+    from graphmer.model.reports.report import ReportOptions
+    from graphmer.model.reports.stats import parse_window
 
     try:
         wins = tuple(parse_window(w) for w in windows)
@@ -18,7 +18,7 @@ def _opts(windows, smooth, spike_factor, spike_window):
 
 
 def _errors():
-    from graphmer.model.compare import CompareError
+    from graphmer.model.reports.compare import CompareError
     from graphmer.model.run_log import RunLogError
 
     return (RunLogError, CompareError)
@@ -45,9 +45,9 @@ def report_cmd(run, out_dir, windows, smooth, spike_factor, spike_window, log_sc
         graphmer report runs/mine --window 1-100 --window 900-1000 --out reports/mine
         graphmer report runs/seeds --json
     """
-    from graphmer.model.multiseed import seed_report
-    from graphmer.model.report import build_report
-    from graphmer.model.report_md import write_report, write_seed_report
+    from graphmer.model.reports.seeds import seed_report
+    from graphmer.model.reports.report import build_report
+    from graphmer.model.reports.markdown import write_report, write_seed_report
     from graphmer.model.run_log import is_seed_parent
 
     opts = _opts(windows, smooth, spike_factor, spike_window)
@@ -86,7 +86,7 @@ def compare_cmd(runs, out_dir, resamples, seed, device, as_json):
         graphmer compare runs/base runs/no-hgat --out reports/hgat
         graphmer compare runs/seeds-a runs/seeds-b --json
     """
-    from graphmer.model.compare import compare_runs, comparison_json, write_comparison
+    from graphmer.model.reports.compare import compare_runs, comparison_json, write_comparison
 
     try:
         c = compare_runs(list(runs), out_dir, resamples=resamples, seed=seed, device=device)
@@ -115,7 +115,7 @@ def card_cmd(run, out, title, as_json):
     Example:
         graphmer card runs/search --title graphmer-default --out graphmer/model/default/MODEL_CARD.md
     """
-    from graphmer.model.card import render_card, write_card
+    from graphmer.model.reports.card import render_card, write_card
 
     try:
         path = write_card(run, out, title) if out else None

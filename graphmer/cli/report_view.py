@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from graphmer.model.report_md import ci, fmt
+from graphmer.model.reports.markdown import ci, fmt
 
 
 def _loss_table(f: dict) -> Table:
@@ -50,7 +50,7 @@ def render_report(console, rep) -> None:
     else:
         console.print(_loss_table(f))
         console.print(_validation_table(f, rep.kind))
-        from graphmer.model.report_md import efficiency_lines, schedule_lines, stability_lines
+        from graphmer.model.reports.markdown import efficiency_lines, schedule_lines, stability_lines
 
         for line in stability_lines(f) + schedule_lines(f)[:6] + efficiency_lines(f):
             if line.startswith("- "):

@@ -3,8 +3,8 @@ candidate plus an optional small hidden layer over the same features, and the ra
 
 Each feature is a log-count of uses or an indicator (features.py computes them per
 candidate). Two weight sets exist: `RankWeights()`, set by hand on four development
-packages, linear only, and `RankWeights.fitted()`, the shipped default, which `graphmer bench
-completion-fit` learns from member-access sites of standard-library packages
+packages, linear only, and `RankWeights.fitted()`, the shipped default, which `graphmer
+fit-completion` learns from member-access sites of standard-library packages
 (graphmer/model/complete_fit.py) and writes to graphmer/complete/completion_weights.json. The hidden layer
 (`Hidden`) adds w2 . tanh(W1 (x / scale) + b1) to the linear score: it lets one feature
 count for more or less depending on others, which a sum cannot.
@@ -186,16 +186,16 @@ def load_weights(path: Path) -> RankWeights:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
         weights = data["weights"]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise WeightsError(f"{path} is not a graphmer completion weights file ({e}): re-create it with `graphmer bench completion-fit`") from None
+        raise WeightsError(f"{path} is not a graphmer completion weights file ({e}): re-create it with `graphmer fit-completion`") from None
     names = set(RankWeights.features())
     if not isinstance(weights, dict) or set(weights) != names or not all(isinstance(v, (int, float)) for v in weights.values()):
-        raise WeightsError(f"{path} does not hold one number for each of {sorted(names)}: re-create it with `graphmer bench completion-fit`")
+        raise WeightsError(f"{path} does not hold one number for each of {sorted(names)}: re-create it with `graphmer fit-completion`")
     hidden = None
     if data.get("hidden") is not None:
         try:
             hidden = Hidden.from_json(data["hidden"])
         except (ValueError, KeyError, TypeError) as e:
-            raise WeightsError(f"{path}: {e}: re-create it with `graphmer bench completion-fit`") from None
+            raise WeightsError(f"{path}: {e}: re-create it with `graphmer fit-completion`") from None
     return RankWeights(**{k: float(v) for k, v in weights.items()}, hidden=hidden)
 
 

@@ -6,7 +6,7 @@ sources say which members are read most (`os.path`, `os.environ`, `sys.stdout`, 
 `count` walks them (tests left out), maps each file's imports (`import os`, `import os.path as
 p`, `from ctypes import wintypes`) to modules and counts `alias.name` reads by dotted path
 ("os", "os.path", "sys.stdout"). The counts ship as graphmer/complete/stdlib_usage.json (written by
-`graphmer bench completion-fit --usage-out`) and completion reads them as one feature for
+`graphmer fit-usage`) and completion reads them as one feature for
 receivers outside the index. Third-party packages are never counted.
 """
 from __future__ import annotations
@@ -128,10 +128,10 @@ def load(path: Path) -> Usage:
         uses = json.loads(Path(path).read_text(encoding="utf-8"))["uses"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise UsageError(f"{path} is not a graphmer standard-library usage file ({e}): "
-                         "re-create it with `graphmer bench completion-fit --usage-out`") from None
+                         "re-create it with `graphmer fit-usage`") from None
     if not isinstance(uses, dict) or not all(isinstance(v, dict) for v in uses.values()):
         raise UsageError(f"{path} does not map dotted paths to member counts: "
-                         "re-create it with `graphmer bench completion-fit --usage-out`")
+                         "re-create it with `graphmer fit-usage`")
     return uses
 
 

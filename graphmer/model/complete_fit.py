@@ -20,6 +20,7 @@ on (click, rich, ...) are never fitted on.
 """
 from __future__ import annotations
 
+import platform
 import sysconfig
 import tempfile
 import time
@@ -27,17 +28,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphmer.index.bench_complete import PREFIXES, BenchError, cut_buffer, indexed_sample
 from graphmer.complete.pipeline import Completer
-from graphmer.complete.rank import Hidden, RankWeights
-from graphmer.complete.stdlib_usage import Usage, count, totals
+from graphmer.complete.rank import Hidden, RankWeights, dump_weights
+from graphmer.complete.stdlib_usage import MIN_COUNT, Usage, count, totals, write
 from graphmer.index.store import INDEX_DIRNAME, Store
+from graphmer.model.complete_sites import PREFIXES, Progress, cut_buffer, indexed_sample
 
-Progress = Callable[[str, int, int], None]
 # Packages of the standard library the shipped weights are fitted on (those with enough sites).
 STDLIB_PACKAGES = ("asyncio", "email", "importlib", "multiprocessing", "xml", "unittest", "idlelib", "lib2to3",
                    "distutils", "tkinter", "concurrent", "http", "json", "logging", "urllib", "wsgiref", "ctypes",
                    "sqlite3", "curses", "html", "xmlrpc", "collections", "dbm", "zoneinfo")
+
+
+class FitError(Exception):
+    """The weights cannot be fitted on this input (no package, no usable site)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +290,7 @@ def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0
     groups = count()  # the standard library's reads of its modules, by top-level package
     for i, package in enumerate(packages, 1):
         if not Path(package).is_dir():
-            raise BenchError(f"{package} is not a folder: give the paths of Python packages")
+            raise FitError(f"{package} is not a folder: give the paths of Python packages")
         held_out = totals(groups, exclude=Path(package).name)  # a package never sees its own reads
         with tempfile.TemporaryDirectory(prefix="graphmer-fit-") as tmp:
             got, miss = collect(Path(package), sites, seed, Path(tmp), held_out)
@@ -295,7 +299,7 @@ def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0
         if progress:
             progress("packages", i, len(packages))
     if not examples:
-        raise BenchError("no member-access sites with the right name among the candidates: nothing to fit")
+        raise FitError("no member-access sites with the right name among the candidates: nothing to fit")
     start = RankWeights()
     data = as_batch(examples)  # once, for every stage
     before, loss0 = evaluate(data, start)
@@ -309,3 +313,35 @@ def run_fit(packages: list[Path], sites: int = 300, seed: int = 0, l2: float = 0
     after, loss1 = evaluate(data, w)
     return FitResult(w, len(examples), missing, [Path(p).name for p in packages], before, after, loss0, loss1,
                      time.perf_counter() - t0, totals(groups))
+
+
+def fit_completion(packages: list[Path], out: Path | None = None, sites: int = 300, seed: int = 0, l2: float = 0.001,
+                   refine_steps: int = 300, hidden: int = 16, hidden_steps: int = 500, hidden_seeds: int = 4,
+                   progress: Progress | None = None) -> FitResult:
+    """run_fit on `packages` (none: stdlib_packages()), and the fitted weights written to `out`
+    (graphmer/complete/completion_weights.json ships them) with the settings that made them.
+    Raises FitError when there is nothing to fit on or `out` cannot be written."""
+    r = run_fit(list(packages) or stdlib_packages(), sites=sites, seed=seed, l2=l2, refine_steps=refine_steps,
+                hidden=hidden, hidden_steps=hidden_steps, hidden_seeds=hidden_seeds, progress=progress)
+    meta = {**r.to_json(), "sites_per_package": sites, "seed": seed, "l2": l2, "refine_steps": refine_steps,
+            "hidden": hidden if hidden_steps else 0, "hidden_steps": hidden_steps if hidden else 0,
+            "hidden_seeds": hidden_seeds if hidden and hidden_steps else 0,
+            "python": platform.python_version(), "command": "graphmer fit-completion" + ("" if packages else " (standard library)")}
+    meta.pop("seconds")
+    if out is not None:
+        try:
+            dump_weights(r.weights, out, meta)
+        except OSError as exc:
+            raise FitError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from exc
+    return r
+
+
+def fit_usage(out: Path, stdlib: Path | None = None, progress: Callable[[int, int], None] | None = None) -> Usage:
+    """The standard library's reads of its modules' members (at least MIN_COUNT each), counted
+    from its sources without its tests, written to `out` (graphmer/complete/stdlib_usage.json ships them)."""
+    usage = totals(count(stdlib, progress))
+    try:
+        write(usage, out, {"python": platform.python_version(), "min_count": MIN_COUNT, "command": "graphmer fit-usage"})
+    except OSError as exc:
+        raise FitError(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from exc
+    return usage

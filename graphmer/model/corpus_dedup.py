@@ -116,7 +116,7 @@ def function_bodies(root: Path) -> list[str]:
     """The text of every function in the .py files at `root` (a folder or one file), docstrings removed."""
     import ast
 
-    from graphmer.index.bench_source import functions, strip_docstrings
+    from graphmer.index.pysource import functions, strip_docstrings
     from graphmer.model.corpus_pairs import read_python
 
     out = []

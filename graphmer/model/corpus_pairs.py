@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from graphmer.index.bench_source import MIN_QUERY_WORDS, find_targets, first_sentence, functions, strip_docstrings
+from graphmer.index.pysource import MIN_QUERY_WORDS, find_targets, first_sentence, functions, strip_docstrings
 
 log = logging.getLogger(__name__)
 

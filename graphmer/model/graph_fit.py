@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from graphmer.index.graph_vectors import EDGE_RELATIONS, RELATIONS, neighbour_lists, neighbour_means, propagate, rerank
+from graphmer.index.stripped_copy import indexed_copies
+from graphmer.model.reports.rank_bootstrap import paired_bootstrap, paired_bootstrap_mean
 
 GRID = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5)
 
@@ -34,7 +36,6 @@ class Copy:
 
 def index_copies(package: Path, work: Path, embedder, realistic: bool, folds: int = 5) -> list[Copy]:
     """The package's indexed copies (made under `work`, replaced) with what dense ranking needs."""
-    from graphmer.index.bench_folds import indexed_copies
     from graphmer.index.store import Store
 
     copies = []
@@ -101,8 +102,6 @@ def measure(fit_packages: list[Path], eval_packages: list[Path], work: Path, emb
             folds: int = 5, on_event=None) -> dict:
     """Fit both variants on `fit_packages`, then each variant minus the plain vectors on every
     `eval_packages` (MRR@10 with a 95% paired bootstrap interval over queries) and on their mean."""
-    from graphmer.model.bench_dense import paired_bootstrap, paired_bootstrap_mean
-
     def copies(pkg: Path, where: str) -> list[Copy]:
         if on_event:
             on_event({"event": "index", "package": pkg.name, "set": where})

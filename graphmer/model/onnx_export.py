@@ -145,11 +145,11 @@ def export_onnx(folder: str | os.PathLike, quantize: bool = True) -> Path:
     tmp = folder / f".{ONNX_FILE}.tmp-{os.getpid()}"
     dyn = {k: {0: "batch", 1: "nodes"} for k in INPUT_NAMES}
     try:
-        with torch.no_grad(), _quiet():
+        with torch.no_grad(), quiet_onnx():
             torch.onnx.export(net, _example(model.cfg, net.leaves), str(tmp), input_names=list(INPUT_NAMES),
                               output_names=["embedding"], dynamic_axes=dyn, opset_version=OPSET, dynamo=False)
             if quantize:
-                _quantize(tmp)
+                quantize_int8(tmp)
         meta = {"format": ONNX_FORMAT, "version": ONNX_VERSION, "quantization": "int8" if quantize else "float32",
                 "leaves": net.leaves, "opset": OPSET, "max_head": MAX_HEAD,  # leaves: whether H-GAT is in the graph
                 "source": {n: file_sha256(folder / n) for n in ("config.json", "model.safetensors", POOLER_FILE)}}
@@ -166,7 +166,7 @@ def export_onnx(folder: str | os.PathLike, quantize: bool = True) -> Path:
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet_onnx():
     """Silence the exporter's and quantizer's warnings and INFO lines for the duration."""
     import warnings
 
@@ -181,7 +181,7 @@ def _quiet():
         root.setLevel(level)
 
 
-def _quantize(path: Path) -> None:
+def quantize_int8(path: Path) -> None:
     """ONNX Runtime's dynamic int8, weights per channel, in place."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 

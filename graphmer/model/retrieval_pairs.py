@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pathspec
 
+from graphmer.index.stripped_copy import prepare_copy
+
 
 @dataclass
 class Pair:
@@ -93,8 +95,6 @@ def corpus_pairs(corpus: Path, work: Path, tokenizer, cfg, valid_fraction: float
 def folder_pairs(folders: list[str], work: Path, tokenizer, cfg, valid_fraction: float, seed: int,
                  exclude: tuple[str, ...] = ()) -> tuple[list[Pair], list[Pair]]:
     """(train, held-out) docstring pairs of plain folders, from docstring-stripped copies under `work`."""
-    from graphmer.index.bench_search import prepare_copy
-
     excluded = pathspec.GitIgnoreSpec.from_lines(exclude)  # as `graphmer train --exclude` reads them
     train, valid = [], []
     for i, path in enumerate(folders):

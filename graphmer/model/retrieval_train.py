@@ -245,7 +245,7 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
     else:
         metrics = metrics_path.open("w", encoding="utf-8")
         if rcfg.corpus:  # the card lists it: packages, versions, licences, pairs
-            from graphmer.model.card import CORPUS_MANIFEST
+            from graphmer.model.reports.card import CORPUS_MANIFEST
             from graphmer.model.corpus_build import MANIFEST_FILE
 
             shutil.copyfile(Path(rcfg.corpus) / MANIFEST_FILE, out / CORPUS_MANIFEST)

@@ -18,13 +18,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 
 def _sessions(onnx_path: Path, threads: int):
-    import onnxruntime as ort
+    import onnxruntime as ort  # lazy: onnxruntime and torch load only when this bench runs
 
     so = ort.SessionOptions()
     so.intra_op_num_threads, so.inter_op_num_threads, so.log_severity_level = 1, 1, 3
@@ -36,9 +37,8 @@ def _sessions(onnx_path: Path, threads: int):
 
 
 def _measure_onnx(onnx_path: Path, rows, cfg, ref: np.ndarray, threads: int) -> dict:
-    from concurrent.futures import ThreadPoolExecutor
 
-    from graphmer.model.retrieval_inputs import batch_arrays
+    from graphmer.model.retrieval_inputs import batch_arrays  # lazy: onnxruntime and torch load only when this bench runs
 
     one, batched = _sessions(onnx_path, threads)
     names = [i.name for i in one.get_inputs()]
@@ -67,12 +67,12 @@ def _measure_onnx(onnx_path: Path, rows, cfg, ref: np.ndarray, threads: int) -> 
 
 def compare_quantizations(model_dir: str | Path, package: str | Path, threads: int = 2, limit: int = 400) -> dict:
     """The schemes of the module docstring on up to `limit` symbols of `package`."""
-    import torch
+    import torch  # lazy: onnxruntime and torch load only when this bench runs
 
-    from graphmer.index.indexer import IndexConfig, build_index
+    from graphmer.index.indexer import IndexConfig, build_index  # lazy: onnxruntime and torch load only when this bench runs
     from graphmer.index.store import Store
     from graphmer.model.embed_inputs import StoreGraph, symbol_samples
-    from graphmer.model.onnx_export import _quantize, _quiet, export_onnx
+    from graphmer.model.onnx_export import export_onnx, quantize_int8, quiet_onnx
     from graphmer.model.retrieval import graph_batch
     from graphmer.model.retrieval_inputs import graph_rows
     from graphmer.model.torch_embedder import GraphEmbedder
@@ -110,8 +110,8 @@ def compare_quantizations(model_dir: str | Path, package: str | Path, threads: i
         out["schemes"]["onnx-int8-weights"] = _measure_onnx(nbits, rows, fp32.cfg, ref, threads)
         dyn = work / "dynamic.onnx"
         shutil.copy(base, dyn)
-        with _quiet():
-            _quantize(dyn)
+        with quiet_onnx():
+            quantize_int8(dyn)
         out["schemes"]["onnx-int8-dynamic"] = _measure_onnx(dyn, rows, fp32.cfg, ref, threads)
         return out
     finally:
@@ -120,12 +120,12 @@ def compare_quantizations(model_dir: str | Path, package: str | Path, threads: i
 
 def _weights_only(src: Path, dst: Path) -> None:
     """int8 weights, float activations: ONNX Runtime's MatMulNBits (8 bits, blocks of 32)."""
-    import onnx
+    import onnx  # lazy: onnxruntime and torch load only when this bench runs
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
-    from graphmer.model.onnx_export import _quiet
+    from graphmer.model.onnx_export import quiet_onnx  # lazy: onnxruntime and torch load only when this bench runs
 
-    with _quiet():
+    with quiet_onnx():
         q = MatMulNBitsQuantizer(onnx.load(str(src)), bits=8, block_size=32, is_symmetric=True, accuracy_level=4)
         q.process()
         onnx.save(q.model.model, str(dst))

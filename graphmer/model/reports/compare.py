@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from graphmer.model.reports.markdown import write_text
 from graphmer.model.run_log import RunLog, RunLogError, is_seed_parent, load_run, seed_runs
-from graphmer.model.sigtest import PairedResult, compare_paired
+from graphmer.model.reports.sigtest import PairedResult, compare_paired
 
 
 class CompareError(ValueError):
@@ -49,7 +50,7 @@ def _groups(paths: list[str]) -> list[tuple[str, list[Path]]]:
 
 
 def _train_cfg(log: RunLog):
-    from graphmer.model.train import TrainConfig
+    from graphmer.model.train import TrainConfig  # lazy: torch loads only when runs are scored
 
     opts = {k: tuple(v) if isinstance(v, list) else v for k, v in log.config["train"].items()}
     return TrainConfig(**opts)
@@ -70,7 +71,7 @@ def _data_key(log: RunLog) -> tuple:
 
 def _reference(log: RunLog, work: Path) -> _Ref:
     """The first run's held-out batches, rebuilt in a scratch folder (the run folder is not written)."""
-    from graphmer.model.distributed import DistContext
+    from graphmer.model.distributed import DistContext  # lazy: torch loads only when runs are scored
     from graphmer.model.train_data import load_train_data
 
     cfg = _train_cfg(log)
@@ -87,7 +88,7 @@ def _reference(log: RunLog, work: Path) -> _Ref:
 
 def pretrain_scores(run: Path, ref: _Ref, device: str = "cpu") -> Scores:
     """Per masked token of the reference held-out batches: correct (0/1) and loss, MLM and MNM."""
-    import torch
+    import torch  # lazy: torch loads only when runs are scored
     import torch.nn.functional as F
 
     from graphmer.model.batch import IGNORE
@@ -221,8 +222,6 @@ def comparison_json(c: Comparison) -> dict:
 
 def write_comparison(c: Comparison, out_dir: str | Path) -> Path:
     """compare.json into out_dir, atomically."""
-    from graphmer.model.report_md import write_text
-
     p = Path(out_dir) / "compare.json"
     write_text(p, json.dumps(comparison_json(c), indent=1) + "\n")
     return p

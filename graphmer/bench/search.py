@@ -5,24 +5,33 @@ becomes one query (that sentence); the answer is the function itself. Search run
 copy of the package with every docstring removed, so the answer has to be found from the
 code. Lines keep their numbers in the copy, so a hit's line range can be checked against
 the original `def` line. graphmer is measured next to a BM25 reference (bm25s) built over
-the same function-level chunks. The realistic mode (keep_other_docs, graphmer/index/bench_folds.py)
-removes only the queried functions' docstrings, fold by fold.
+the same function-level chunks.
+
+The realistic mode (keep_other_docs, `graphmer bench search --keep-other-docs`): in a real
+repository the function you look for may be undocumented while its callees, its class and its
+module are not. So this mode removes only the queried functions' docstrings and leaves every
+other one in place. A query's own docstring must never be in the index it is asked against,
+and the other targets' docstrings should be there; hence folds: the targets are split into N
+folds (graphmer/index/stripped_copy.py), each fold gets its own copy of the package in which
+only that fold's targets lose their docstrings, every system indexes each copy and asks that
+fold's queries there, and the ranks are put back in target order, so that they pair with the
+default mode's query by query. With N folds a query sees (N-1)/N of the other targets'
+docstrings, and all the docstrings that are not targets'.
 """
 from __future__ import annotations
 
-import ast
 import logging
 import math
 import shutil
 import statistics
 import tempfile
 import time
-import tokenize
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, NamedTuple, Sequence
 
-from graphmer.index.bench_source import MIN_QUERY_WORDS, Target, def_lines, find_targets, functions, strip_docstrings
+from graphmer.index.pysource import MIN_QUERY_WORDS, Target
+from graphmer.index.stripped_copy import Chunk, PreparedCopy, assign_folds, package_targets, prepare_copy, strip_only
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +39,7 @@ log = logging.getLogger(__name__)
 # parse config file), so that graphmer's margin is not just its tokenizer. The systems
 # that need a model (graphmer's default hybrid search, its dense mode, the no-graph
 # ablation, the MiniLM references) run through a `runner` the caller passes
-# (graphmer/model/bench_dense.py), so that this module stays free of torch.
+# (graphmer/bench/dense.py), so that this module stays free of torch.
 # "baseline" and "baseline-dense" are graphmer's hybrid and dense search with another model
 # (--baseline-model), to compare a new model with an older one in one run.
 SYSTEMS = ("graphmer", "graphmer-lexical", "graphmer-dense", "graphmer-nograph", "baseline", "baseline-dense",
@@ -38,7 +47,6 @@ SYSTEMS = ("graphmer", "graphmer-lexical", "graphmer-dense", "graphmer-nograph",
 LOCAL_SYSTEMS = ("graphmer-lexical", "bm25", "bm25-split")  # graphmer-lexical: a lexical+graph index, no model
 MODEL_SYSTEMS = tuple(s for s in SYSTEMS if s not in LOCAL_SYSTEMS)
 CALLABLE_KINDS = ("function", "method")  # a module or class hit holding the def line does not count
-SKIP_DIRS = frozenset({"tests", "test", "__pycache__"})  # and dot-directories
 
 
 class BenchError(Exception):
@@ -47,16 +55,6 @@ class BenchError(Exception):
 
 class MissingDependencyError(BenchError, ImportError):
     """An optional dependency of the benchmark is not installed."""
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A function-level document of the BM25 reference: lines def_line..end_line."""
-
-    path: str
-    start_line: int
-    end_line: int
-    text: str
 
 
 @dataclass(frozen=True)
@@ -155,87 +153,7 @@ def rank_of(hits: Iterable[tuple[str, int, int]], target: Target) -> int:
     return 0
 
 
-@dataclass(frozen=True)
-class PreparedCopy:
-    """A docstring-free copy of a package and what the benchmark needs from it."""
-
-    root: Path
-    targets: tuple[Target, ...]
-    chunks: tuple[Chunk, ...]
-    files: int
-    unparsed_files: int
-
-
-def _is_test_or_hidden(rel: Path) -> bool:
-    name = rel.name
-    return (
-        any(p in SKIP_DIRS or p.startswith(".") for p in rel.parts[:-1])
-        or name.startswith("test_") or name.endswith("_test.py") or name == "conftest.py"
-    )
-
-
-def _package_files(package: Path, skip=None) -> list[Path]:
-    if not package.is_dir():
-        raise BenchError(f"{package} is not a directory; give the path of a Python package")
-    return [p for p in sorted(package.rglob("*.py")) if not _is_test_or_hidden(p.relative_to(package))
-            and not (skip and skip(p.relative_to(package).as_posix()))]
-
-
-def _read(src: Path) -> tuple[str, str, ast.Module]:
-    with tokenize.open(src) as f:  # honours PEP 263 coding cookies; newlines become "\n"
-        source, encoding = f.read(), f.encoding
-    return source, encoding, ast.parse(source)
-
-
-def package_targets(package: Path, skip=None) -> tuple[Target, ...]:
-    """The targets prepare_copy finds in `package`, in the same order, without writing a copy."""
-    targets: list[Target] = []
-    for src in _package_files(package, skip):
-        rel = src.relative_to(package).as_posix()
-        try:
-            source, _, _ = _read(src)
-        except (SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-        targets += find_targets(source, rel)
-    return tuple(targets)
-
-
-def prepare_copy(package: Path, dest: Path, skip=None, strip: Callable[[str, ast.AST], bool] | None = None) -> PreparedCopy:
-    """Write `package`'s .py files, docstrings stripped, under `dest` (created; must not exist).
-
-    skip: a predicate on a file's relative path (forward slashes) that leaves it out.
-    strip: which docstrings go, a predicate on (relative path, owner node) (see
-    strip_docstrings); None strips them all. Targets are found in the original files.
-    """
-    files = _package_files(package, skip)
-    dest.mkdir(parents=True, exist_ok=False)
-    targets: list[Target] = []
-    chunks: list[Chunk] = []
-    unparsed = 0
-    for src in files:
-        rel = src.relative_to(package).as_posix()
-        out = dest / rel
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            source, encoding, tree = _read(src)
-        except (SyntaxError, UnicodeDecodeError, ValueError) as exc:
-            log.info("copying %s unchanged: it does not parse (%s)", rel, exc)
-            shutil.copyfile(src, out)
-            unparsed += 1
-            continue
-        stripped = strip_docstrings(source, None if strip is None else (lambda owner, rel=rel: strip(rel, owner)))
-        stripped_tree = ast.parse(stripped)
-        if def_lines(stripped_tree) != def_lines(tree) or stripped.count("\n") != source.count("\n"):
-            raise AssertionError(f"stripping docstrings moved code in {rel}")
-        out.write_text(stripped, encoding=encoding)
-        targets += find_targets(source, rel)
-        kept = stripped.split("\n")
-        for _, fn in functions(stripped_tree):
-            chunks.append(Chunk(rel, fn.lineno, fn.end_lineno, "\n".join(kept[fn.lineno - 1 : fn.end_lineno])))
-    return PreparedCopy(dest, tuple(targets), tuple(chunks), len(files), unparsed)
-
-
-def _result(system: str, ranks: list[int], top_k: int, index_s: float, times_s: Sequence[float], items: int = 0) -> SystemResult:
+def system_result(system: str, ranks: list[int], top_k: int, index_s: float, times_s: Sequence[float], items: int = 0) -> SystemResult:
     ms = [t * 1000 for t in times_s] or [0.0]
     return SystemResult(
         system, mrr(ranks, top_k), recall_at(ranks, 1), recall_at(ranks, top_k),
@@ -245,7 +163,7 @@ def _result(system: str, ranks: list[int], top_k: int, index_s: float, times_s: 
 
 def _import_bm25s():
     try:
-        import bm25s
+        import bm25s  # lazy: `graphmer` imports this module at start-up
     except ImportError as exc:
         raise MissingDependencyError("the BM25 reference needs the bm25s package: pip install graphmer[bench]") from exc
     return bm25s
@@ -253,7 +171,7 @@ def _import_bm25s():
 
 def _split_words(text: str) -> str:
     """Identifier sub-words: _split_words("readAll(file_name)") -> "read All ( file name )"."""
-    from graphmer.index.text import split_code
+    from graphmer.index.text import split_code  # lazy: `graphmer` imports this module at start-up
 
     return split_code(text).replace("_", " ")
 
@@ -295,12 +213,12 @@ def run_bm25(chunks: Sequence[Chunk], targets: Sequence[Target], top_k: int = 10
     lists, times = bm25_ranked(chunks, targets, top_k, split, retriever=built)
     ranks = [rank_of(((chunks[d].path, chunks[d].start_line, chunks[d].end_line) for d in hits), t)
              for hits, t in zip(lists, targets)]
-    return _result("bm25-split" if split else "bm25", ranks, top_k, index_s, times, items=len(chunks))
+    return system_result("bm25-split" if split else "bm25", ranks, top_k, index_s, times, items=len(chunks))
 
 
 def run_graphmer(root: Path, targets: Sequence[Target], top_k: int = 10) -> SystemResult:
     """graphmer-lexical: a lexical+graph index of `root` (no model), searched over functions and methods only."""
-    from graphmer.index.indexer import build_index
+    from graphmer.index.indexer import build_index  # lazy: `graphmer` imports this module at start-up
     from graphmer.index.search import Searcher
 
     t0 = time.perf_counter()
@@ -319,7 +237,7 @@ def run_graphmer(root: Path, targets: Sequence[Target], top_k: int = 10) -> Syst
             ranks.append(rank_of(((h.path, h.start_line, h.end_line) for h in hits[:top_k]), target))
     finally:
         searcher.close()
-    return _result("graphmer-lexical", ranks, top_k, index_s, times, items=items)
+    return system_result("graphmer-lexical", ranks, top_k, index_s, times, items=items)
 
 
 def run_systems(copy: PreparedCopy, systems: Sequence[str], top_k: int, runner=None) -> tuple[SystemResult, ...]:
@@ -332,6 +250,57 @@ def run_systems(copy: PreparedCopy, systems: Sequence[str], top_k: int, runner=N
         if system in systems:
             done[system] = run_bm25(copy.chunks, copy.targets, top_k, split=system == "bm25-split")
     return tuple(done[s] for s in SYSTEMS if s in systems)
+
+
+class FoldRun(NamedTuple):
+    """What run_folds measured: targets in prepare_copy's order, the fold of each, systems merged."""
+
+    targets: tuple[Target, ...]
+    fold_of: tuple[int, ...]
+    systems: tuple[SystemResult, ...]
+    files: int
+    unparsed_files: int
+
+
+def merge_folds(per_fold: Sequence[tuple[Sequence[int], Sequence[SystemResult]]], n_targets: int,
+                top_k: int) -> tuple[SystemResult, ...]:
+    """One SystemResult per system from each fold's: (indices of the fold's targets, its results).
+
+    Ranks go back to their targets' places; index seconds and items add up over folds (each
+    fold is a full index of the package); query latencies are pooled.
+    """
+    merged: dict[str, tuple[list, list, float, int]] = {}
+    for idx, results in per_fold:
+        for r in results:
+            ranks, times, index_s, items = merged.setdefault(r.system, ([None] * n_targets, [], 0.0, 0))
+            assert len(r.ranks) == len(idx), f"{r.system} answered {len(r.ranks)} of {len(idx)} queries"
+            for i, rank in zip(idx, r.ranks):
+                ranks[i] = rank
+            merged[r.system] = (ranks, times + list(r.query_s), index_s + r.index_s, items + r.items)
+    out = []
+    for system, (ranks, times, index_s, items) in merged.items():
+        assert None not in ranks, f"{system} has no rank for some targets"
+        out.append(system_result(system, ranks, top_k, index_s, times, items))
+    return tuple(out)
+
+
+def run_folds(package: Path, dest: Path, folds: int, systems: Sequence[str], top_k: int, runner=None) -> FoldRun:
+    """Every system on `folds` copies of `package` at dest/fold-N/<package name> (N from 1),
+    each asked its own fold's queries (see the module docstring). Empty folds make no copy."""
+    targets = package_targets(package)
+    fold_of = assign_folds(targets, folds)
+    per_fold = []
+    files = unparsed = 0
+    for f in range(folds):
+        idx = [i for i, g in enumerate(fold_of) if g == f]
+        if not idx:
+            continue
+        mine = [targets[i] for i in idx]
+        copy = prepare_copy(package, dest / f"fold-{f + 1}" / package.name, strip=strip_only(mine))
+        assert copy.targets == targets, "the fold copy found other targets than the package holds"
+        files, unparsed = copy.files, copy.unparsed_files
+        per_fold.append((idx, run_systems(replace(copy, targets=tuple(mine)), systems, top_k, runner)))
+    return FoldRun(targets, fold_of, merge_folds(per_fold, len(targets), top_k), files, unparsed)
 
 
 def run_benchmark(
@@ -350,7 +319,7 @@ def run_benchmark(
     The copy goes to `work_dir/<package name>` (a fresh temporary directory when work_dir
     is None) and is removed afterwards unless `keep`. `runner(copy, top_k, names)` returns
     the SystemResults of the MODEL_SYSTEMS asked for, asking copy.targets.
-    keep_other_docs: the realistic mode (graphmer/index/bench_folds.py): `folds` copies, each without
+    keep_other_docs: the realistic mode (see the module docstring): `folds` copies, each without
     only its fold's targets' docstrings, under `work_dir/<package name>/fold-N/`; the runner
     is called once per fold copy. Ranks come back in the same target order either way.
     """
@@ -373,14 +342,14 @@ def run_benchmark(
             raise BenchError(f"{base / package.name} already exists; remove it or choose another work dir")
         if base.is_relative_to(package):
             raise BenchError(f"the work dir {base} is inside {package}; choose one outside it")
+    if not package.is_dir():  # prepare_copy would say the same, as a PackageError
+        raise BenchError(f"{package} is not a directory; give the path of a Python package")
     made_tmp = work_dir is None
     base = Path(tempfile.mkdtemp(prefix="graphmer-bench-")) if made_tmp else base
     dest = base / package.name
     no_targets = f"no function in {package} has a docstring of {MIN_QUERY_WORDS}+ words to query"
     try:
         if keep_other_docs:
-            from graphmer.index.bench_folds import run_folds
-
             run = run_folds(package, dest, folds, systems, top_k, runner)
             if not run.targets:
                 raise BenchError(no_targets)

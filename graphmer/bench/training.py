@@ -97,7 +97,7 @@ class TrainBenchResult:
 def run_train_bench(preset: str = "cpu-s", batch_size: int = 16, steps: int = 10, warmup: int = 2, fill: float = 0.3,
                     decay_mode: str | None = None, seed: int = 0) -> TrainBenchResult:
     """Median step time of each model over `steps` alternating steps, after `warmup` each."""
-    from graphmer.model.encoder import GraphMER
+    from graphmer.model.encoder import GraphMER  # lazy: torch loads only when this bench runs
 
     cfg = PRESETS[preset]
     if decay_mode:

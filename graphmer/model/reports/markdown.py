@@ -1,7 +1,14 @@
 """Markdown rendering of a Report (and of a multi-seed summary): numbers only, each with its source."""
 from __future__ import annotations
 
-from graphmer.model.report import Report
+import json
+import os
+from pathlib import Path
+
+from graphmer.model.reports.plots import write_plots, write_seed_plot
+from graphmer.model.reports.report import Report, ReportOptions, build_report
+from graphmer.model.reports.seeds import seed_logs, seed_report
+from graphmer.model.run_log import load_run
 
 
 def fmt(x, digits: int = 4) -> str:
@@ -179,9 +186,6 @@ def render_markdown(rep: Report, title: str = "") -> str:
 
 def write_text(path, text: str) -> None:
     """Write text atomically (temporary file in the same folder, then rename)."""
-    import os
-    from pathlib import Path
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -191,13 +195,6 @@ def write_text(path, text: str) -> None:
 
 def write_report(run_dir, out_dir, opts=None, log_scale: bool = False, title: str = ""):
     """REPORT.md, report.json and the PNG plots of run_dir into out_dir; returns the Report."""
-    import json
-    from pathlib import Path
-
-    from graphmer.model.report import ReportOptions, build_report
-    from graphmer.model.report_plots import write_plots
-    from graphmer.model.run_log import load_run
-
     opts = opts or ReportOptions()
     out = Path(out_dir)
     rep = build_report(run_dir, opts)
@@ -222,13 +219,6 @@ def render_seeds(rep: Report) -> str:
 
 def write_seed_report(parent, out_dir, opts=None, log_scale: bool = False):
     """REPORT.md across seeds, report.json, loss_by_seed.png and one full report per seed (out_dir/seed-N/)."""
-    import json
-    from pathlib import Path
-
-    from graphmer.model.multiseed import seed_logs, seed_report
-    from graphmer.model.report import ReportOptions
-    from graphmer.model.report_plots import write_seed_plot
-
     opts = opts or ReportOptions()
     out = Path(out_dir)
     rep, per_seed = seed_report(parent, opts)

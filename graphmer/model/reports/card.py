@@ -1,4 +1,4 @@
-"""MODEL_CARD.md of a run, from its config, logs and model folder (through graphmer/model/report.py).
+"""MODEL_CARD.md of a run, from its config, logs and model folder (through graphmer/model/reports/report.py).
 
 Facts come from the run: data and held-out split from its config/summary, architecture
 from the saved encoder config, cost and metrics (with intervals) from its report, and the
@@ -11,8 +11,8 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from graphmer.model.report import Report, ReportOptions, build_report
-from graphmer.model.report_md import ci, fmt
+from graphmer.model.reports.report import Report, ReportOptions, build_report
+from graphmer.model.reports.markdown import ci, fmt, write_text
 from graphmer.model.run_log import RunLog, load_run, parameter_count
 
 # What `init: minilm` / `warm_start: minilm` loads (graphmer/model/encoder.py load_minilm_weights).
@@ -76,7 +76,7 @@ def _metrics_retrieval(f: dict) -> list[str]:
 
 
 def _pretrain_card(log: RunLog, rep: Report) -> list[str]:
-    from graphmer.model.train import TrainConfig
+    from graphmer.model.train import TrainConfig  # lazy: torch loads only for a pretraining run's card
 
     tr, enc, data = log.config["train"], log.config["encoder"], log.config.get("data", {})
     f = rep.figures
@@ -137,7 +137,7 @@ def _reproduce(cmd: str, unset: list[str]) -> list[str]:
 
 
 def _retrieval_card(log: RunLog, rep: Report) -> list[str]:
-    from graphmer.model.retrieval_train import RetrievalConfig
+    from graphmer.model.retrieval_train import RetrievalConfig  # lazy: torch loads only for a retrieval run's card
 
     cfg, s, f = log.config, log.summary, rep.figures
     mcfg_path = log.path / "model" / "config.json"
@@ -245,8 +245,6 @@ def render_card(run_dir: str | Path, title: str = "", opts: ReportOptions = Repo
 
 def write_card(run_dir: str | Path, out: str | Path, title: str = "", opts: ReportOptions = ReportOptions()) -> Path:
     """Write MODEL_CARD.md (atomically) to `out` (a file path, or a folder to hold MODEL_CARD.md)."""
-    from graphmer.model.report_md import write_text
-
     out = Path(out)
     if out.is_dir() or not out.suffix:
         out = out / "MODEL_CARD.md"

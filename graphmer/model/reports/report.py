@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmer.model.report_stats import (Window, default_windows, grad_spikes, in_window, schedule_phases, summarize,
+from graphmer.model.reports.stats import (Window, default_windows, grad_spikes, in_window, schedule_phases, summarize,
                                 trailing_mean, variance_reduction, wilson)
-from graphmer.model.run_log import RunLog, load_run, parameter_count
-from graphmer.model.sigtest import bootstrap_mean
+from graphmer.model.run_log import RunLog, RunLogError, load_run, parameter_count
+from graphmer.model.reports.sigtest import bootstrap_mean
 
 COMPONENTS = {"total": "loss", "mlm": "mlm_loss", "sbo": "sbo_loss", "mnm": "mnm_loss"}
 WILSON_NOTE = ("Intervals on held-out accuracies are 95% Wilson intervals from the count of masked tokens "
@@ -259,8 +259,6 @@ def build_report(run_dir: str | Path, opts: ReportOptions = ReportOptions()) -> 
     """Every figure of the analysis of one run folder, from its own logs."""
     log = load_run(run_dir)
     if not log.steps:
-        from graphmer.model.run_log import RunLogError
-
         raise RunLogError(f"{run_dir}/metrics.jsonl has no step records yet: nothing to report")
     last = int(log.steps[-1]["step"])
     wins = list(opts.windows) or default_windows(last)

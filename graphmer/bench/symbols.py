@@ -19,7 +19,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from pygls.uris import from_fs_path
 
-from graphmer.index.bench_search import nearest_rank
+from graphmer.bench.search import nearest_rank
 from graphmer.index.records import CLASS_KINDS
 from graphmer.index.store import Store
 from graphmer.index.symbol_match import SymbolTable, initials
@@ -136,7 +136,7 @@ def _stats(ms: list[float]) -> dict:
 async def _ready_once(root: Path, query: str, server: list[str], model: str | None) -> tuple[float, int]:
     """Seconds from `initialize` to the first answer of a dense graphmer.search (the index
     opened and the model loaded), and how many hits it had."""
-    from graphmer.model.bench_dense import user_env
+    from graphmer.bench.dense import user_env  # lazy: loaded only when this bench runs
 
     client = LanguageClient("graphmer-bench", "1")
     await client.start_io(*server, env=user_env())
