@@ -77,7 +77,7 @@ def test_cached_gradients_equal_the_plain_large_batch(dropout):
     cfg = model.cfg
     rc = RetrievalConfig(leaves=False, grad_cache=3)
     pairs = _pairs(8)
-    graphmer.model.train()
+    model.train()
     pooler.train()
     torch.manual_seed(7)
     loss_cached, _ = step_loss(model, pooler, pairs, tok, cfg, rc, None)

@@ -76,7 +76,7 @@ def parser(language: str) -> ts.Parser:
 def query_source(language: str) -> str:
     """The tags query for a language (tsx shares typescript's)."""
     name = "typescript" if language == "tsx" else language
-    return resources.files("index").joinpath(f"queries/{name}-tags.scm").read_text()
+    return resources.files("graphmer.index").joinpath(f"queries/{name}-tags.scm").read_text()
 
 
 @functools.cache

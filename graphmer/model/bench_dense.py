@@ -47,7 +47,7 @@ def _minilm():
 
 
 def _encode(torch, tok, model, texts: list[str], batch: int = 32) -> np.ndarray:
-    out = np.zeros((len(texts), graphmer.model.config.hidden_size), dtype=np.float32)
+    out = np.zeros((len(texts), model.config.hidden_size), dtype=np.float32)
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     with torch.no_grad():
         for a in range(0, len(order), batch):

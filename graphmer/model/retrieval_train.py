@@ -282,7 +282,7 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
     params = list(trainee.parameters())
     for epoch in range(epoch0, rcfg.epochs + 1):
         order = epoch_order(groups, epoch, rcfg.seed, rcfg.hard_negatives)
-        graphmer.model.train()
+        model.train()
         pooler.train()
         for b in range(batch0 if epoch == epoch0 else 0, per_epoch):
             chunk = [train_p[i] for i in order[b * rcfg.batch_size : (b + 1) * rcfg.batch_size]]
@@ -311,7 +311,7 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
             last_of_epoch = b == per_epoch - 1
             if rcfg.eval_every and step % rcfg.eval_every == 0 and not last_of_epoch:
                 evaluate(epoch)
-                graphmer.model.train()
+                model.train()
                 pooler.train()
             nb, ne = (0, epoch + 1) if last_of_epoch else (b + 1, epoch)
             over = max_minutes and time.perf_counter() - t0 > max_minutes * 60

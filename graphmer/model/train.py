@@ -154,7 +154,7 @@ def evaluate(model, data: TrainData, cfg: TrainConfig, device: torch.device) -> 
                 tot[k] += float(getattr(losses, k))
             for k in ("mlm_correct", "mlm_count", "mnm_correct", "mnm_count"):
                 tot[k] += int(getattr(losses, k))
-    graphmer.model.train()
+    model.train()
     n = max(1, tot["batches"])
     return {
         "mlm_loss": tot["mlm"] / n, "sbo_loss": tot["sbo"] / n, "mnm_loss": tot["mnm"] / n,
@@ -226,7 +226,7 @@ def train(
 
     use_bf16 = cfg.bf16 and device.type == "cuda"
     last_eval: dict = {}
-    graphmer.model.train()
+    model.train()
     for step in range(start_step, cfg.steps):
         t0 = time.perf_counter()
         torch.manual_seed(cfg.seed * 1_000_003 + step * 101 + ctx.rank)  # dropout of this step
