@@ -11,6 +11,7 @@ store when the vectors changed. Unchanged files keep their symbol ids, hence the
 """
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import multiprocessing as mp
 import os
@@ -25,7 +26,7 @@ from graphmer.index.parse import parse_source
 from graphmer.index.lock import IndexLock, LockStopped
 from graphmer.index.store import DB_NAME, INDEX_DIRNAME, META_NAME, FileRecord, Store, file_graph, fts_rows, graph_json
 from graphmer.index.vectors import FAISS_NAME, VectorConfig, file_state, load_vectors
-from graphmer.index.walk import WalkConfig, walk
+from graphmer.index.walk import WalkConfig, WalkResult, walk
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -226,73 +227,13 @@ def _build(root_path: Path, index_dir: Path, cfg: IndexConfig, report: IndexRepo
         report.files_seen = len(found.files)
         skipped = [(s.path, s.reason) for s in found.skipped]
         old = store.file_states()
-        names = module_names([f.path for f in found.files], root_path.name)
-        stats = {f.path: (f.size, f.mtime_ns) for f in found.files}
-        tasks = []
-        for f in found.files:
-            st = old.get(f.path)
-            if st is not None and st.size == f.size and st.mtime_ns == f.mtime_ns:
-                report.files_unchanged += 1
-                continue
-            module, is_pkg = names[f.path]
-            tasks.append((f.abspath, f.path, f.language, module, is_pkg, st.hash if st else None))
-
+        tasks = _changed_files(found, old, root_path, report)
         t1 = time.perf_counter()
-        batch: list[FileRecord] = []
-        touched: list[tuple[str, int, int]] = []
-        drop: list[str] = []
-        fresh = {}  # path -> FileGraph of files parsed in this run
-        jobs = cfg.jobs or os.cpu_count() or 1
-        results = _results(tasks, jobs)
-        for done, res in enumerate(results, 1):
-            if stop():
-                results.close()  # ends the parser processes now
-                raise IndexStopped("indexing stopped; the index keeps what was committed before")
-            if res[0] == "ok":
-                rec = res[1]
-                batch.append(rec)
-                fresh[rec.path] = file_graph(rec.parsed, rec.module, rec.is_package)
-                report.lines_parsed += rec.parsed.lines
-                report.files_with_syntax_errors += rec.parsed.syntax_errors > 0
-                if len(batch) >= cfg.batch_files:
-                    store.replace_files(batch)
-                    report.files_parsed += len(batch)
-                    batch = []
-            elif res[0] == "same":
-                report.files_unchanged += 1
-                touched.append(res[1:])
-            else:
-                skipped.append((res[1], res[2]))
-                if not res[2].startswith("unreadable"):
-                    drop.append(res[1])  # its old entry no longer describes the file
-            if progress:
-                progress("parse", done, len(tasks))
-        if batch:
-            store.replace_files(batch)
-            report.files_parsed += len(batch)
-        if touched:
-            store.touch_files(touched)
+        fresh, drop = _parse_and_store(store, tasks, cfg, report, progress, stop, skipped)
         report.timings["parse_store"] = time.perf_counter() - t1
-
-        present = {f.path for f in found.files}
-        kept_unreadable = {p for p, r in skipped if r.startswith("unreadable")}
-        gone = [p for p in old if (p not in present and p not in kept_unreadable) or p in drop]
-        if gone:
-            store.delete_files(gone)
-            report.files_deleted = len(gone)
-        store.set_skipped(sorted(set(skipped)), stats)
-        report.skipped = sorted(set(skipped))
-
+        _forget_gone(store, found, old, skipped, drop, report)
         if store.get_state("edges_dirty", "0") == "1":
-            t2 = time.perf_counter()
-            if progress:
-                progress("graph", 0, 1)
-            edges = Resolver(store.graph_inputs(fresh)).edges()
-            store.replace_edges(edges)
-            report.edges_rebuilt = True
-            report.timings["graph"] = time.perf_counter() - t2
-            if progress:
-                progress("graph", 1, 1)
+            _rebuild_edges(store, fresh, report, progress)
         w = cfg.walk
         store.update_meta(  # the lexical index is complete: record it before the (long) embedding
             root=str(root_path),
@@ -300,22 +241,110 @@ def _build(root_path: Path, index_dir: Path, cfg: IndexConfig, report: IndexRepo
             walk={"include": list(w.include), "exclude": list(w.exclude), "max_bytes": w.max_bytes, "languages": list(w.languages),
                   "follow_links": w.follow_links},
         )
-        t3 = time.perf_counter()
-        if cfg.embedder is not None:
-            _embed(store, cfg.embedder, cfg.embed_batch, report, progress, stop)
-        report.embed_s = time.perf_counter() - t3
-        report.timings["embed"] = report.embed_s
-        # vectors.faiss is checked whole here (its checksum), not only its generation: a damaged
-        # file is rebuilt by the run that the user starts to mend things, not by the next search.
-        if file_state(store, verify=True) != "ok":
-            loaded = load_vectors(store, cfg.vectors, verify=True)
-            if loaded.reason not in ("", "out of date"):  # out of date is this run's own doing
-                report.notes.append(loaded.note)
-        report.timings["vectors_file"] = time.perf_counter() - t3 - report.embed_s
-        report.model_id = store.meta.get("model_id") if store.vector_count() else None
+        _vectors(store, cfg, report, progress, stop)
         report.counts = store.counts()
     finally:
         store.close()
+
+
+def _changed_files(found: WalkResult, old: dict, root_path: Path, report: IndexReport) -> list[tuple]:
+    """Parse tasks (abspath, path, language, module, is_package, old hash) of the files whose size
+    or modification time changed; the others are counted unchanged."""
+    names = module_names([f.path for f in found.files], root_path.name)
+    tasks = []
+    for f in found.files:
+        st = old.get(f.path)
+        if st is not None and st.size == f.size and st.mtime_ns == f.mtime_ns:
+            report.files_unchanged += 1
+            continue
+        module, is_pkg = names[f.path]
+        tasks.append((f.abspath, f.path, f.language, module, is_pkg, st.hash if st else None))
+    return tasks
+
+
+def _parse_and_store(store: Store, tasks: list[tuple], cfg: IndexConfig, report: IndexReport, progress: Progress | None,
+                     stop: Callable[[], bool], skipped: list[tuple[str, str]]) -> tuple[dict, list[str]]:
+    """Parse the tasks (in parser processes) and store them, cfg.batch_files per transaction;
+    files that could not be parsed are added to `skipped`. Returns ({path: FileGraph} of the
+    files parsed, paths whose old entry must go)."""
+    batch: list[FileRecord] = []
+    touched: list[tuple[str, int, int]] = []
+    drop: list[str] = []
+    fresh = {}  # path -> FileGraph of files parsed in this run
+    jobs = cfg.jobs or os.cpu_count() or 1
+    results = _results(tasks, jobs)
+    for done, res in enumerate(results, 1):
+        if stop():
+            results.close()  # ends the parser processes now
+            raise IndexStopped("indexing stopped; the index keeps what was committed before")
+        if res[0] == "ok":
+            rec = res[1]
+            batch.append(rec)
+            fresh[rec.path] = file_graph(rec.parsed, rec.module, rec.is_package)
+            report.lines_parsed += rec.parsed.lines
+            report.files_with_syntax_errors += rec.parsed.syntax_errors > 0
+            if len(batch) >= cfg.batch_files:
+                store.replace_files(batch)
+                report.files_parsed += len(batch)
+                batch = []
+        elif res[0] == "same":
+            report.files_unchanged += 1
+            touched.append(res[1:])
+        else:
+            skipped.append((res[1], res[2]))
+            if not res[2].startswith("unreadable"):
+                drop.append(res[1])  # its old entry no longer describes the file
+        if progress:
+            progress("parse", done, len(tasks))
+    if batch:
+        store.replace_files(batch)
+        report.files_parsed += len(batch)
+    if touched:
+        store.touch_files(touched)
+    return fresh, drop
+
+
+def _forget_gone(store: Store, found: WalkResult, old: dict, skipped: list[tuple[str, str]], drop: list[str], report: IndexReport) -> None:
+    """Delete the files no longer there (an unreadable one keeps its entry) and record the skipped ones."""
+    stats = {f.path: (f.size, f.mtime_ns) for f in found.files}
+    present = {f.path for f in found.files}
+    kept_unreadable = {p for p, r in skipped if r.startswith("unreadable")}
+    gone = [p for p in old if (p not in present and p not in kept_unreadable) or p in drop]
+    if gone:
+        store.delete_files(gone)
+        report.files_deleted = len(gone)
+    store.set_skipped(sorted(set(skipped)), stats)
+    report.skipped = sorted(set(skipped))
+
+
+def _rebuild_edges(store: Store, fresh: dict, report: IndexReport, progress: Progress | None) -> None:
+    """Resolve the whole graph's edges again (some file changed)."""
+    t2 = time.perf_counter()
+    if progress:
+        progress("graph", 0, 1)
+    edges = Resolver(store.graph_inputs(fresh)).edges()
+    store.replace_edges(edges)
+    report.edges_rebuilt = True
+    report.timings["graph"] = time.perf_counter() - t2
+    if progress:
+        progress("graph", 1, 1)
+
+
+def _vectors(store: Store, cfg: IndexConfig, report: IndexReport, progress: Progress | None, stop: Callable[[], bool]) -> None:
+    """Embed the symbols without a vector (when there is an embedder), then check vectors.faiss."""
+    t3 = time.perf_counter()
+    if cfg.embedder is not None:
+        _embed(store, cfg.embedder, cfg.embed_batch, report, progress, stop)
+    report.embed_s = time.perf_counter() - t3
+    report.timings["embed"] = report.embed_s
+    # vectors.faiss is checked whole here (its checksum), not only its generation: a damaged
+    # file is rebuilt by the run that the user starts to mend things, not by the next search.
+    if file_state(store, verify=True) != "ok":
+        loaded = load_vectors(store, cfg.vectors, verify=True)
+        if loaded.reason not in ("", "out of date"):  # out of date is this run's own doing
+            report.notes.append(loaded.note)
+    report.timings["vectors_file"] = time.perf_counter() - t3 - report.embed_s
+    report.model_id = store.meta.get("model_id") if store.vector_count() else None
 
 
 def _embed(store: Store, emb: Embedder, batch: int, report: IndexReport, progress: Progress | None,
@@ -353,6 +382,4 @@ def _embed(store: Store, emb: Embedder, batch: int, report: IndexReport, progres
 
 
 def _now() -> str:
-    import datetime as dt
-
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

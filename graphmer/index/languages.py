@@ -33,31 +33,31 @@ def detect_language(path: str) -> str | None:
 
 def _grammar(language: str):
     if language == "python":
-        import tree_sitter_python as m
+        import tree_sitter_python as m  # lazy: only the grammars of the languages met load
 
         return m.language()
     if language == "javascript":
-        import tree_sitter_javascript as m
+        import tree_sitter_javascript as m  # lazy: only the grammars of the languages met load
 
         return m.language()
     if language == "typescript":
-        import tree_sitter_typescript as m
+        import tree_sitter_typescript as m  # lazy: only the grammars of the languages met load
 
         return m.language_typescript()
     if language == "tsx":
-        import tree_sitter_typescript as m
+        import tree_sitter_typescript as m  # lazy: only the grammars of the languages met load
 
         return m.language_tsx()
     if language == "java":
-        import tree_sitter_java as m
+        import tree_sitter_java as m  # lazy: only the grammars of the languages met load
 
         return m.language()
     if language == "go":
-        import tree_sitter_go as m
+        import tree_sitter_go as m  # lazy: only the grammars of the languages met load
 
         return m.language()
     if language == "rust":
-        import tree_sitter_rust as m
+        import tree_sitter_rust as m  # lazy: only the grammars of the languages met load
 
         return m.language()
     raise ValueError(f"unsupported language: {language}")

@@ -143,6 +143,10 @@ class _Defs:
         return i + 1
 
 
+_Def = tuple[ts.Node, str, ts.Node, "ts.Node | None"]  # (node, kind, name, receiver)
+_RefMatch = tuple[ts.Node, str, list[ts.Node], "ts.Node | None", "ts.Node | None"]  # (node, kind, names, scope, receiver)
+
+
 def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFile:
     """Parse one file's bytes into symbols (module first) and references."""
     tree = languages.parser(language).parse(data)
@@ -152,12 +156,32 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
     if root.has_error:
         caps = ts.QueryCursor(languages.error_query(language)).captures(root)
         pf.syntax_errors = sum(len(v) for v in caps.values()) or 1
+    defs, refs = _matches(root, language)
+    mod_doc = _python_docstring(root) if language == "python" else _leading_first_comment(root)
+    mod_name = module.rsplit(".", 1)[-1]
+    pf.symbols.append(Symbol(mod_name, module, "module", 1, max(lines, 1), -1, "", mod_doc, ""))
+    index, by_name = _add_definitions(pf, defs, data, language, module)
+    _add_references(pf, refs, index, by_name, language)
+    if language == "python":  # what completion needs: attribute uses, names set on classes/modules
 
-    defs: list[tuple[ts.Node, str, ts.Node, ts.Node | None]] = []
+        def symbol_of_class(node: ts.Node) -> int:
+            name = node.child_by_field_name("name")  # not the body: it starts where its first def does
+            i = index.enclosing(name.start_byte) if name is not None else -1
+            return i if i > 0 and pf.symbols[i].kind in CLASS_KINDS else -1
+
+        pf.attributes = pynames.attribute_defs(root, symbol_of_class)
+        pf.attr_uses = pynames.attr_uses(root)
+        pf.self_uses = pynames.self_uses(root, symbol_of_class)
+    return pf
+
+
+def _matches(root: ts.Node, language: str) -> tuple[list[_Def], list[_RefMatch]]:
+    """The tags query's definition and reference matches, in match order."""
+    defs: list[_Def] = []
     # (node, kind, names, scope, receiver): see _ref_targets for scope; a receiver makes the
     # same-file class-like symbol of that name the source (Rust `impl Trait for Foo`), and
     # without one the reference is dropped.
-    refs: list[tuple[ts.Node, str, list[ts.Node], ts.Node | None, ts.Node | None]] = []
+    refs: list[_RefMatch] = []
     query = languages.query(language)
     for _, caps in ts.QueryCursor(query).matches(root):
         role = next(k for k in caps if k.startswith(("definition.", "reference.")))
@@ -171,11 +195,12 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
         else:
             scope, rec = caps.get("scope"), caps.get("receiver")
             refs.append((node, kind, caps.get("name", []), scope[0] if scope else None, rec[0] if rec else None))
+    return defs, refs
 
-    mod_doc = _python_docstring(root) if language == "python" else _leading_first_comment(root)
-    mod_name = module.rsplit(".", 1)[-1]
-    pf.symbols.append(Symbol(mod_name, module, "module", 1, max(lines, 1), -1, "", mod_doc, ""))
 
+def _add_definitions(pf: ParsedFile, defs: list[_Def], data: bytes, language: str, module: str) -> tuple[_Defs, dict[str, int]]:
+    """Append the definitions to pf.symbols, outer ones first; (the enclosing-definition index,
+    {class-like name: first symbol index of that name})."""
     # Outer definitions first; a node captured twice (two patterns) is kept once.
     defs.sort(key=lambda d: (d[0].start_byte, -d[0].end_byte))
     index = _Defs()
@@ -219,21 +244,32 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
         index.starts.append(node.start_byte)
         index.ends.append(node.end_byte)
         index.parent.append(parent)
+    return index, by_name
 
+
+def _ref_position(node: ts.Node, kind: str) -> int:
+    """The byte whose enclosing definition is a reference's source: a decorator (or a TS decorator,
+    a Rust attribute) belongs to the definition after it."""
+    pos = node.start_byte
+    if kind == "decorator" and node.parent is not None and node.parent.type == "decorated_definition":
+        target_def = node.parent.child_by_field_name("definition")
+        if target_def is not None:
+            pos = target_def.start_byte
+    elif node.type in _DOC_SKIP:
+        # TS decorators, Rust attributes: siblings before the definition they belong to.
+        nxt = node.next_named_sibling
+        while nxt is not None and (nxt.type in _DOC_SKIP or "comment" in nxt.type):
+            nxt = nxt.next_named_sibling
+        if nxt is not None:
+            pos = nxt.start_byte
+    return pos
+
+
+def _add_references(pf: ParsedFile, refs: list[_RefMatch], index: _Defs, by_name: dict[str, int], language: str) -> None:
+    """Append each reference once per (source, kind, target, alias) to pf.refs."""
     seen_refs: set[tuple[int, str, str]] = set()
     for node, kind, names, scope, receiver in refs:
-        pos = node.start_byte
-        if kind == "decorator" and node.parent is not None and node.parent.type == "decorated_definition":
-            target_def = node.parent.child_by_field_name("definition")
-            if target_def is not None:
-                pos = target_def.start_byte
-        elif node.type in _DOC_SKIP:
-            # TS decorators, Rust attributes: siblings before the definition they belong to.
-            nxt = node.next_named_sibling
-            while nxt is not None and (nxt.type in _DOC_SKIP or "comment" in nxt.type):
-                nxt = nxt.next_named_sibling
-            if nxt is not None:
-                pos = nxt.start_byte
+        pos = _ref_position(node, kind)
         if kind == "call" and node.parent is not None and node.parent.type == "decorator":
             continue  # `@deco(args)` is recorded as a decorator reference
         source = index.enclosing(pos)
@@ -248,17 +284,6 @@ def parse_source(data: bytes, path: str, language: str, module: str) -> ParsedFi
                 continue
             seen_refs.add(k)
             pf.refs.append(Ref(source, kind, target, line, alias))
-    if language == "python":  # what completion needs: attribute uses, names set on classes/modules
-
-        def symbol_of_class(node: ts.Node) -> int:
-            name = node.child_by_field_name("name")  # not the body: it starts where its first def does
-            i = index.enclosing(name.start_byte) if name is not None else -1
-            return i if i > 0 and pf.symbols[i].kind in CLASS_KINDS else -1
-
-        pf.attributes = pynames.attribute_defs(root, symbol_of_class)
-        pf.attr_uses = pynames.attr_uses(root)
-        pf.self_uses = pynames.self_uses(root, symbol_of_class)
-    return pf
 
 
 def _leading_first_comment(root: ts.Node) -> str:

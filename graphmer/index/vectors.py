@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from graphmer.index.graph_vectors import EDGE_RELATIONS, propagated
 from graphmer.index.store import Store
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class VectorIndex:
     """A loaded FAISS index over symbol ids; inner product of unit vectors = cosine."""
 
     def __init__(self, index: faiss.Index, cfg: VectorConfig = VectorConfig()) -> None:
-        import faiss
+        import faiss  # lazy: lexical search and --no-dense indexing never load faiss
 
         self.index = index
         base = faiss.downcast_index(index.index) if isinstance(index, faiss.IndexIDMap) else index
@@ -63,7 +64,7 @@ class VectorIndex:
         k = min(k, self.ntotal)
         if k <= 0:
             return []
-        import faiss
+        import faiss  # lazy: lexical search and --no-dense indexing never load faiss
 
         # One query: OpenMP threads cost more to start than they save (1.4 ms against 3.3 ms
         # over the standard library's 19k vectors); the setting is this thread's own.
@@ -78,7 +79,7 @@ class VectorIndex:
 
 def build_faiss(ids: np.ndarray, vectors: np.ndarray, cfg: VectorConfig = VectorConfig()) -> faiss.Index:
     """An IndexIDMap2 over `vectors` (n, dim) with `ids`: flat below cfg.hnsw_threshold, HNSW from it."""
-    import faiss
+    import faiss  # lazy: lexical search and --no-dense indexing never load faiss
 
     n, dim = vectors.shape
     if n >= cfg.hnsw_threshold:
@@ -102,7 +103,7 @@ def file_digest(data: bytes) -> str:
 def write_index_file(index: faiss.Index, path: Path) -> str:
     """Write `index` to `path` atomically (a temporary file in the same folder, fsync, rename);
     returns the file's checksum (file_digest)."""
-    import faiss
+    import faiss  # lazy: lexical search and --no-dense indexing never load faiss
 
     data = faiss.serialize_index(index).tobytes()
     tmp = path.with_name(path.name + ".tmp")
@@ -191,7 +192,7 @@ def load_vectors(store: Store, cfg: VectorConfig = VectorConfig(), verify: bool 
     elif count and not path.exists():
         reason = "missing"
     if count and not reason:
-        import faiss
+        import faiss  # lazy: lexical search and --no-dense indexing never load faiss
 
         index = None
         try:
@@ -215,8 +216,6 @@ def load_vectors(store: Store, cfg: VectorConfig = VectorConfig(), verify: bool 
         return VectorLoad(None, False, "", saved)
     ids, vectors = store.read_vectors()
     if weights := store.propagation_weights():
-        from graphmer.index.graph_vectors import EDGE_RELATIONS, propagated
-
         vectors = propagated(ids, vectors, store.graph_edges(EDGE_RELATIONS), weights)
     index = build_faiss(ids, vectors, cfg)
     saved = _save(store, gen, index, path)

@@ -101,60 +101,59 @@ def _ignored(specs: list[tuple[str, pathspec.GitIgnoreSpec]], rel: str, is_dir: 
     return bool(verdict)
 
 
-def walk(root: str, cfg: WalkConfig = WalkConfig()) -> WalkResult:
-    """Every source file under root that the rules let through, sorted by path.
+class _Walker:
+    """One walk: the rules of a WalkConfig applied under one root, the result gathered in `out`."""
 
-    Nothing outside root is read: a symbolic link whose target lies outside it is skipped
-    and reported (unless cfg.follow_links), and so is a name that is not valid UTF-8, a
-    named pipe, socket or device.
-    """
-    out = WalkResult()
-    root = os.path.abspath(root)
-    real_root = os.path.realpath(root)
-    include = pathspec.GitIgnoreSpec.from_lines(cfg.include) if cfg.include else None
-    exclude = pathspec.GitIgnoreSpec.from_lines(cfg.exclude) if cfg.exclude else None
-    langs = frozenset(cfg.languages)
-    seen_dirs: set[tuple[int, int]] = set()
+    def __init__(self, root: str, cfg: WalkConfig) -> None:
+        self.cfg = cfg
+        self.out = WalkResult()
+        self.root = os.path.abspath(root)
+        self.real_root = os.path.realpath(self.root)
+        self.include = pathspec.GitIgnoreSpec.from_lines(cfg.include) if cfg.include else None
+        self.exclude = pathspec.GitIgnoreSpec.from_lines(cfg.exclude) if cfg.exclude else None
+        self.langs = frozenset(cfg.languages)
+        self.seen_dirs: set[tuple[int, int]] = set()
 
-    def outside(path: str) -> str | None:
+    def outside(self, path: str) -> str | None:
         """The real target of `path` when it lies outside root (None when inside or when links may leave)."""
-        if cfg.follow_links:
+        if self.cfg.follow_links:
             return None
         target = os.path.realpath(path)
-        return None if target == real_root or target.startswith(real_root + os.sep) else target
+        return None if target == self.real_root or target.startswith(self.real_root + os.sep) else target
 
-    def readable(path: str) -> bool:
-        return not os.path.islink(path) or outside(path) is None
+    def readable(self, path: str) -> bool:
+        return not os.path.islink(path) or self.outside(path) is None
 
-    def leaves_root(entry: os.DirEntry, child: str) -> bool:
+    def leaves_root(self, entry: os.DirEntry, child: str) -> bool:
         """Whether entry is a link out of root (recorded as skipped when it is)."""
         if not entry.is_symlink():
             return False
-        target = outside(entry.path)
+        target = self.outside(entry.path)
         if target is None:
             return False
-        out.skipped.append(Skipped(child, f"symbolic link to {shown(target)}, outside the indexed folder "
-                                          "(not followed; --follow-links follows it)"))
+        self.out.skipped.append(Skipped(child, f"symbolic link to {shown(target)}, outside the indexed folder "
+                                               "(not followed; --follow-links follows it)"))
         return True
 
-    def visit(dirpath: str, rel: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> None:
+    def visit(self, dirpath: str, rel: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> None:
+        """A folder's entries, in name order (a folder seen before, through a link, is skipped as a loop)."""
         try:
             st = os.stat(dirpath)
         except OSError as e:
-            out.skipped.append(Skipped(rel or ".", f"unreadable folder: {e.strerror}"))
+            self.out.skipped.append(Skipped(rel or ".", f"unreadable folder: {e.strerror}"))
             return
         key = (st.st_dev, st.st_ino)
-        if key in seen_dirs:
-            out.skipped.append(Skipped(rel, "symlink loop (folder already visited)"))
+        if key in self.seen_dirs:
+            self.out.skipped.append(Skipped(rel, "symlink loop (folder already visited)"))
             return
-        seen_dirs.add(key)
-        spec = _load_spec(dirpath, readable)
+        self.seen_dirs.add(key)
+        spec = _load_spec(dirpath, self.readable)
         if spec is not None:
             specs = [*specs, (rel, spec)]
         try:
             entries = sorted(os.scandir(dirpath), key=lambda e: e.name)
         except OSError as e:
-            out.skipped.append(Skipped(rel or ".", f"unreadable folder: {e.strerror}"))
+            self.out.skipped.append(Skipped(rel or ".", f"unreadable folder: {e.strerror}"))
             return
         for entry in entries:
             child = f"{rel}/{entry.name}" if rel else entry.name
@@ -163,45 +162,62 @@ def walk(root: str, cfg: WalkConfig = WalkConfig()) -> WalkResult:
             except OSError:
                 is_dir = False
             if is_dir:
-                if entry.name in ALWAYS_SKIP_DIRS:
-                    continue
-                default_skip = entry.name in DEFAULT_SKIP_DIRS or os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
-                if default_skip and not (include and include.match_file(child + "/")):
-                    continue  # caches, node_modules and virtual environments
-                if _ignored(specs, child, True) or (exclude and exclude.match_file(child + "/")):
-                    continue
-                if not _is_utf8(entry.name):  # paths are stored as text: a folder that cannot be named is left out
-                    out.skipped.append(Skipped(shown(child), "folder name is not valid UTF-8 (its files are not indexed)"))
-                    continue
-                if leaves_root(entry, child):
-                    continue
-                visit(entry.path, child, specs)
-                continue
-            language = detect_language(entry.name)
-            if language is None or (langs and language not in langs):
-                continue
-            if _ignored(specs, child, False) or (exclude and exclude.match_file(child)):
-                continue
-            if include and not include.match_file(child):
-                continue
-            if not _is_utf8(entry.name):
-                out.skipped.append(Skipped(shown(child), "file name is not valid UTF-8"))
-                continue
-            if leaves_root(entry, child):
-                continue
-            try:
-                st = entry.stat()
-            except OSError as e:
-                reason = "broken symlink" if entry.is_symlink() else f"unreadable: {e.strerror}"
-                out.skipped.append(Skipped(child, reason))
-                continue
-            if not stat.S_ISREG(st.st_mode):  # never opened: reading a named pipe would block
-                out.skipped.append(Skipped(child, f"{_file_type(st.st_mode)}, not a regular file"))
-                continue
-            if st.st_size > cfg.max_bytes:
-                out.skipped.append(Skipped(child, f"too large ({st.st_size} bytes > {cfg.max_bytes})"))
-                continue
-            out.files.append(FileEntry(child, entry.path, language, st.st_size, st.st_mtime_ns))
+                self.folder(entry, child, specs)
+            else:
+                self.file(entry, child, specs)
 
-    visit(root, "", [])
-    return out
+    def folder(self, entry: os.DirEntry, child: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> None:
+        """A sub-folder: visited unless a rule leaves it out."""
+        if entry.name in ALWAYS_SKIP_DIRS:
+            return
+        default_skip = entry.name in DEFAULT_SKIP_DIRS or os.path.exists(os.path.join(entry.path, "pyvenv.cfg"))
+        if default_skip and not (self.include and self.include.match_file(child + "/")):
+            return  # caches, node_modules and virtual environments
+        if _ignored(specs, child, True) or (self.exclude and self.exclude.match_file(child + "/")):
+            return
+        if not _is_utf8(entry.name):  # paths are stored as text: a folder that cannot be named is left out
+            self.out.skipped.append(Skipped(shown(child), "folder name is not valid UTF-8 (its files are not indexed)"))
+            return
+        if self.leaves_root(entry, child):
+            return
+        self.visit(entry.path, child, specs)
+
+    def file(self, entry: os.DirEntry, child: str, specs: list[tuple[str, pathspec.GitIgnoreSpec]]) -> None:
+        """A file: kept when it is a source file of a wanted language, let through by the rules, regular and small enough."""
+        language = detect_language(entry.name)
+        if language is None or (self.langs and language not in self.langs):
+            return
+        if _ignored(specs, child, False) or (self.exclude and self.exclude.match_file(child)):
+            return
+        if self.include and not self.include.match_file(child):
+            return
+        if not _is_utf8(entry.name):
+            self.out.skipped.append(Skipped(shown(child), "file name is not valid UTF-8"))
+            return
+        if self.leaves_root(entry, child):
+            return
+        try:
+            st = entry.stat()
+        except OSError as e:
+            reason = "broken symlink" if entry.is_symlink() else f"unreadable: {e.strerror}"
+            self.out.skipped.append(Skipped(child, reason))
+            return
+        if not stat.S_ISREG(st.st_mode):  # never opened: reading a named pipe would block
+            self.out.skipped.append(Skipped(child, f"{_file_type(st.st_mode)}, not a regular file"))
+            return
+        if st.st_size > self.cfg.max_bytes:
+            self.out.skipped.append(Skipped(child, f"too large ({st.st_size} bytes > {self.cfg.max_bytes})"))
+            return
+        self.out.files.append(FileEntry(child, entry.path, language, st.st_size, st.st_mtime_ns))
+
+
+def walk(root: str, cfg: WalkConfig = WalkConfig()) -> WalkResult:
+    """Every source file under root that the rules let through, sorted by path.
+
+    Nothing outside root is read: a symbolic link whose target lies outside it is skipped
+    and reported (unless cfg.follow_links), and so is a name that is not valid UTF-8, a
+    named pipe, socket or device.
+    """
+    walker = _Walker(root, cfg)
+    walker.visit(walker.root, "", [])
+    return walker.out

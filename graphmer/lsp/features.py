@@ -10,7 +10,7 @@ from graphmer.index.navigate import is_callable, name_site, word_at
 from graphmer.index.neighbours import SymbolInfo, symbols_by_ids
 from graphmer.index.search import MODES, SearchError
 from graphmer.lsp import convert
-from graphmer.lsp.server import SEARCH_LIMIT, GraphmerServer, build_with_progress, server, wait_until
+from graphmer.lsp.app import SEARCH_LIMIT, GraphmerServer, build_with_progress, server, wait_until
 
 MODEL_WAIT = 120.0  # seconds graphmer.search waits for the search model to load
 

@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from graphmer.index.status import walk_config_from_meta
 from graphmer.index.store import INDEX_DIRNAME, META_NAME, Store, read_meta
 from graphmer.index.symbol_match import SymbolTable
 from graphmer.index.walk import WalkConfig
+from graphmer.model.embedder import load_embedder
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]
@@ -93,14 +95,10 @@ def prefetch_default_model() -> None:
     says which model to use: the usual answer is the shipped one, and then dense search is
     ready sooner. A failure here is ignored (the model loads again, and reports, when used)."""
     global _default_model
-    from concurrent.futures import Future
-
     fut: Future = Future()
 
     def load() -> None:
         try:
-            from graphmer.model.embedder import load_embedder
-
             fut.set_result(load_embedder(None))
         except Exception:  # noqa: BLE001
             fut.set_result(None)
@@ -270,8 +268,6 @@ class WorkspaceIndex:
         with self._model_lock:  # loaded once, whichever thread asks first
             if self._embedder is None and not self._embedder_error:
                 try:
-                    from graphmer.model.embedder import load_embedder
-
                     early = _default_model.result() if self.options.model is None and _default_model else None
                     self._embedder = early or load_embedder(self.options.model)
                 except Exception as e:  # a bad model folder must not take the server down

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
+from safetensors.torch import load_file, save_file
 
 from graphmer.model.encoder import GraphMER
 from graphmer.model.folder import (  # noqa: F401 (re-exported: callers import them from here)
@@ -40,8 +41,6 @@ def save_model(out_dir: str | os.PathLike, model: GraphMER, tokenizer: Tokenizer
     dtype: store floating-point weights in this dtype (e.g. float16 to halve a shipped
     model); loading casts them back to the model's float32.
     """
-    from safetensors.torch import save_file
-
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
@@ -90,8 +89,6 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     against sha256.json. digests: their sha256 where the caller already read them (the embedder
     reads every byte for the index's model_hash); None: read here.
     """
-    from safetensors.torch import load_file
-
     path = Path(path)
     if not path.is_dir():
         raise CheckpointError(f"no model folder at {path}; train one with `graphmer train` or pass the right path")

@@ -7,11 +7,16 @@ another package.
 """
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from graphmer.index.pysource import functions, strip_docstrings
+from graphmer.model.corpus_lock import CorpusError
+from graphmer.model.corpus_pairs import read_python
 
 NUM_PERM = 64
 THRESHOLD = 0.85  # Jaccard similarity of 5-token shingles above which two bodies are near-duplicates
@@ -44,17 +49,15 @@ class Deduper:
 
     def __post_init__(self):
         try:
-            from datasketch import MinHashLSH
+            from datasketch import MinHashLSH  # lazy: an optional extra (graphmer[corpus]), only to build a corpus
         except ImportError:
-            from graphmer.model.corpus_lock import CorpusError
-
             raise CorpusError("building a corpus needs datasketch: pip install \"graphmer[corpus]\"") from None
 
         self._lsh = MinHashLSH(threshold=self.threshold, num_perm=NUM_PERM)
 
     @staticmethod
     def _minhash(toks: list[str]):
-        from datasketch import MinHash
+        from datasketch import MinHash  # lazy: an optional extra, only to build a corpus
 
         m = MinHash(num_perm=NUM_PERM, seed=1)
         m.update_batch(list(_shingles(toks)))
@@ -114,11 +117,6 @@ def excluded_sources(names: frozenset[str]) -> dict[str, Path]:
 
 def function_bodies(root: Path) -> list[str]:
     """The text of every function in the .py files at `root` (a folder or one file), docstrings removed."""
-    import ast
-
-    from graphmer.index.pysource import functions, strip_docstrings
-    from graphmer.model.corpus_pairs import read_python
-
     out = []
     for path in [root] if root.is_file() else sorted(root.rglob("*.py")):
         try:

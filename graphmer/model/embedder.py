@@ -38,14 +38,14 @@ def load_embedder(path: str | os.PathLike | None = None, backend: str = "auto", 
         if not quantize:
             raise ValueError("model.onnx is the int8 model: float32 embedding needs the torch backend (--backend torch)")
         kw.pop("batch_size", None)  # each symbol runs on its own
-        from graphmer.model.onnx_embedder import OnnxEmbedder
+        from graphmer.model.onnx_embedder import OnnxEmbedder  # lazy: numpy and the ONNX inputs only when a model loads
 
         return OnnxEmbedder(path, **kw)
     try:
-        import torch  # noqa: F401
+        import torch  # noqa: F401  # lazy: torch only for a folder without model.onnx
     except ImportError:
         raise CheckpointError(f"{path} has no {ONNX_FILE}, and embedding with its torch weights needs torch: "
                               f"pip install 'graphmer[train]', then `graphmer export {path}`") from None
-    from graphmer.model.torch_embedder import GraphEmbedder
+    from graphmer.model.torch_embedder import GraphEmbedder  # lazy: imports torch
 
     return GraphEmbedder(path, quantize=quantize, **kw)

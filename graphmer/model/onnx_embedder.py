@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -64,7 +65,7 @@ class OnnxEmbedder:
 
     def __init__(self, path: str | os.PathLike, leaves: bool | None = None, threads: int = 0, roots: int = 0,
                  propagation: bool = True) -> None:
-        import onnxruntime as ort
+        import onnxruntime as ort  # lazy: ONNX Runtime loads only when a model does
 
         path = Path(path)
         require_search_model(path, _FILES, lambda name: _EXPORT.format(path=path) if name in (ONNX_FILE, ONNX_META) else None)
@@ -85,8 +86,6 @@ class OnnxEmbedder:
         self.tokenizer = read_tokenizer(path, self.cfg, verified=recorded)
         trained_roots = self.cfg.roots
         if roots and roots < self.cfg.roots:  # embed fewer code tokens per symbol than trained with
-            from dataclasses import replace
-
             self.cfg = replace(self.cfg, roots=roots)
         self.propagation = read_propagation(path) if propagation else {}
         if self.propagation:

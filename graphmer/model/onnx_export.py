@@ -25,15 +25,19 @@ import contextlib
 import json
 import logging
 import os
+import warnings
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 
+from graphmer.model.checkpoint import CheckpointError, load_model
 from graphmer.model.folder import check_hashes, file_sha256, record_hashes
 from graphmer.model.onnx_embedder import ONNX_FILE, ONNX_FORMAT, ONNX_META, ONNX_VERSION
-from graphmer.model.retrieval_inputs import INPUT_NAMES, POOLER_FILE, RETRIEVAL_FILE, RetrievalSpec
+from graphmer.model.retrieval import Pooler
+from graphmer.model.retrieval_inputs import INPUT_NAMES, POOLER_FILE, RETRIEVAL_FILE, RetrievalSpec, batch_arrays
 
 MAX_HEAD = 32  # roots a head span may cover in the exported graph
 OPSET = 17
@@ -110,8 +114,6 @@ class _Exportable(nn.Module):
 
 def _example(cfg, leaves: bool):
     """A small batch with leaves (or without) to trace the export with."""
-    from graphmer.model.retrieval_inputs import batch_arrays
-
     rows = [([101, 5, 6, 7, 8, 102], [(1, 1, 2, [9, 10]), (3, 5, 1, [11])] if leaves else []), ([101, 12, 102], [])]
     return tuple(torch.from_numpy(v) for v in batch_arrays(rows, cfg.pad_id, cfg.leaves).values())
 
@@ -120,11 +122,6 @@ def export_onnx(folder: str | os.PathLike, quantize: bool = True) -> Path:
     """Write folder/model.onnx and folder/onnx.json from the folder's torch weights, and
     record both in sha256.json; returns model.onnx's path. The previous export, if any,
     stays until the new one is complete."""
-    from graphmer.model.checkpoint import CheckpointError, load_model
-    from safetensors.torch import load_file
-
-    from graphmer.model.retrieval import Pooler
-
     folder = Path(folder)
     if not (folder / RETRIEVAL_FILE).is_file():
         raise ExportError(f"{folder} is not a graphmer search model (no {RETRIEVAL_FILE}); give a folder made by `graphmer train-retrieval`")
@@ -168,8 +165,6 @@ def export_onnx(folder: str | os.PathLike, quantize: bool = True) -> Path:
 @contextlib.contextmanager
 def quiet_onnx():
     """Silence the exporter's and quantizer's warnings and INFO lines for the duration."""
-    import warnings
-
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
@@ -183,7 +178,7 @@ def quiet_onnx():
 
 def quantize_int8(path: Path) -> None:
     """ONNX Runtime's dynamic int8, weights per channel, in place."""
-    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # lazy: onnx, only when quantizing
 
     q = path.with_name(path.name + ".int8")
     try:

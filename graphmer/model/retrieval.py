@@ -14,12 +14,14 @@ from each node's (root, slot), so the trim changes no output, only the cost.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from graphmer.model.batch import IGNORE, Batch
+from graphmer.model.encoder import GraphMER, minilm_layer_picks
 from graphmer.model.kg_samples import Sample
 from graphmer.model.retrieval_inputs import (  # noqa: F401 (re-exported: training and tests import them from here)
     FORMAT, FORMAT_VERSION, POOLER_FILE, PRIORITY, RETRIEVAL_FILE, RetrievalSpec, batch_arrays, graph_rows, pick_triple,
@@ -70,10 +72,6 @@ def embed(model, pooler: Pooler, batch: Batch) -> torch.Tensor:
 
 def keep_layers(model, n: int):
     """A copy of `model` with n of its layers, evenly spaced (0, 2, 4 of 6), other weights shared."""
-    from dataclasses import replace
-
-    from graphmer.model.encoder import GraphMER, minilm_layer_picks
-
     total = model.cfg.layers
     if not 1 <= n <= total:
         raise ValueError(f"cannot keep {n} of {total} layers")

@@ -43,14 +43,14 @@ class Memory:
     """The last `size` code embeddings (detached) and their queries, newest last."""
 
     def __init__(self, size: int, dim: int):
-        import torch
+        import torch  # lazy: epoch_order (this module's other half) needs no torch
 
         self.size = size
         self.codes = torch.zeros((0, dim))
         self.queries: list[str] = []
 
     def push(self, codes, queries: list[str]) -> None:
-        import torch
+        import torch  # lazy: as in __init__
 
         if self.size <= 0:
             return

@@ -19,6 +19,11 @@ from pathlib import Path
 import pathspec
 
 from graphmer.index.stripped_copy import prepare_copy
+from graphmer.index.indexer import IndexConfig, build_index
+from graphmer.index.store import Store
+from graphmer.index.walk import WalkConfig
+from graphmer.model.corpus_build import read_corpus
+from graphmer.model.kg_samples import extract_corpus
 
 
 @dataclass
@@ -35,18 +40,12 @@ def held_out(key: str, fraction: float, seed: int) -> bool:
 
 
 def _index(folder: Path, index_dir: Path):
-    from graphmer.index.indexer import IndexConfig, build_index
-    from graphmer.index.store import Store
-    from graphmer.index.walk import WalkConfig
-
     build_index(folder, IndexConfig(walk=WalkConfig(languages=("python",)), index_dir=str(index_dir)))
     return Store(index_dir)
 
 
 def _samples(store, tokenizer, cfg, wanted: set[tuple[str, int]]) -> dict[tuple[str, int], object]:
     """(path, def line) -> the first window of that function, for the wanted ones only."""
-    from graphmer.model.kg_samples import extract_corpus
-
     ids = {}
     for sid, path, line in store.function_sites():
         if (path, line) in wanted:
@@ -76,8 +75,6 @@ def _split_pairs(folder: Path, index_dir: Path, name: str, wanted: list, tokeniz
 def corpus_pairs(corpus: Path, work: Path, tokenizer, cfg, valid_fraction: float, seed: int,
                  on_event=None) -> tuple[list[Pair], list[Pair]]:
     """(train, held-out) pairs of a built corpus, every code folder indexed under `work`."""
-    from graphmer.model.corpus_build import read_corpus
-
     _, records = read_corpus(corpus)
     by_package: dict[str, list] = defaultdict(list)
     for r in records:

@@ -23,16 +23,26 @@ import logging
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import IO
 
-import numpy as np
 import torch
+from safetensors.torch import save as st_save
 
+from graphmer.model.checkpoint import load_model, save_model
+from graphmer.model.config import PRESETS
+from graphmer.model.corpus_build import MANIFEST_FILE
+from graphmer.model.encoder import GraphMER, load_minilm_weights, warm_started_names
+from graphmer.model.onnx_export import export_onnx
 from graphmer.model.retrieval import POOLER_FILE, RETRIEVAL_FILE, Pooler, RetrievalSpec, embed, graph_batch, keep_layers, query_batch
 from graphmer.model.retrieval_batches import Memory, epoch_order
 from graphmer.model.retrieval_pairs import Pair, corpus_pairs, folder_pairs
 from graphmer.model.retrieval_step import step_loss
+from graphmer.model.run_log import CORPUS_MANIFEST
+from graphmer.model.runstate import RunStateError, list_checkpoints, load_checkpoint, save_checkpoint, truncate_metrics
+from graphmer.model.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -68,11 +78,6 @@ class RetrievalConfig:
 
 def build_model(rcfg: RetrievalConfig):
     """(encoder, tokenizer) to fine-tune: MiniLM warm start or a trained model folder, R and layers set."""
-    from graphmer.model.checkpoint import load_model
-    from graphmer.model.config import PRESETS
-    from graphmer.model.encoder import GraphMER, load_minilm_weights
-    from graphmer.model.tokenizer import Tokenizer
-
     if rcfg.init == "minilm":
         model = GraphMER(replace(PRESETS["minilm-ws"], roots=rcfg.roots))
         load_minilm_weights(model)
@@ -116,11 +121,6 @@ def evaluate_pairs(model, pooler, pairs: list[Pair], tokenizer, cfg, rcfg: Retri
 def save_embedder(out: Path, model, pooler, tokenizer, rcfg: RetrievalConfig, half: bool = True) -> Path:
     """The model folder search uses: encoder (+ tokenizer), pooler and retrieval.json, atomically,
     then its ONNX export (model.onnx, what indexing and search run on without torch)."""
-    from safetensors.torch import save as st_save
-
-    from graphmer.model.checkpoint import save_model
-    from graphmer.model.onnx_export import export_onnx
-
     spec = RetrievalSpec(model_id=rcfg.model_id, max_query_tokens=rcfg.max_query_tokens, leaves=rcfg.leaves)
     pool = {k: v.detach().cpu().contiguous() for k, v in pooler.state_dict().items()}
     folder = save_model(out, model, tokenizer, dtype=torch.float16 if half else None,
@@ -158,8 +158,6 @@ def _sample_pairs(pairs: list[Pair], cap: int, seed: int) -> list[Pair]:
 
 def _config_of(out: Path) -> RetrievalConfig:
     """The config a run folder was started with (summary.json), for --resume."""
-    from graphmer.model.runstate import RunStateError
-
     try:
         saved = json.loads((out / "summary.json").read_text(encoding="utf-8"))["config"]
     except (OSError, ValueError, KeyError):
@@ -167,6 +165,197 @@ def _config_of(out: Path) -> RetrievalConfig:
     saved["exclude"] = tuple(saved.get("exclude") or ())
     known = {k: v for k, v in saved.items() if k in RetrievalConfig.__dataclass_fields__}
     return RetrievalConfig(**known)
+
+
+@dataclass
+class _Run:
+    """One train_retrieval run as its phases share it: the model and data, the optimizer, the
+    metrics file, and the counters a checkpoint saves."""
+
+    rcfg: RetrievalConfig
+    out: Path
+    model: object
+    tok: object
+    pooler: Pooler
+    trainee: _Trainee
+    opt: torch.optim.Optimizer
+    memory: Memory
+    train_p: list[Pair]
+    valid_p: list[Pair]
+    summary: dict
+    on_event: Callable[[dict], None] | None
+    steps: int  # optimiser steps of the whole run
+    metrics: IO[str] | None = None
+    step: int = 0
+    skipped: int = 0  # batches with a non-finite loss
+    spent: float = 0.0  # seconds in training steps (all sessions of the run)
+    peaks: list[float] = field(default_factory=list)  # peak lr of the optimizer's groups
+
+    def emit(self, event: dict) -> None:
+        if self.on_event:
+            self.on_event(event)
+
+    def checkpoint(self, epoch: int, batch: int) -> None:
+        """A checkpoint to resume at (epoch, batch), the memory's codes saved with the weights."""
+        n = len(self.memory.queries)
+        if n:
+            self.trainee.memory_codes[self.rcfg.memory - n :] = self.memory.codes
+        state = {"step": self.step, "epoch": epoch, "batch": batch, "skipped": self.skipped, "train_seconds": self.spent,
+                 "torch_rng": torch.get_rng_state().tolist(), "memory_count": n, "memory_queries": self.memory.queries,
+                 "before": self.summary.get("before")}
+        path = save_checkpoint(self.out, self.step, self.trainee, self.opt, state, self.rcfg.keep_checkpoints)
+        _append(self.metrics, {"kind": "checkpoint", "step": self.step, "path": path.name})
+        self.metrics.flush()
+
+    def evaluate(self, epoch: int) -> dict:
+        """Held-out MRR@10 and R@1, recorded."""
+        ev = evaluate_pairs(self.model, self.pooler, self.valid_p, self.tok, self.model.cfg, self.rcfg)
+        _append(self.metrics, {"kind": "eval", "epoch": epoch, "step": self.step, **ev})
+        self.metrics.flush()
+        self.emit({"event": "eval", "epoch": epoch, **ev})
+        return ev
+
+
+def _run_folder(rcfg: RetrievalConfig, out: Path, corpus: list[str], resume: bool) -> tuple[RetrievalConfig, list[str]]:
+    """(config, corpus) of the run in out: those it was started with on resume; checks the folder either way."""
+    if resume:
+        rcfg = _config_of(out)
+        corpus = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("corpus", [])
+        if not list_checkpoints(out):
+            raise RunStateError(f"{out} has no checkpoint to resume from; start it again without --resume")
+    elif (out / "checkpoints").exists() and list_checkpoints(out):
+        raise RunStateError(f"{out} already holds a run with checkpoints; continue it with --resume or choose another --out")
+    return rcfg, corpus
+
+
+def _pairs(rcfg: RetrievalConfig, corpus: list[str], out: Path, tok, cfg, on_event) -> tuple[list[Pair], list[Pair]]:
+    """(training, held-out) pairs, each capped to its fixed sample."""
+    if rcfg.corpus:
+        # Indexes of the corpus's code folders live in the corpus (CORPUS/index/), shared by every run.
+        train_p, valid_p = corpus_pairs(Path(rcfg.corpus), Path(rcfg.corpus) / "index", tok, cfg, rcfg.valid_fraction,
+                                        rcfg.seed, on_event)
+    else:
+        train_p, valid_p = folder_pairs(corpus, out / "pairs", tok, cfg, rcfg.valid_fraction, rcfg.seed, rcfg.exclude)
+    if not train_p:
+        raise ValueError("no docstring/function pairs in the corpus: it needs functions with docstrings")
+    return _sample_pairs(train_p, rcfg.max_pairs, rcfg.seed), _sample_pairs(valid_p, rcfg.max_valid, rcfg.seed)
+
+
+def _new_run(rcfg: RetrievalConfig, out: Path, corpus: list[str], on_event) -> _Run:
+    """The model, pairs, optimizer (loaded weights at lr, new ones at new_lr) and summary of a run, before its first step."""
+    model, tok = build_model(rcfg)
+    cfg = model.cfg
+    train_p, valid_p = _pairs(rcfg, corpus, out, tok, cfg, on_event)
+    pooler = Pooler(cfg.hidden)
+    trainee = _Trainee(model, pooler, rcfg.memory)
+    loaded = warm_started_names(model)
+    old = [p for n, p in model.named_parameters() if n in loaded]
+    new = [p for n, p in model.named_parameters() if n not in loaded] + list(pooler.parameters())
+    opt = torch.optim.AdamW([{"params": old, "lr": rcfg.lr}, {"params": new, "lr": rcfg.new_lr}], weight_decay=0.01)
+    steps = len(train_p) // rcfg.batch_size * rcfg.epochs
+    pairs_sha1 = hashlib.sha1("\n".join(f"{p.group}\t{p.query}\t{p.sample.ids}" for p in train_p).encode()).hexdigest()
+    summary = {"pairs_train": len(train_p), "pairs_valid": len(valid_p), "steps": steps, "config": asdict(rcfg),
+               "pairs_sha1": pairs_sha1,
+               "corpus": [str(Path(p).resolve()) for p in corpus] if not rcfg.corpus else [str(Path(rcfg.corpus).resolve())]}
+    return _Run(rcfg, out, model, tok, pooler, trainee, opt, Memory(rcfg.memory, cfg.hidden), train_p, valid_p, summary,
+                on_event, steps, peaks=[rcfg.lr, rcfg.new_lr])
+
+
+def _resume(run: _Run) -> tuple[int, int]:
+    """Load the newest checkpoint into the run (weights, optimizer, memory, RNG, counters): the (epoch, batch) to go on at."""
+    out, rcfg = run.out, run.rcfg
+    saved = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("pairs_sha1")
+    if saved and saved != run.summary["pairs_sha1"]:
+        raise RunStateError(f"the training pairs of {out} changed since the run started (its corpus was rebuilt or "
+                            "edited): an exact resume is impossible; start a new run")
+    ck = list_checkpoints(out)[-1]
+    state = load_checkpoint(ck, run.trainee, run.opt)
+    run.step, run.skipped = state["step"], state["skipped"]
+    run.spent = state.get("train_seconds", 0.0)
+    torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
+    n = state.get("memory_count", 0)
+    codes = run.trainee.memory_codes
+    run.memory.load(codes[rcfg.memory - n :] if n else codes[:0], state.get("memory_queries", []))
+    run.summary["before"] = state.get("before")
+    truncate_metrics(out / "metrics.jsonl", run.step, kinds=("step", "eval", "checkpoint"))
+    run.metrics = (out / "metrics.jsonl").open("a", encoding="utf-8")
+    _append(run.metrics, {"kind": "resume", "step": run.step, "time": time.time(), "checkpoint": ck.name})
+    run.emit({"event": "resume", "step": run.step, "steps": run.steps})
+    return state["epoch"], state["batch"]
+
+
+def _start(run: _Run) -> None:
+    """A fresh run: summary.json marked running, the corpus manifest copied, the held-out scores before training."""
+    run.metrics = (run.out / "metrics.jsonl").open("w", encoding="utf-8")
+    if run.rcfg.corpus:  # the card lists it: packages, versions, licences, pairs
+        shutil.copyfile(Path(run.rcfg.corpus) / MANIFEST_FILE, run.out / CORPUS_MANIFEST)
+    (run.out / "summary.json").write_text(json.dumps(run.summary | {"status": "running"}, indent=2) + "\n")
+    _append(run.metrics, {"kind": "start", "step": 0, "time": time.time()})
+    first = evaluate_pairs(run.model, run.pooler, run.valid_p, run.tok, run.model.cfg, run.rcfg)
+    run.summary["before"] = first
+    _append(run.metrics, {"kind": "eval", "epoch": 0, "step": 0, **first})
+    run.emit({"event": "eval", "epoch": 0, **first})
+
+
+def _train_batch(run: _Run, chunk: list[Pair], epoch: int, warm: int, params: list, rate_from: tuple[int, float]) -> bool:
+    """One step on a batch of pairs, recorded; False (nothing changed but the skip count) when its loss is not finite."""
+    for g, peak in zip(run.opt.param_groups, run.peaks):
+        g["lr"] = peak * _lr_factor(run.step, run.steps, warm)
+    run.opt.zero_grad(set_to_none=True)
+    t_step = time.perf_counter()
+    loss, codes = step_loss(run.model, run.pooler, chunk, run.tok, run.model.cfg, run.rcfg, run.memory)
+    if not math.isfinite(float(loss)):
+        log.warning("step %d: non-finite loss skipped", run.step)
+        run.skipped += 1
+        return False
+    torch.nn.utils.clip_grad_norm_(params, 1.0)
+    run.opt.step()
+    run.memory.push(codes, [p.query for p in chunk])
+    run.step += 1
+    run.spent += time.perf_counter() - t_step
+    start_step, started = rate_from
+    rate = (run.step - start_step) / max(1e-9, time.perf_counter() - started)
+    rec = {"kind": "step", "step": run.step, "epoch": epoch, "loss": round(float(loss), 5), "lr": run.opt.param_groups[0]["lr"],
+           "skipped_total": run.skipped, "time": time.time(), "pairs_per_s": round(rate * len(chunk), 2)}
+    _append(run.metrics, rec)
+    if run.step % 20 == 0:
+        run.metrics.flush()
+    run.emit({"event": "step", "steps": run.steps, "eta_s": (run.steps - run.step) / rate if rate else None, **rec})
+    return True
+
+
+def _epochs(run: _Run, epoch0: int, batch0: int, t0: float, max_minutes: float, stop_at_step: int) -> bool:
+    """Train from (epoch0, batch0) to the end, evaluating and checkpointing; False when stopped early (checkpoint saved)."""
+    rcfg = run.rcfg
+    per_epoch = len(run.train_p) // rcfg.batch_size
+    warm = max(1, int(rcfg.warmup * run.steps))
+    groups = [p.group for p in run.train_p]
+    rate_from = (run.step, time.perf_counter())
+    params = list(run.trainee.parameters())
+    for epoch in range(epoch0, rcfg.epochs + 1):
+        order = epoch_order(groups, epoch, rcfg.seed, rcfg.hard_negatives)
+        run.model.train()
+        run.pooler.train()
+        for b in range(batch0 if epoch == epoch0 else 0, per_epoch):
+            chunk = [run.train_p[i] for i in order[b * rcfg.batch_size : (b + 1) * rcfg.batch_size]]
+            if not _train_batch(run, chunk, epoch, warm, params, rate_from):
+                continue
+            last_of_epoch = b == per_epoch - 1
+            if rcfg.eval_every and run.step % rcfg.eval_every == 0 and not last_of_epoch:
+                run.evaluate(epoch)
+                run.model.train()
+                run.pooler.train()
+            nb, ne = (0, epoch + 1) if last_of_epoch else (b + 1, epoch)
+            over = max_minutes and time.perf_counter() - t0 > max_minutes * 60
+            if (stop_at_step and run.step >= stop_at_step) or over:
+                if last_of_epoch:
+                    run.summary[f"epoch{epoch}"] = run.evaluate(epoch)
+                run.checkpoint(ne, nb)
+                return False
+            if rcfg.checkpoint_every and run.step % rcfg.checkpoint_every == 0:
+                run.checkpoint(ne, nb)
+        run.summary[f"epoch{epoch}"] = run.evaluate(epoch)
+    return True
 
 
 def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str], on_event=None,
@@ -177,158 +366,29 @@ def train_retrieval(rcfg: RetrievalConfig, out_dir: str | Path, corpus: list[str
     (rcfg and corpus are then ignored). max_minutes / stop_at_step: stop early with a
     checkpoint (summary["stopped"] is True), to be continued with resume=True.
     """
-    from graphmer.model.encoder import warm_started_names
-    from graphmer.model.runstate import RunStateError, list_checkpoints, load_checkpoint, save_checkpoint, truncate_metrics
-
     out = Path(out_dir)
-    if resume:
-        rcfg = _config_of(out)
-        corpus = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("corpus", [])
-        if not list_checkpoints(out):
-            raise RunStateError(f"{out} has no checkpoint to resume from; start it again without --resume")
-    elif (out / "checkpoints").exists() and list_checkpoints(out):
-        raise RunStateError(f"{out} already holds a run with checkpoints; continue it with --resume or choose another --out")
+    rcfg, corpus = _run_folder(rcfg, out, corpus, resume)
     out.mkdir(parents=True, exist_ok=True)
     if rcfg.threads:
         torch.set_num_threads(rcfg.threads)
     torch.manual_seed(rcfg.seed)
     t0 = time.perf_counter()
-    model, tok = build_model(rcfg)
-    cfg = model.cfg
-
-    if rcfg.corpus:
-        # Indexes of the corpus's code folders live in the corpus (CORPUS/index/), shared by every run.
-        train_p, valid_p = corpus_pairs(Path(rcfg.corpus), Path(rcfg.corpus) / "index", tok, cfg, rcfg.valid_fraction,
-                                        rcfg.seed, on_event)
-    else:
-        train_p, valid_p = folder_pairs(corpus, out / "pairs", tok, cfg, rcfg.valid_fraction, rcfg.seed, rcfg.exclude)
-    if not train_p:
-        raise ValueError("no docstring/function pairs in the corpus: it needs functions with docstrings")
-    train_p = _sample_pairs(train_p, rcfg.max_pairs, rcfg.seed)
-    valid_p = _sample_pairs(valid_p, rcfg.max_valid, rcfg.seed)
-    pooler = Pooler(cfg.hidden)
-    trainee = _Trainee(model, pooler, rcfg.memory)
-    loaded = warm_started_names(model)
-    old = [p for n, p in model.named_parameters() if n in loaded]
-    new = [p for n, p in model.named_parameters() if n not in loaded] + list(pooler.parameters())
-    opt = torch.optim.AdamW([{"params": old, "lr": rcfg.lr}, {"params": new, "lr": rcfg.new_lr}], weight_decay=0.01)
-    peaks = [rcfg.lr, rcfg.new_lr]
-    per_epoch = len(train_p) // rcfg.batch_size
-    steps = per_epoch * rcfg.epochs
-    warm = max(1, int(rcfg.warmup * steps))
-    memory = Memory(rcfg.memory, cfg.hidden)
-    groups = [p.group for p in train_p]
-    metrics_path = out / "metrics.jsonl"
-    pairs_sha1 = hashlib.sha1("\n".join(f"{p.group}\t{p.query}\t{p.sample.ids}" for p in train_p).encode()).hexdigest()
-    summary = {"pairs_train": len(train_p), "pairs_valid": len(valid_p), "steps": steps, "config": asdict(rcfg),
-               "pairs_sha1": pairs_sha1,
-               "corpus": [str(Path(p).resolve()) for p in corpus] if not rcfg.corpus else [str(Path(rcfg.corpus).resolve())]}
-    step, skipped, epoch0, batch0, spent = 0, 0, 1, 0, 0.0
+    run = _new_run(rcfg, out, corpus, on_event)
     if resume:
-        saved = json.loads((out / "summary.json").read_text(encoding="utf-8")).get("pairs_sha1")
-        if saved and saved != pairs_sha1:
-            raise RunStateError(f"the training pairs of {out} changed since the run started (its corpus was rebuilt or "
-                                "edited): an exact resume is impossible; start a new run")
-        ck = list_checkpoints(out)[-1]
-        state = load_checkpoint(ck, trainee, opt)
-        step, skipped, epoch0, batch0 = state["step"], state["skipped"], state["epoch"], state["batch"]
-        spent = state.get("train_seconds", 0.0)
-        torch.set_rng_state(torch.tensor(state["torch_rng"], dtype=torch.uint8))
-        n = state.get("memory_count", 0)
-        memory.load(trainee.memory_codes[rcfg.memory - n :] if n else trainee.memory_codes[:0], state.get("memory_queries", []))
-        summary["before"] = state.get("before")
-        truncate_metrics(metrics_path, step, kinds=("step", "eval", "checkpoint"))
-        metrics = metrics_path.open("a", encoding="utf-8")
-        _append(metrics, {"kind": "resume", "step": step, "time": time.time(), "checkpoint": ck.name})
-        if on_event:
-            on_event({"event": "resume", "step": step, "steps": steps})
+        epoch0, batch0 = _resume(run)
     else:
-        metrics = metrics_path.open("w", encoding="utf-8")
-        if rcfg.corpus:  # the card lists it: packages, versions, licences, pairs
-            from graphmer.model.reports.card import CORPUS_MANIFEST
-            from graphmer.model.corpus_build import MANIFEST_FILE
-
-            shutil.copyfile(Path(rcfg.corpus) / MANIFEST_FILE, out / CORPUS_MANIFEST)
-        (out / "summary.json").write_text(json.dumps(summary | {"status": "running"}, indent=2) + "\n")
-        _append(metrics, {"kind": "start", "step": 0, "time": time.time()})
-        first = evaluate_pairs(model, pooler, valid_p, tok, cfg, rcfg)
-        summary["before"] = first
-        _append(metrics, {"kind": "eval", "epoch": 0, "step": 0, **first})
-        if on_event:
-            on_event({"event": "eval", "epoch": 0, **first})
-    metrics.flush()
-
-    def checkpoint(epoch: int, batch: int) -> None:
-        n = len(memory.queries)
-        if n:
-            trainee.memory_codes[rcfg.memory - n :] = memory.codes
-        state = {"step": step, "epoch": epoch, "batch": batch, "skipped": skipped, "train_seconds": spent,
-                 "torch_rng": torch.get_rng_state().tolist(), "memory_count": n, "memory_queries": memory.queries,
-                 "before": summary.get("before")}
-        path = save_checkpoint(out, step, trainee, opt, state, rcfg.keep_checkpoints)
-        _append(metrics, {"kind": "checkpoint", "step": step, "path": path.name})
-        metrics.flush()
-
-    def evaluate(epoch: int) -> dict:
-        ev = evaluate_pairs(model, pooler, valid_p, tok, cfg, rcfg)
-        _append(metrics, {"kind": "eval", "epoch": epoch, "step": step, **ev})
-        metrics.flush()
-        if on_event:
-            on_event({"event": "eval", "epoch": epoch, **ev})
-        return ev
-
-    started = time.perf_counter()
-    start_step = step
-    params = list(trainee.parameters())
-    for epoch in range(epoch0, rcfg.epochs + 1):
-        order = epoch_order(groups, epoch, rcfg.seed, rcfg.hard_negatives)
-        model.train()
-        pooler.train()
-        for b in range(batch0 if epoch == epoch0 else 0, per_epoch):
-            chunk = [train_p[i] for i in order[b * rcfg.batch_size : (b + 1) * rcfg.batch_size]]
-            for g, peak in zip(opt.param_groups, peaks):
-                g["lr"] = peak * _lr_factor(step, steps, warm)
-            opt.zero_grad(set_to_none=True)
-            t_step = time.perf_counter()
-            loss, codes = step_loss(model, pooler, chunk, tok, cfg, rcfg, memory)
-            if not math.isfinite(float(loss)):
-                log.warning("step %d: non-finite loss skipped", step)
-                skipped += 1
-                continue
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            opt.step()
-            memory.push(codes, [p.query for p in chunk])
-            step += 1
-            spent += time.perf_counter() - t_step
-            rate = (step - start_step) / max(1e-9, time.perf_counter() - started)
-            rec = {"kind": "step", "step": step, "epoch": epoch, "loss": round(float(loss), 5), "lr": opt.param_groups[0]["lr"],
-                   "skipped_total": skipped, "time": time.time(), "pairs_per_s": round(rate * len(chunk), 2)}
-            _append(metrics, rec)
-            if step % 20 == 0:
-                metrics.flush()
-            if on_event:
-                on_event({"event": "step", "steps": steps, "eta_s": (steps - step) / rate if rate else None, **rec})
-            last_of_epoch = b == per_epoch - 1
-            if rcfg.eval_every and step % rcfg.eval_every == 0 and not last_of_epoch:
-                evaluate(epoch)
-                model.train()
-                pooler.train()
-            nb, ne = (0, epoch + 1) if last_of_epoch else (b + 1, epoch)
-            over = max_minutes and time.perf_counter() - t0 > max_minutes * 60
-            if (stop_at_step and step >= stop_at_step) or over:
-                if last_of_epoch:
-                    summary[f"epoch{epoch}"] = evaluate(epoch)
-                checkpoint(ne, nb)
-                metrics.close()
-                summary["stopped"] = True
-                summary["step"] = step
-                return summary
-            if rcfg.checkpoint_every and step % rcfg.checkpoint_every == 0:
-                checkpoint(ne, nb)
-        summary[f"epoch{epoch}"] = evaluate(epoch)
-    metrics.close()
-    save_embedder(out / "model", model, pooler, tok, rcfg)
+        _start(run)
+        epoch0, batch0 = 1, 0
+    run.metrics.flush()
+    finished = _epochs(run, epoch0, batch0, t0, max_minutes, stop_at_step)
+    run.metrics.close()
+    summary = run.summary
+    if not finished:
+        summary["stopped"] = True
+        summary["step"] = run.step
+        return summary
+    save_embedder(out / "model", run.model, run.pooler, run.tok, rcfg)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
-    summary["train_seconds"] = round(spent, 1)
+    summary["train_seconds"] = round(run.spent, 1)
     (out / "summary.json").write_text(json.dumps(summary | {"status": "done"}, indent=2) + "\n")
     return summary

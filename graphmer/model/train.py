@@ -9,66 +9,25 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
 
 from graphmer.model import distributed as dist_util
-from graphmer.model.config import PRESETS, EncoderConfig
+from graphmer.model.checkpoint import save_model
+from graphmer.model.config import EncoderConfig
+from graphmer.model.encoder import GraphMER, load_minilm_weights, warm_started_names
 from graphmer.model.runstate import RunStateError, list_checkpoints, load_checkpoint, save_checkpoint, truncate_metrics
+from graphmer.model.train_config import TrainConfig, encoder_config
 from graphmer.model.train_data import TrainData, load_train_data
 
 RUN_FORMAT = "graphmer-run"
 RUN_VERSION = 1
 Event = Callable[[dict], None]
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    preset: str = "cpu-s"  # a name in graphmer.model.config.PRESETS
-    steps: int = 1000  # optimiser steps
-    batch_size: int = 16  # graphs per step per process
-    lr: float = 1e-3  # peak learning rate (new parameters)
-    encoder_lr: float = 0.0  # warm starts: peak lr of loaded encoder weights (0: same as lr)
-    weight_decay: float = 0.01
-    beta1: float = 0.9
-    beta2: float = 0.98
-    warmup_steps: int = -1  # -1: 5% of steps
-    schedule: str = "cosine"  # "cosine" or "linear" decay after warmup, down to min_lr
-    min_lr: float = 1e-5
-    mu: float = 1.0  # MNM weight μ (constant)
-    mu_ramp_steps: int = 0  # > 0: μ ramps linearly 0.001 -> mu over these steps (GraphMER-SE)
-    clip: float = 1.0  # gradient-norm clip
-    mlm_prob: float = 0.15
-    mnm_prob: float = 0.3
-    inject_prob: float = 0.7
-    copy_cap: float = 0.1  # tails found verbatim in the roots: at most this share of injections (docs/model.md §8.5)
-    layout: str = "compact"  # "compact" or "fixed"
-    use_hgat: bool = True  # False: the no-H-GAT ablation
-    vocab_size: int = 8192  # BPE presets: tokenizer vocabulary trained for the run
-    valid_fraction: float = 0.05  # share of files held out (split by file)
-    eval_every: int = 100
-    eval_samples: int = 1024  # held-out graphs per evaluation (fixed set)
-    checkpoint_every: int = 100
-    keep_checkpoints: int = 3
-    seed: int = 0
-    split_seed: int = -1  # held-out split, tokenizer, samples and held-out masks (-1: seed); --seeds keeps it fixed
-    device: str = "auto"  # "auto", "cpu", "cuda"
-    bf16: bool = True  # autocast to bf16 on GPU
-    threads: int = 0  # CPU threads (0: torch's default)
-    max_samples: int = 0  # cap on training samples (0: all), for quick runs
-    exclude: tuple[str, ...] = ()  # gitignore-style globs left out of corpus folders (e.g. test/)
-    inject_inf_at: tuple[int, ...] = ()  # testing: force a non-finite loss at these steps
-
-    def data_seed(self) -> int:
-        """The seed of everything that defines the data (so runs of several seeds share held-out files)."""
-        return self.split_seed if self.split_seed >= 0 else self.seed
-
-    def warmup(self) -> int:
-        return self.warmup_steps if self.warmup_steps >= 0 else max(1, round(0.05 * self.steps))
 
 
 @dataclass
@@ -97,12 +56,6 @@ def mu_at(cfg: TrainConfig, step: int) -> float:
     return 0.001 + (cfg.mu - 0.001) * step / cfg.mu_ramp_steps
 
 
-def encoder_config(cfg: TrainConfig, vocab_size: int, pad_id: int, mask_id: int) -> EncoderConfig:
-    if cfg.preset not in PRESETS:
-        raise ValueError(f"unknown preset {cfg.preset!r}; choose one of {', '.join(PRESETS)}")
-    return replace(PRESETS[cfg.preset], vocab_size=vocab_size, pad_id=pad_id, mask_id=mask_id, use_hgat=cfg.use_hgat)
-
-
 def _device(cfg: TrainConfig) -> torch.device:
     if cfg.device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -111,8 +64,6 @@ def _device(cfg: TrainConfig) -> torch.device:
 
 def _param_groups(model, cfg: TrainConfig, enc: EncoderConfig) -> list[dict]:
     """Loaded (warm-start) weights at encoder_lr, new ones at lr; no decay on norms/biases."""
-    from graphmer.model.encoder import warm_started_names
-
     loaded = warm_started_names(model) if enc.warm_start else set()
     groups: dict[tuple[bool, bool], list] = {}
     for name, p in model.named_parameters():
@@ -130,8 +81,6 @@ def _param_groups(model, cfg: TrainConfig, enc: EncoderConfig) -> list[dict]:
 def _memory_mb(device: torch.device) -> float:
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # peak RSS, KiB on Linux
 
 
@@ -163,25 +112,8 @@ def evaluate(model, data: TrainData, cfg: TrainConfig, device: torch.device) -> 
     }
 
 
-def train(
-    cfg: TrainConfig,
-    out_dir: str | os.PathLike,
-    corpus: list[str] | None = None,
-    index_dir: str | None = None,
-    resume: bool = False,
-    on_event: Event | None = None,
-) -> TrainResult:
-    """Train a GraphMER model into out_dir (config.json, metrics.jsonl, checkpoints/, model/)."""
-    from graphmer.model.checkpoint import save_model
-    from graphmer.model.encoder import GraphMER, load_minilm_weights
-
-    t_start = time.perf_counter()
-    run_dir = Path(out_dir)
-    ctx = dist_util.setup()
-    emit = on_event if (on_event and ctx.is_main) else (lambda e: None)
-    if cfg.threads:
-        torch.set_num_threads(cfg.threads)
-    device = ctx.device if ctx.world > 1 else _device(cfg)
+def _check_run_folder(cfg: TrainConfig, run_dir: Path, resume: bool, ctx) -> None:
+    """--resume needs a run of the same options in run_dir; a new run needs a folder without one."""
     run_cfg_path = run_dir / "config.json"
     if resume:
         if not run_cfg_path.exists():
@@ -195,8 +127,9 @@ def train(
     elif run_cfg_path.exists() and ctx.is_main:
         raise RunStateError(f"{run_dir} already holds a run: pass --resume to continue it, or choose another --out")
 
-    emit({"kind": "status", "message": "preparing data"})
-    data = load_train_data(cfg, run_dir, corpus, index_dir, ctx)
+
+def _new_model(cfg: TrainConfig, data: TrainData, device: torch.device):
+    """(encoder config, model on device, optimizer): seeded, warm-started when the preset says so."""
     enc = encoder_config(cfg, data.tokenizer.vocab_size, data.tokenizer.pad_id, data.tokenizer.mask_id)
     torch.manual_seed(cfg.seed)
     model = GraphMER(enc)
@@ -204,6 +137,12 @@ def train(
         load_minilm_weights(model)
     model.to(device)
     opt = torch.optim.AdamW(_param_groups(model, cfg, enc), betas=(cfg.beta1, cfg.beta2))
+    return enc, model, opt
+
+
+def _start_or_resume(cfg: TrainConfig, run_dir: Path, resume: bool, ctx, data: TrainData, enc: EncoderConfig,
+                     model, opt) -> tuple[int, int]:
+    """(first step, steps skipped so far): the newest checkpoint loaded on --resume, else config.json written."""
     start_step, skipped = 0, 0
     if resume:
         if cks := list_checkpoints(run_dir):
@@ -215,7 +154,84 @@ def train(
         run_dir.mkdir(parents=True, exist_ok=True)
         doc = {"format": RUN_FORMAT, "version": RUN_VERSION, "train": asdict(cfg), "encoder": enc.to_dict(),
                "data": data.summary, "parameters": model.num_parameters(), "world_size": ctx.world}
-        run_cfg_path.write_text(json.dumps(doc, indent=2) + "\n")
+        (run_dir / "config.json").write_text(json.dumps(doc, indent=2) + "\n")
+    return start_step, skipped
+
+
+def _step(cfg: TrainConfig, step: int, skipped: int, data: TrainData, model, ddp_model, opt, device: torch.device, ctx) -> dict:
+    """One optimiser step (skipped, weights untouched, when the loss or the gradients are not finite): its step record."""
+    t0 = time.perf_counter()
+    torch.manual_seed(cfg.seed * 1_000_003 + step * 101 + ctx.rank)  # dropout of this step
+    batch, stats = data.train_batch(step)
+    batch = batch.to(device)
+    lr_scale = lr_at(cfg, step, 1.0)
+    for g in opt.param_groups:
+        g["lr"] = lr_at(cfg, step, g["peak_lr"])
+    mu = mu_at(cfg, step)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16 and device.type == "cuda"):
+        _, losses = ddp_model(batch, mu=mu)
+    loss = losses.total
+    if step in cfg.inject_inf_at:
+        loss = loss * float("inf")
+    finite = dist_util.all_true(bool(torch.isfinite(loss)), ctx)
+    grad_norm = float("nan")
+    if finite:
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip))
+        finite = dist_util.all_true(math.isfinite(grad_norm), ctx)
+    if finite:
+        opt.step()
+    else:
+        skipped += 1  # the weights and the optimizer state stay as they were
+    opt.zero_grad(set_to_none=True)
+    dt = time.perf_counter() - t0
+    tokens = batch.num_tokens() * ctx.world
+    return {
+        "kind": "step", "step": step + 1, "loss": losses.total.item(), "mlm_loss": losses.mlm.item(),
+        "sbo_loss": losses.sbo.item(), "mnm_loss": losses.mnm.item(),
+        "mlm_acc": losses.mlm_correct / max(1, losses.mlm_count), "mlm_count": losses.mlm_count,
+        "mnm_acc": losses.mnm_correct / max(1, losses.mnm_count), "mnm_count": losses.mnm_count,
+        "lr": lr_scale * cfg.lr, "mu": mu, "grad_norm": grad_norm, "skipped": not finite, "skipped_total": skipped,
+        "tokens": tokens, "step_time": dt, "tokens_per_s": tokens / dt if dt > 0 else 0.0,
+        "memory_mb": _memory_mb(device), "copy_rate": stats.copy_tokens / max(1, stats.tail_tokens),
+        "injected_groups": stats.injected_groups, "time": time.time(),
+    }
+
+
+def _save_checkpoint(cfg: TrainConfig, run_dir: Path, done: int, skipped: int, model, opt, emit: Event) -> None:
+    """A checkpoint after `done` steps, and its record (ok: False when it could not be written)."""
+    ok = True
+    try:
+        save_checkpoint(run_dir, done, model, opt, {"skipped_steps": skipped, "seed": cfg.seed}, cfg.keep_checkpoints)
+    except OSError as e:
+        ok = False
+        emit({"kind": "status", "message": f"checkpoint at step {done} failed: {e}"})
+    _append(run_dir / "metrics.jsonl", {"kind": "checkpoint", "step": done, "ok": ok, "time": time.time()})
+
+
+def train(
+    cfg: TrainConfig,
+    out_dir: str | os.PathLike,
+    corpus: list[str] | None = None,
+    index_dir: str | None = None,
+    resume: bool = False,
+    on_event: Event | None = None,
+) -> TrainResult:
+    """Train a GraphMER model into out_dir (config.json, metrics.jsonl, checkpoints/, model/)."""
+    t_start = time.perf_counter()
+    run_dir = Path(out_dir)
+    ctx = dist_util.setup()
+    emit = on_event if (on_event and ctx.is_main) else (lambda e: None)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    device = ctx.device if ctx.world > 1 else _device(cfg)
+    _check_run_folder(cfg, run_dir, resume, ctx)
+
+    emit({"kind": "status", "message": "preparing data"})
+    data = load_train_data(cfg, run_dir, corpus, index_dir, ctx)
+    enc, model, opt = _new_model(cfg, data, device)
+    start_step, skipped = _start_or_resume(cfg, run_dir, resume, ctx, data, enc, model, opt)
     ddp_model = dist_util.wrap(model, ctx)
     metrics = run_dir / "metrics.jsonl"
     if ctx.is_main:
@@ -224,47 +240,11 @@ def train(
                           "hardware": dist_util.hardware(device)})
     emit({"kind": "status", "message": f"training from step {start_step}", "start_step": start_step, "steps": cfg.steps})
 
-    use_bf16 = cfg.bf16 and device.type == "cuda"
     last_eval: dict = {}
     model.train()
     for step in range(start_step, cfg.steps):
-        t0 = time.perf_counter()
-        torch.manual_seed(cfg.seed * 1_000_003 + step * 101 + ctx.rank)  # dropout of this step
-        batch, stats = data.train_batch(step)
-        batch = batch.to(device)
-        lr_scale = lr_at(cfg, step, 1.0)
-        for g in opt.param_groups:
-            g["lr"] = lr_at(cfg, step, g["peak_lr"])
-        mu = mu_at(cfg, step)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-            _, losses = ddp_model(batch, mu=mu)
-        loss = losses.total
-        if step in cfg.inject_inf_at:
-            loss = loss * float("inf")
-        finite = dist_util.all_true(bool(torch.isfinite(loss)), ctx)
-        grad_norm = float("nan")
-        if finite:
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.clip))
-            finite = dist_util.all_true(math.isfinite(grad_norm), ctx)
-        if finite:
-            opt.step()
-        else:
-            skipped += 1  # the weights and the optimizer state stay as they were
-        opt.zero_grad(set_to_none=True)
-        dt = time.perf_counter() - t0
-        tokens = batch.num_tokens() * ctx.world
-        rec = {
-            "kind": "step", "step": step + 1, "loss": losses.total.item(), "mlm_loss": losses.mlm.item(),
-            "sbo_loss": losses.sbo.item(), "mnm_loss": losses.mnm.item(),
-            "mlm_acc": losses.mlm_correct / max(1, losses.mlm_count), "mlm_count": losses.mlm_count,
-            "mnm_acc": losses.mnm_correct / max(1, losses.mnm_count), "mnm_count": losses.mnm_count,
-            "lr": lr_scale * cfg.lr, "mu": mu, "grad_norm": grad_norm, "skipped": not finite, "skipped_total": skipped,
-            "tokens": tokens, "step_time": dt, "tokens_per_s": tokens / dt if dt > 0 else 0.0,
-            "memory_mb": _memory_mb(device), "copy_rate": stats.copy_tokens / max(1, stats.tail_tokens),
-            "injected_groups": stats.injected_groups, "time": time.time(),
-        }
+        rec = _step(cfg, step, skipped, data, model, ddp_model, opt, device, ctx)
+        skipped = rec["skipped_total"]
         if ctx.is_main:
             _append(metrics, rec)
         emit(rec)
@@ -275,13 +255,7 @@ def train(
                 _append(metrics, last_eval)
             emit(last_eval)
         if ctx.is_main and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
-            ok = True
-            try:
-                save_checkpoint(run_dir, done, model, opt, {"skipped_steps": skipped, "seed": cfg.seed}, cfg.keep_checkpoints)
-            except OSError as e:
-                ok = False
-                emit({"kind": "status", "message": f"checkpoint at step {done} failed: {e}"})
-            _append(metrics, {"kind": "checkpoint", "step": done, "ok": ok, "time": time.time()})
+            _save_checkpoint(cfg, run_dir, done, skipped, model, opt, emit)
         dist_util.barrier(ctx)
     if ctx.is_main:
         save_model(run_dir / "model", model, data.tokenizer)

@@ -8,14 +8,21 @@ from pathlib import Path
 
 import numpy as np
 
+from graphmer.index.indexer import IndexConfig, build_index
+from graphmer.index.store import INDEX_DIRNAME, Store
+from graphmer.index.walk import WalkConfig
 from graphmer.model import distributed as dist_util
 from graphmer.model.batch import Batch
 from graphmer.model.config import PRESETS, RELATIONS
+from graphmer.model.kg_samples import function_texts
+from graphmer.model.leafy import extract_corpus, make_batch
+from graphmer.model.tokenizer import Tokenizer
+from graphmer.model.train_config import TrainConfig, encoder_config
 
 
 @dataclass
 class TrainData:
-    cfg: object  # TrainConfig
+    cfg: TrainConfig
     enc: object  # EncoderConfig of the preset (vocab fixed later)
     tokenizer: object
     train: list
@@ -37,8 +44,6 @@ class TrainData:
         return [int(self._perm(i // n)[i % n]) for i in range(start, start + b)]
 
     def train_batch(self, step: int):
-        from graphmer.model.leafy import make_batch
-
         rng = np.random.default_rng([self.cfg.seed, step, self.rank, 1])
         samples = [self.train[i] for i in self.indices(step)]
         return make_batch(samples, self.enc, self.tokenizer, rng, **batch_options(self.cfg, self.relation_counts))
@@ -56,10 +61,6 @@ def batch_options(cfg, relation_counts) -> dict:
 def _stores(cfg, run_dir: Path, corpus: list[str] | None, index_dir: str | None, ctx):
     """Stores to read: an existing index, and/or corpus folders indexed into the run folder
     (so training never writes into the sources, e.g. the standard library)."""
-    from graphmer.index.indexer import IndexConfig, build_index
-    from graphmer.index.store import INDEX_DIRNAME, Store
-    from graphmer.index.walk import WalkConfig
-
     stores = []
     if index_dir:
         stores.append(Store(index_dir))
@@ -76,11 +77,6 @@ def _stores(cfg, run_dir: Path, corpus: list[str] | None, index_dir: str | None,
 
 def load_train_data(cfg, run_dir: Path, corpus: list[str] | None, index_dir: str | None, ctx) -> TrainData:
     """Index the corpus (if needed), make or load the tokenizer, extract and split samples."""
-    from graphmer.model.kg_samples import function_texts
-    from graphmer.model.leafy import extract_corpus, make_batch
-    from graphmer.model.tokenizer import Tokenizer
-    from graphmer.model.train import encoder_config
-
     preset = PRESETS[cfg.preset]
     stores = _stores(cfg, run_dir, corpus, index_dir, ctx)
     tok_path = run_dir / "tokenizer.json"

@@ -11,9 +11,9 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from graphmer.model.reports.report import Report, ReportOptions, build_report
 from graphmer.model.reports.markdown import ci, fmt, write_text
-from graphmer.model.run_log import RunLog, load_run, parameter_count
+from graphmer.model.reports.report import Report, ReportOptions, build_report
+from graphmer.model.run_log import CORPUS_MANIFEST, RunLog, load_run, parameter_count
 
 # What `init: minilm` / `warm_start: minilm` loads (graphmer/model/encoder.py load_minilm_weights).
 WARM_STARTS = {"minilm": ("all-MiniLM-L6-v2 (sentence-transformers): its encoder layers, WordPiece vocabulary and "
@@ -31,7 +31,6 @@ RETRIEVAL_FLAGS = {"init": "--init", "layers": "--layers", "roots": "--roots", "
                    "memory": "--memory", "grad_cache": "--grad-cache", "valid_fraction": "--valid-fraction",
                    "max_valid": "--max-valid", "eval_every": "--eval-every", "checkpoint_every": "--checkpoint-every",
                    "corpus": "--corpus"}
-CORPUS_MANIFEST = "corpus_manifest.json"  # a copy of the built corpus's manifest, in the run folder
 
 
 def _command(name: str, corpus: list[str], cfg: dict, defaults: dict, flags: dict, negated: dict[str, str]) -> tuple[str, list[str]]:
