@@ -209,7 +209,7 @@ class WorkspaceIndex:
             if loaded.searcher.embedder is None and self.options.dense:
                 loaded.searcher.embedder = self.embedder()
             self.model_settled.set()  # search answers from here on, the completer follows
-            from graphmer.complete.pipeline import Completer
+            from graphmer.complete.pipeline import Completer  # lazy: loaded here, after search is ready, not at server start
 
             # here, in the opening thread (it reads the whole index), sharing the navigator's resolver
             loaded.completer = Completer(loaded.store, resolver=loaded.navigator.resolver)
@@ -349,7 +349,7 @@ class BufferIndex:
                 if not path.is_file() or path.read_text(encoding="utf-8", errors="replace") != text:
                     path.write_text(text, encoding="utf-8", errors="replace")
             build_index(root, IndexConfig(jobs=1))
-            from graphmer.complete.pipeline import Completer
+            from graphmer.complete.pipeline import Completer  # lazy: not at server start (see open())
 
             store = Store(root / INDEX_DIRNAME)
             navigator = Navigator(store, lines_of)
