@@ -77,7 +77,7 @@ def test_usage_file_round_trip_and_foreign_files(tmp_path):
     (tmp_path / "foreign.json").write_text('{"model_type": "bert"}')
     (tmp_path / "bad.json").write_text('{"uses": {"os": 3}}')
     for name in ("foreign.json", "bad.json", "absent.json"):
-        with pytest.raises(UsageError, match="--usage-out"):
+        with pytest.raises(UsageError, match="fit-usage"):
             load(tmp_path / name)
 
 
