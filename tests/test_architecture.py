@@ -213,6 +213,30 @@ def long_functions(pkg_dir: Path, limit: int = MAX_FUNCTION_LINES) -> list[str]:
     return out
 
 
+def unexplained_lazy_imports(pkg_dir: Path) -> list[str]:
+    """Imports inside functions with no comment saying why they wait (issue 19: only where they keep
+    start-up fast or a heavy dependency off a path that does not need it). A run of consecutive
+    import lines is one group: a comment on any of its lines, or on the line above, explains it."""
+    out = []
+    for path in modules(pkg_dir).values():
+        source = path.read_text(encoding="utf-8")
+        lines = source.splitlines()
+        spans = sorted({(s.lineno, s.end_lineno) for node in ast.walk(ast.parse(source)) if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                        for s in ast.walk(node) if isinstance(s, (ast.Import, ast.ImportFrom))})
+        group: list[tuple[int, int]] = []
+        for span in [*spans, (0, 0)]:  # (0, 0) closes the last group
+            if group and span[0] == group[-1][1] + 1:
+                group.append(span)
+                continue
+            if group:
+                first, last = group[0][0], group[-1][1]
+                text = lines[first - 2 : last] if first > 1 else lines[:last]
+                if not any("#" in line for line in text):
+                    out.append(f"{path.relative_to(Path(pkg_dir).parent)}:{first} an import inside a function with no comment saying why")
+            group = [span]
+    return out
+
+
 def _subpackage(pkg_dir: Path, module: str) -> str:
     """graphmer.index.walk -> index; graphmer.__main__ -> __main__."""
     parts = module.split(".")
@@ -291,6 +315,10 @@ def test_library_code_imports_no_click_rich_or_front_ends():
     _fail_on(library_front_end_imports(PACKAGE))
 
 
+def test_imports_inside_functions_say_why():
+    _fail_on(unexplained_lazy_imports(PACKAGE))
+
+
 def test_index_imports_without_torch():
     _fail_on(torch_on_import(PACKAGE))
 
@@ -345,6 +373,30 @@ def test_type_checking_imports_and_outside_modules_make_no_cycle(tmp_path):
         "b.py": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from pkg.a import x\nelse:\n    import os\n",
     })
     assert import_cycles(pkg) == []
+
+
+def test_an_unexplained_import_inside_a_function_is_named(tmp_path):
+    pkg = _package(tmp_path, {
+        "m.py": """\
+            def a():
+                import json
+                import os
+                return json, os
+
+
+            def b():
+                import json  # lazy: explained
+                import os
+                return json, os
+
+
+            def c():
+                # lazy: explained above
+                import json
+                return json
+            """,
+    })
+    assert unexplained_lazy_imports(pkg) == ["pkg/m.py:2 an import inside a function with no comment saying why"]
 
 
 def test_long_modules_and_functions_are_named(tmp_path):

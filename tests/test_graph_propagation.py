@@ -129,7 +129,7 @@ def test_new_edges_alone_make_vectors_faiss_stale(tmp_path):
 
 def test_fit_graph_writes_the_weights_file_and_covers_it_in_the_hashes(tmp_path, monkeypatch):
     """fit_propagation with the fake embedder: the file it writes is what read_propagation reads."""
-    import graphmer.model.embedder as model_embedder
+    import graphmer.model.graph_fit as graph_fit
     from graphmer.model.checkpoint import hash_problem, record_hashes
     from graphmer.model.graph_fit import fit_propagation
 
@@ -137,7 +137,7 @@ def test_fit_graph_writes_the_weights_file_and_covers_it_in_the_hashes(tmp_path,
     model_dir.mkdir()
     (model_dir / "config.json").write_text("{}")
     record_hashes(model_dir)
-    monkeypatch.setattr(model_embedder, "load_embedder", lambda *a, **k: PropagatingEmbedder())
+    monkeypatch.setattr(graph_fit, "load_embedder", lambda *a, **k: PropagatingEmbedder())
     pkg = tmp_path / "pkg"
     write_pkg(pkg)
     doc = fit_propagation(model_dir, [pkg], tmp_path / "work", realistic=False)

@@ -31,11 +31,26 @@ from pathlib import Path
 
 import numpy as np
 
-from graphmer.bench.search import (CALLABLE_KINDS, BenchResult, MissingDependencyError, SystemResult, bm25_ranked, mrr,
-                                   nearest_rank, rank_of, system_result)
+from graphmer.bench.search import (
+    CALLABLE_KINDS,
+    BenchResult,
+    MissingDependencyError,
+    SystemResult,
+    bm25_ranked,
+    mrr,
+    nearest_rank,
+    rank_of,
+    system_result,
+)
 from graphmer.index.fusion import fuse
+from graphmer.index.search import Searcher
+from graphmer.index.store import Store
 from graphmer.index.stripped_copy import indexed_copies
-from graphmer.model.reports.rank_bootstrap import paired_bootstrap, paired_bootstrap_mean
+from graphmer.model.embedder import load_embedder
+from graphmer.model.reports.rank_bootstrap import (
+    paired_bootstrap,
+    paired_bootstrap_mean,
+)
 
 RRF_K = 60
 MINILM_MAX_TOKENS = 256
@@ -109,7 +124,9 @@ def rrf(lists: list[list[int]], k: int = RRF_K) -> list[int]:
 
 def _embedder(path: str | None, embed_opts: dict | None, cache: dict | None):
     """load_embedder(path, **embed_opts), once per `cache` (a dict the caller keeps for one run)."""
-    from graphmer.model.embedder import load_embedder  # lazy: loaded only for the systems asked
+    from graphmer.model.embedder import (
+        load_embedder,  # lazy: loaded only for the systems asked
+    )
 
     key = (None if path is None else str(path), tuple(sorted((embed_opts or {}).items())))
     if cache is None:
@@ -123,7 +140,10 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
                      hybrid=None, embed_opts: dict | None = None, baseline_model: str | None = None,
                      cache: dict | None = None) -> list[SystemResult]:
     """graphmer's own systems; one index per model (built in the stripped copy's parent folder)."""
-    from graphmer.index.indexer import IndexConfig, build_index  # lazy: loaded only for the systems asked
+    from graphmer.index.indexer import (  # lazy: loaded only for the systems asked
+        IndexConfig,
+        build_index,
+    )
 
     out = []
     plan = []
@@ -155,9 +175,9 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
 
 def _ask(index_dir: Path, embedder, targets, top_k: int, mode: str, hybrid, w_graph) -> tuple[list[int], list[float]]:
     """Ranks of each target's answer, and seconds per query, on one index."""
-    from graphmer.index.fusion import HybridConfig  # lazy: loaded only for the systems asked
-    from graphmer.index.search import Searcher
-    from graphmer.index.store import Store
+    from graphmer.index.fusion import (
+        HybridConfig,  # lazy: loaded only for the systems asked
+    )
 
     cfg = hybrid or HybridConfig()
     if w_graph is not None:
@@ -232,7 +252,9 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
 
     For choosing the fusion on development packages, never on the ones reported.
     """
-    from graphmer.model.embedder import load_embedder  # lazy: loaded only for the systems asked
+    from graphmer.model.embedder import (
+        load_embedder,  # lazy: loaded only for the systems asked
+    )
 
     embedder = load_embedder(model, **(embed_opts or {}))
     out: dict = {}
@@ -260,9 +282,9 @@ def query_latency(root: Path, n_queries: int = 200, fresh_runs: int = 3, model: 
     query) over docstring sentences of the indexed files, and a fresh `graphmer search`
     process end to end (interpreter start, imports, model load, one query), after one
     untimed run (bytecode caches written, files in the OS cache, as for a user's second search)."""
-    from graphmer.index.pysource import find_targets  # lazy: loaded only for the systems asked
-    from graphmer.index.search import Searcher
-    from graphmer.model.embedder import load_embedder
+    from graphmer.index.pysource import (
+        find_targets,  # lazy: loaded only for the systems asked
+    )
 
     root = Path(root).resolve()
     searcher = Searcher.open(root, embedder=load_embedder(model))

@@ -31,7 +31,15 @@ from pathlib import Path
 from typing import Iterable, NamedTuple, Sequence
 
 from graphmer.index.pysource import MIN_QUERY_WORDS, Target
-from graphmer.index.stripped_copy import Chunk, PreparedCopy, assign_folds, package_targets, prepare_copy, strip_only
+from graphmer.index.search import Searcher
+from graphmer.index.stripped_copy import (
+    Chunk,
+    PreparedCopy,
+    assign_folds,
+    package_targets,
+    prepare_copy,
+    strip_only,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +179,9 @@ def _import_bm25s():
 
 def _split_words(text: str) -> str:
     """Identifier sub-words: _split_words("readAll(file_name)") -> "read All ( file name )"."""
-    from graphmer.index.text import split_code  # lazy: `graphmer` imports this module at start-up
+    from graphmer.index.text import (
+        split_code,  # lazy: `graphmer` imports this module at start-up
+    )
 
     return split_code(text).replace("_", " ")
 
@@ -218,8 +228,9 @@ def run_bm25(chunks: Sequence[Chunk], targets: Sequence[Target], top_k: int = 10
 
 def run_graphmer(root: Path, targets: Sequence[Target], top_k: int = 10) -> SystemResult:
     """graphmer-lexical: a lexical+graph index of `root` (no model), searched over functions and methods only."""
-    from graphmer.index.indexer import build_index  # lazy: `graphmer` imports this module at start-up
-    from graphmer.index.search import Searcher
+    from graphmer.index.indexer import (
+        build_index,  # lazy: `graphmer` imports this module at start-up
+    )
 
     t0 = time.perf_counter()
     report = build_index(root)

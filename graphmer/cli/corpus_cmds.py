@@ -28,9 +28,9 @@ def lock_cmd(list_file: Path, out: Path, as_json: bool) -> None:
     Example:
         graphmer corpus lock --list corpus.in --out corpus.lock
     """
-    from concurrent.futures import ThreadPoolExecutor
+    from concurrent.futures import ThreadPoolExecutor  # lazy: loaded when the command runs (fast start-up)
 
-    from graphmer.model.corpus_lock import CorpusError, read_list, resolve, write_lock
+    from graphmer.model.corpus_lock import CorpusError, read_list, resolve, write_lock  # lazy: loaded when the command runs (fast start-up)
 
     try:
         items = read_list(list_file)
@@ -75,7 +75,7 @@ def build_cmd(lock_file: Path, out: Path, no_stdlib: bool, no_comments: bool, ma
     Example:
         graphmer corpus build --lock corpus.lock --out ~/graphmer-corpus
     """
-    from graphmer.model.corpus_build import build_corpus
+    from graphmer.model.corpus_build import build_corpus  # lazy: loaded when the command runs (fast start-up)
     from graphmer.model.corpus_lock import CorpusError
 
     err = sys.stderr

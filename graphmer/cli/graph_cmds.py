@@ -28,7 +28,7 @@ def graph(symbol, limit, repo, as_json):
     SYMBOL is a qualified name (pkg.mod.Class.method), a dotted suffix of one (Class.method)
     or a plain name.
     """
-    from graphmer.index.neighbours import find_symbols, neighbourhood
+    from graphmer.index.neighbours import find_symbols, neighbourhood  # lazy: loaded when the command runs (fast start-up)
 
     store = _open_store(repo)
     try:
@@ -39,13 +39,13 @@ def graph(symbol, limit, repo, as_json):
     finally:
         store.close()
     if as_json:
-        from graphmer.cli.render import echo_json
+        from graphmer.cli.render import echo_json  # lazy: loaded when the command runs (fast start-up)
 
         echo_json({"matches": found.total, "symbols": [v.to_json() for v in views]})
         return
-    from rich.markup import escape
+    from rich.markup import escape  # lazy: loaded when the command runs (fast start-up)
 
-    from graphmer.cli.render import out_console
+    from graphmer.cli.render import out_console  # lazy: loaded when the command runs (fast start-up)
 
     if found.total > 1:
         more = found.total - len(views)
@@ -73,18 +73,18 @@ def graph(symbol, limit, repo, as_json):
 @json_option
 def status(repo, as_json):
     """Show index health: counts, format, integrity, and files changed since indexing."""
-    from graphmer.index.status import index_status
+    from graphmer.index.status import index_status  # lazy: loaded when the command runs (fast start-up)
 
     index_dir = find_index_dir(repo)
     if index_dir is None:
         raise click.ClickException(f"no graphmer index at or above {repo!r}: run `graphmer index PATH` first")
     st = index_status(index_dir)
     if as_json:
-        from graphmer.cli.render import echo_json
+        from graphmer.cli.render import echo_json  # lazy: loaded when the command runs (fast start-up)
 
         echo_json(st)
         return
-    from graphmer.cli.render import out_console
+    from graphmer.cli.render import out_console  # lazy: loaded when the command runs (fast start-up)
 
     out_console.print(f"[bold]{st['root']}[/] (index format {st['format_version']}, indexed {st['indexed_at']})")
     out_console.print(

@@ -32,7 +32,7 @@ def lsp_cmd(tcp: str | None, log_file: str | None, verbose: int) -> None:
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
     handler = logging.FileHandler(log_file, encoding="utf-8") if log_file else logging.StreamHandler(sys.stderr)
     logging.basicConfig(level=level, handlers=[handler], format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from graphmer.lsp.server import server
+    from graphmer.lsp.server import server  # lazy: loaded when the command runs (fast start-up)
     from graphmer.lsp.state import prefetch_default_model
 
     prefetch_default_model()

@@ -104,7 +104,7 @@ def _embedder(model_path: str | None, dense: bool, propagation: bool = True):
     which = repr(model_path) if model_path else "(the default model)"
     what_to_do = "Give a model folder with --model PATH, or index with --no-dense / search with --mode lexical"
     try:
-        from graphmer.model.folder import CheckpointError
+        from graphmer.model.folder import CheckpointError  # lazy: loaded when the command runs (fast start-up)
         from graphmer.model.embedder import load_embedder
     except ImportError as e:
         raise click.ClickException(f"cannot load the embedding model {which}: {e}. {what_to_do}") from None
@@ -123,7 +123,7 @@ def _check_model_path(model_path: str | None) -> None:
 
 
 def _print_notes(notes) -> None:
-    from graphmer.cli.render import err_console
+    from graphmer.cli.render import err_console  # lazy: loaded when the command runs (fast start-up)
 
     for n in notes:
         err_console.print(f"note: {n}", style="dim", markup=False, highlight=False)
@@ -153,7 +153,7 @@ def index(path, include, exclude, max_bytes, langs, jobs, batch_files, follow_li
     unless --no-dense; switching models re-embeds them all. One run at a time: a second
     `graphmer index` of the same folder waits for the first.
     """
-    from graphmer.cli.render import err_console, progress_callback
+    from graphmer.cli.render import err_console, progress_callback  # lazy: loaded when the command runs (fast start-up)
     from graphmer.index.indexer import IndexConfig, build_index
     from graphmer.index.walk import WalkConfig
 
@@ -173,7 +173,7 @@ def index(path, include, exclude, max_bytes, langs, jobs, batch_files, follow_li
     with progress_callback(enabled=not as_json) as cb:
         report = build_index(path, cfg, progress=cb, on_wait=on_wait)
     if as_json:
-        from graphmer.cli.render import echo_json
+        from graphmer.cli.render import echo_json  # lazy: loaded when the command runs (fast start-up)
 
         echo_json(report.to_json())
         return
@@ -182,7 +182,7 @@ def index(path, include, exclude, max_bytes, langs, jobs, batch_files, follow_li
 
 
 def _print_index_report(report) -> None:
-    from graphmer.cli.render import out_console, table
+    from graphmer.cli.render import out_console, table  # lazy: loaded when the command runs (fast start-up)
 
     c = report.counts
     out_console.print(
@@ -232,7 +232,7 @@ def _print_index_report(report) -> None:
 @json_option
 def search(query, top_k, langs, kinds, path_glob, queries, mode, explain, model_path, repo, as_json):
     """Search the index for QUERY (words or identifiers)."""
-    from graphmer.index.search import Searcher
+    from graphmer.index.search import Searcher  # lazy: loaded when the command runs (fast start-up)
 
     if (query is None) == (queries is None):
         raise click.UsageError("give either a QUERY or --queries FILE.jsonl")
@@ -242,7 +242,7 @@ def search(query, top_k, langs, kinds, path_glob, queries, mode, explain, model_
     opts = dict(top_k=top_k, kinds=kinds or None, languages=langs or None, path=path_glob, mode=mode, explain=explain)
     try:
         if mode != "lexical" and searcher.has_vectors():
-            from concurrent.futures import ThreadPoolExecutor
+            from concurrent.futures import ThreadPoolExecutor  # lazy: loaded when the command runs (fast start-up)
 
             with ThreadPoolExecutor(1) as pool:  # the model loads while vectors.faiss is read
                 model = pool.submit(_embedder, model_path, True)
@@ -258,7 +258,7 @@ def search(query, top_k, langs, kinds, path_glob, queries, mode, explain, model_
     finally:
         searcher.close()
     if as_json:
-        from graphmer.cli.render import echo_json
+        from graphmer.cli.render import echo_json  # lazy: loaded when the command runs (fast start-up)
 
         echo_json({"query": query, "mode": searcher.mode_used, "notes": searcher.notes, "hits": [h.to_json() for h in hits]})
         return
@@ -295,9 +295,9 @@ def _batch_search(searcher, lines, opts) -> None:
 
 def _print_hits(query: str, hits) -> None:
     """Two lines a hit (location, symbol, kind, score; then the best line), fine at any width."""
-    from rich.text import Text
+    from rich.text import Text  # lazy: loaded when the command runs (fast start-up)
 
-    from graphmer.cli.render import format_why, highlight, out_console
+    from graphmer.cli.render import format_why, highlight, out_console  # lazy: loaded when the command runs (fast start-up)
     from graphmer.index.text import query_terms
 
     if not hits:

@@ -55,7 +55,7 @@ def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, 
         torchrun --nproc_per_node 2 -m graphmer.cli.main train ./src --out runs/ddp
         graphmer train ./src --out runs/seeds --seeds 1,2,3   # then: graphmer report runs/seeds
     """
-    from graphmer.cli.train_view import train_view
+    from graphmer.cli.train_view import train_view  # lazy: loaded when the command runs (fast start-up)
     from graphmer.model.runstate import RunStateError
     from graphmer.model.train import TrainConfig
     from graphmer.model.train import train as run_train
@@ -84,7 +84,7 @@ def train(paths, index_dir, out_dir, preset, steps, batch_size, lr, encoder_lr, 
 
 
 def _train_seeds(cfg, seeds_text, out_dir, paths, index_dir, resume, as_json):
-    from graphmer.cli.train_view import train_view
+    from graphmer.cli.train_view import train_view  # lazy: loaded when the command runs (fast start-up)
     from graphmer.model.multiseed import parse_seeds, train_seeds
     from graphmer.model.runstate import RunStateError
 
@@ -117,7 +117,7 @@ def _train_seeds(cfg, seeds_text, out_dir, paths, index_dir, resume, as_json):
 def eval_cmd(run, ablations, queries, candidates, device, as_json):
     """Held-out MLM/MNM accuracy and link prediction of RUN, beside the baselines
     (most frequent tail; most shared sub-tokens with the head) and any --ablation runs."""
-    from graphmer.model.checkpoint import CheckpointError
+    from graphmer.model.checkpoint import CheckpointError  # lazy: loaded when the command runs (fast start-up)
     from graphmer.model.evaluation import evaluate_run
 
     named = {}
@@ -133,9 +133,9 @@ def eval_cmd(run, ablations, queries, candidates, device, as_json):
     if as_json:
         click.echo(json.dumps(res, indent=2))
         return
-    from rich.table import Table
+    from rich.table import Table  # lazy: loaded when the command runs (fast start-up)
 
-    from graphmer.cli.render import out_console as console
+    from graphmer.cli.render import out_console as console  # lazy: loaded when the command runs (fast start-up)
 
     h = res["held_out"]
     console.print(f"[bold]{res['run']}[/]")

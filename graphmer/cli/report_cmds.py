@@ -7,7 +7,7 @@ from graphmer.cli.render import echo_json, out_console
 
 
 def _opts(windows, smooth, spike_factor, spike_window):
-    from graphmer.model.reports.report import ReportOptions
+    from graphmer.model.reports.report import ReportOptions  # lazy: loaded when the command runs (fast start-up)
     from graphmer.model.reports.stats import parse_window
 
     try:
@@ -18,7 +18,7 @@ def _opts(windows, smooth, spike_factor, spike_window):
 
 
 def _errors():
-    from graphmer.model.reports.compare import CompareError
+    from graphmer.model.reports.compare import CompareError  # lazy: loaded when the command runs (fast start-up)
     from graphmer.model.run_log import RunLogError
 
     return (RunLogError, CompareError)
@@ -45,7 +45,7 @@ def report_cmd(run, out_dir, windows, smooth, spike_factor, spike_window, log_sc
         graphmer report runs/mine --window 1-100 --window 900-1000 --out reports/mine
         graphmer report runs/seeds --json
     """
-    from graphmer.model.reports.seeds import seed_report
+    from graphmer.model.reports.seeds import seed_report  # lazy: loaded when the command runs (fast start-up)
     from graphmer.model.reports.report import build_report
     from graphmer.model.reports.markdown import write_report, write_seed_report
     from graphmer.model.run_log import is_seed_parent
@@ -62,7 +62,7 @@ def report_cmd(run, out_dir, windows, smooth, spike_factor, spike_window, log_sc
     if as_json:
         echo_json({"run": rep.run, "kind": rep.kind, "figures": rep.figures, "notes": list(rep.notes)})
         return
-    from graphmer.cli.report_view import render_report
+    from graphmer.cli.report_view import render_report  # lazy: loaded when the command runs (fast start-up)
 
     render_report(out_console, rep)
     if out_dir:
@@ -86,7 +86,7 @@ def compare_cmd(runs, out_dir, resamples, seed, device, as_json):
         graphmer compare runs/base runs/no-hgat --out reports/hgat
         graphmer compare runs/seeds-a runs/seeds-b --json
     """
-    from graphmer.model.reports.compare import compare_runs, comparison_json, write_comparison
+    from graphmer.model.reports.compare import compare_runs, comparison_json, write_comparison  # lazy: loaded when the command runs (fast start-up)
 
     try:
         c = compare_runs(list(runs), out_dir, resamples=resamples, seed=seed, device=device)
@@ -97,7 +97,7 @@ def compare_cmd(runs, out_dir, resamples, seed, device, as_json):
     if as_json:
         echo_json(comparison_json(c))
         return
-    from graphmer.cli.report_view import render_comparison
+    from graphmer.cli.report_view import render_comparison  # lazy: loaded when the command runs (fast start-up)
 
     render_comparison(out_console, c)
 
@@ -115,7 +115,7 @@ def card_cmd(run, out, title, as_json):
     Example:
         graphmer card runs/search --title graphmer-default --out graphmer/model/default/MODEL_CARD.md
     """
-    from graphmer.model.reports.card import render_card, write_card
+    from graphmer.model.reports.card import render_card, write_card  # lazy: loaded when the command runs (fast start-up)
 
     try:
         path = write_card(run, out, title) if out else None

@@ -50,7 +50,7 @@ def render_report(console, rep) -> None:
     else:
         console.print(_loss_table(f))
         console.print(_validation_table(f, rep.kind))
-        from graphmer.model.reports.markdown import efficiency_lines, schedule_lines, stability_lines
+        from graphmer.model.reports.markdown import efficiency_lines, schedule_lines, stability_lines  # lazy: loaded when the command runs (fast start-up)
 
         for line in stability_lines(f) + schedule_lines(f)[:6] + efficiency_lines(f):
             if line.startswith("- "):

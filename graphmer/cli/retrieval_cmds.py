@@ -64,7 +64,7 @@ def train_retrieval_cmd(paths, out_dir, corpus, init, layers, roots, max_query_t
         graphmer corpus build --lock corpus.lock --out corpus
         graphmer train-retrieval --corpus corpus --out runs/search --epochs 1
     """
-    from graphmer.model.checkpoint import CheckpointError
+    from graphmer.model.checkpoint import CheckpointError  # lazy: loaded when the command runs (fast start-up)
     from graphmer.model.corpus_lock import CorpusError
     from graphmer.model.retrieval_train import RetrievalConfig, train_retrieval
     from graphmer.model.runstate import RunStateError
@@ -135,7 +135,7 @@ def fit_graph(model_path, fit_packages, work_dir, stripped, folds, as_json) -> N
     Example:
         graphmer fit-graph --model graphmer/model/default --fit corpus/src/requests-2.34.2/requests --work-dir /tmp/fit
     """
-    from graphmer.model.graph_fit import event_line, fit_propagation
+    from graphmer.model.graph_fit import event_line, fit_propagation  # lazy: loaded when the command runs (fast start-up)
 
     def show(e: dict) -> None:
         if line := event_line(e):
@@ -166,9 +166,9 @@ def export_cmd(model_path: Path, no_quantize: bool, as_json: bool) -> None:
     Example:
         graphmer export runs/search/model
     """
-    import time
+    import time  # lazy: loaded when the command runs (fast start-up)
 
-    from graphmer.model.onnx_export import ExportError, export_onnx
+    from graphmer.model.onnx_export import ExportError, export_onnx  # lazy: loaded when the command runs (fast start-up)
 
     if not model_path.is_dir():
         raise click.ClickException(f"no model folder at {model_path}; give the folder `graphmer train-retrieval` wrote (RUN/model)")

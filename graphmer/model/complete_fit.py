@@ -28,6 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from graphmer.complete.pipeline import Completer
 from graphmer.complete.rank import Hidden, RankWeights, dump_weights
 from graphmer.complete.stdlib_usage import MIN_COUNT, Usage, count, totals, write
@@ -112,7 +114,6 @@ def collect(package: Path, sites: int, seed: int, work: Path, stdlib_uses: Usage
 
 def fit(examples: list[Example] | Batch, start: RankWeights, l2: float = 0.001, steps: int = 200) -> RankWeights:
     """Weights maximising the mean log-softmax of each example's right candidate, pulled towards `start`."""
-    import torch
 
     b = as_batch(examples)
     w0 = torch.tensor(start.vector(), dtype=torch.float64)
@@ -134,7 +135,6 @@ def refine_top1(examples: list[Example] | Batch, start: RankWeights, tau: float 
     """Weights lowering the mean of sigmoid((best other candidate's score - right one's) / tau),
     a smoothed share of examples not ranked first, plus an L2 pull towards `start` (Adam, full
     batch: deterministic for the same examples)."""
-    import torch
 
     b = as_batch(examples)
     mask, target = b.mask, b.target
@@ -159,7 +159,6 @@ def fit_hidden(examples: list[Example] | Batch, start: RankWeights, size: int = 
     on minibatches of `batch` examples, the layer's weights decayed by `decay`, the linear
     weights trained along and pulled towards `start`'s by `l2`. Deterministic for the same
     examples and seed (its own random generator)."""
-    import torch
 
     b = as_batch(examples)
     x, mask, target = b.x, b.mask, b.target
@@ -203,7 +202,6 @@ def average(models: list[RankWeights]) -> RankWeights:
 
 def _score(x, w, hidden):
     """Scores of candidates x (..., features): x @ w, plus the hidden layer's part when given."""
-    import torch
 
     out = x @ w
     if hidden is not None:
@@ -213,7 +211,6 @@ def _score(x, w, hidden):
 
 
 def _layer(w: RankWeights):
-    import torch
 
     h = w.hidden
     if h is None:
@@ -223,7 +220,6 @@ def _layer(w: RankWeights):
 
 def evaluate(examples: list[Example] | Batch, w: RankWeights) -> tuple[dict[str, float], float]:
     """Top-1 and top-5 per prefix length (ties broken against the right candidate), and the mean loss."""
-    import torch
 
     b = as_batch(examples)
     wt = torch.tensor(w.vector(), dtype=torch.float64)
@@ -254,7 +250,6 @@ class Batch:
 def as_batch(examples: list[Example] | Batch) -> Batch:
     """The examples as one Batch (a Batch as it is: run_fit builds it once for every stage;
     on the standard library it is 2.6 GiB and takes about 7 s to build)."""
-    import torch
 
     if isinstance(examples, Batch):
         return examples

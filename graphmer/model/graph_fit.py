@@ -10,14 +10,30 @@ ascent on MRR@10 over training packages and measured on others with a paired boo
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from graphmer.index.graph_vectors import EDGE_RELATIONS, RELATIONS, neighbour_lists, neighbour_means, propagate, rerank
+from graphmer.index.graph_vectors import (
+    EDGE_RELATIONS,
+    GRAPH_FILE,
+    RELATIONS,
+    neighbour_lists,
+    neighbour_means,
+    propagate,
+    rerank,
+)
+from graphmer.index.store import Store
 from graphmer.index.stripped_copy import indexed_copies
-from graphmer.model.reports.rank_bootstrap import paired_bootstrap, paired_bootstrap_mean
+from graphmer.model.corpus_lock import write_atomic
+from graphmer.model.embedder import load_embedder
+from graphmer.model.folder import record_hashes
+from graphmer.model.reports.rank_bootstrap import (
+    paired_bootstrap,
+    paired_bootstrap_mean,
+)
 
 GRID = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5)
 
@@ -36,7 +52,6 @@ class Copy:
 
 def index_copies(package: Path, work: Path, embedder, realistic: bool, folds: int = 5) -> list[Copy]:
     """The package's indexed copies (made under `work`, replaced) with what dense ranking needs."""
-    from graphmer.index.store import Store
 
     copies = []
     for index_dir, mine in indexed_copies(package, work, embedder, folds if realistic else 0):
@@ -140,12 +155,7 @@ def fit_propagation(model_dir: Path, fit_packages: list[Path], work: Path, reali
     """Fit the propagation weights of the model in `model_dir` on `fit_packages` (training
     packages only) and write them to model_dir/GRAPH_FILE, with what they were fitted on;
     sha256.json is rewritten to cover the file. Returns what was written."""
-    import json
 
-    from graphmer.index.graph_vectors import GRAPH_FILE
-    from graphmer.model.checkpoint import record_hashes
-    from graphmer.model.corpus_lock import write_atomic
-    from graphmer.model.embedder import load_embedder
 
     embedder = load_embedder(model_dir, propagation=False)
     packages = []

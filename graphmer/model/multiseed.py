@@ -15,6 +15,7 @@ from pathlib import Path
 
 from graphmer.model.reports.markdown import write_text
 from graphmer.model.run_log import SEEDS_FILE, SEEDS_FORMAT
+from graphmer.model.train import train
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -31,8 +32,9 @@ def parse_seeds(text: str) -> tuple[int, ...]:
 def train_seeds(cfg, parent: str | Path, seeds: tuple[int, ...], corpus=None, index_dir=None, resume: bool = False,
                 on_event=None) -> list:
     """Train cfg once per seed into parent/seed-N (sequentially); returns the TrainResults."""
-    from graphmer.model.runstate import RunStateError  # lazy: torch loads when training starts, not when seeds are parsed
-    from graphmer.model.train import train
+    from graphmer.model.runstate import (
+        RunStateError,  # lazy: torch loads when training starts, not when seeds are parsed
+    )
 
     parent = Path(parent)
     split = cfg.data_seed()

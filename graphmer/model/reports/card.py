@@ -14,6 +14,7 @@ from pathlib import Path
 from graphmer.model.reports.markdown import ci, fmt, write_text
 from graphmer.model.reports.report import Report, ReportOptions, build_report
 from graphmer.model.run_log import CORPUS_MANIFEST, RunLog, load_run, parameter_count
+from graphmer.model.train_config import TrainConfig
 
 # What `init: minilm` / `warm_start: minilm` loads (graphmer/model/encoder.py load_minilm_weights).
 WARM_STARTS = {"minilm": ("all-MiniLM-L6-v2 (sentence-transformers): its encoder layers, WordPiece vocabulary and "
@@ -75,7 +76,6 @@ def _metrics_retrieval(f: dict) -> list[str]:
 
 
 def _pretrain_card(log: RunLog, rep: Report) -> list[str]:
-    from graphmer.model.train import TrainConfig  # lazy: torch loads only for a pretraining run's card
 
     tr, enc, data = log.config["train"], log.config["encoder"], log.config.get("data", {})
     f = rep.figures
@@ -136,7 +136,9 @@ def _reproduce(cmd: str, unset: list[str]) -> list[str]:
 
 
 def _retrieval_card(log: RunLog, rep: Report) -> list[str]:
-    from graphmer.model.retrieval_train import RetrievalConfig  # lazy: torch loads only for a retrieval run's card
+    from graphmer.model.retrieval_train import (
+        RetrievalConfig,  # lazy: torch loads only for a retrieval run's card
+    )
 
     cfg, s, f = log.config, log.summary, rep.figures
     mcfg_path = log.path / "model" / "config.json"

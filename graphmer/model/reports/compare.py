@@ -17,8 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from graphmer.model.reports.markdown import write_text
-from graphmer.model.run_log import RunLog, RunLogError, is_seed_parent, load_run, seed_runs
 from graphmer.model.reports.sigtest import PairedResult, compare_paired
+from graphmer.model.run_log import (
+    RunLog,
+    RunLogError,
+    is_seed_parent,
+    load_run,
+    seed_runs,
+)
+from graphmer.model.train_config import TrainConfig
 
 
 class CompareError(ValueError):
@@ -50,7 +57,6 @@ def _groups(paths: list[str]) -> list[tuple[str, list[Path]]]:
 
 
 def _train_cfg(log: RunLog):
-    from graphmer.model.train import TrainConfig  # lazy: torch loads only when runs are scored
 
     opts = {k: tuple(v) if isinstance(v, list) else v for k, v in log.config["train"].items()}
     return TrainConfig(**opts)
@@ -71,7 +77,9 @@ def _data_key(log: RunLog) -> tuple:
 
 def _reference(log: RunLog, work: Path) -> _Ref:
     """The first run's held-out batches, rebuilt in a scratch folder (the run folder is not written)."""
-    from graphmer.model.distributed import DistContext  # lazy: torch loads only when runs are scored
+    from graphmer.model.distributed import (
+        DistContext,  # lazy: torch loads only when runs are scored
+    )
     from graphmer.model.train_data import load_train_data
 
     cfg = _train_cfg(log)
@@ -91,7 +99,7 @@ def pretrain_scores(run: Path, ref: _Ref, device: str = "cpu") -> Scores:
     import torch  # lazy: torch loads only when runs are scored
     import torch.nn.functional as F
 
-    from graphmer.model.batch import IGNORE
+    from graphmer.model.batch import IGNORE  # lazy: torch, only for pre-training runs
     from graphmer.model.checkpoint import load_model
 
     model, _ = load_model(run / "model")

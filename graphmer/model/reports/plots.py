@@ -16,7 +16,7 @@ def _plt():
     import matplotlib  # lazy: matplotlib loads only when plots are drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib, only when a plot is drawn
 
     return plt
 
