@@ -20,17 +20,16 @@ from __future__ import annotations
 
 import functools
 import os
-import random
 import statistics
 import subprocess
 import sys
 import time
-import tokenize
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from graphmer.bench.answers import docstring_queries
 from graphmer.bench.search import (
     CALLABLE_KINDS,
     BenchResult,
@@ -282,21 +281,9 @@ def query_latency(root: Path, n_queries: int = 200, fresh_runs: int = 3, model: 
     query) over docstring sentences of the indexed files, and a fresh `graphmer search`
     process end to end (interpreter start, imports, model load, one query), after one
     untimed run (bytecode caches written, files in the OS cache, as for a user's second search)."""
-    from graphmer.index.pysource import (
-        find_targets,  # lazy: loaded only for the systems asked
-    )
-
     root = Path(root).resolve()
     searcher = Searcher.open(root, embedder=load_embedder(model))
-    queries = []
-    for path in searcher.store.file_paths_in_language("python"):
-        try:
-            with tokenize.open(root / path) as f:
-                queries += [t.query for t in find_targets(f.read(), path)]
-        except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
-            continue
-    random.Random(seed).shuffle(queries)
-    queries = queries[:n_queries]
+    queries = docstring_queries(searcher, root, n_queries, seed)
     times = []
     try:
         searcher.search("warm up", top_k=10)

@@ -1,4 +1,4 @@
-"""`graphmer bench index|export|train|latency`: speed and throughput, thin over graphmer/bench/."""
+"""`graphmer bench index|export|train|latency|answers`: speed, throughput and search answers, thin over graphmer/bench/."""
 from __future__ import annotations
 
 import json
@@ -126,3 +126,32 @@ def latency_bench(root: Path, queries: int, fresh_runs: int, model_path: str | N
     click.echo(f"{r['root']}: {r['queries']} warm {r['mode']} queries, median {r['median_ms']:.1f} ms, p90 {r['p90_ms']:.1f} ms; "
                f"fresh process {', '.join(f'{s:.2f}' for s in r['fresh_process_s'])} s; "
                f"graphmer lsp ready (initialize to first dense answer) {', '.join(f'{s:.2f}' for s in r['lsp_ready_s'])} s")
+
+
+@click.command("answers")
+@click.argument("root", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--queries", default=200, show_default=True, type=click.IntRange(min=1), help="Docstring queries to ask.")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(["hybrid", "dense", "lexical"]),
+              help="Search modes to ask in (repeatable; default: all three).")
+@click.option("-k", "--top-k", default=10, show_default=True, type=click.IntRange(min=1), help="Hits kept per query.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Seed of the query sample.")
+@click.option("--model", "model_path", type=click.Path(exists=True, file_okay=False), help="Search model (default: the shipped one).")
+@click.option("--json", "as_json", is_flag=True, help="Print every answer as JSON (to compare two versions hit by hit).")
+def answers_bench(root: Path, queries: int, modes: tuple[str, ...], top_k: int, seed: int, model_path: str | None,
+                  as_json: bool) -> None:
+    """What search answers on the index of ROOT, query by query: docstring sentences of its
+    Python files asked in each mode, the top hits with their scores, and a digest of them all.
+    Two versions of graphmer rank alike exactly when their digests are equal.
+
+    \b
+    Example (before and after a change):
+        graphmer bench answers /tmp/stdlib --json > before.json
+    """
+    from graphmer.bench.answers import MODES, search_answers  # lazy: loaded when the command runs (fast start-up)
+
+    r = search_answers(root, queries, modes or MODES, top_k, model_path, seed)
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    hits = sum(len(a) for per_mode in r["answers"].values() for a in per_mode)
+    click.echo(f"{r['root']}: {len(r['queries'])} queries in {', '.join(r['modes'])}, {hits} hits; digest {r['digest']}")
