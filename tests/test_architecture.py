@@ -237,6 +237,19 @@ def unexplained_lazy_imports(pkg_dir: Path) -> list[str]:
     return out
 
 
+def private_imports(pkg_dir: Path) -> list[str]:
+    """`from pkg.x import _name`: a module reaching into another's private names (make it public or move it)."""
+    root = Path(pkg_dir).name
+    out = []
+    for module, path in modules(pkg_dir).items():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").split(".")[0] == root):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        out.append(f"{path.relative_to(Path(pkg_dir).parent)}:{node.lineno} imports private {alias.name} from {node.module or '.'}")
+    return out
+
+
 def _subpackage(pkg_dir: Path, module: str) -> str:
     """graphmer.index.walk -> index; graphmer.__main__ -> __main__."""
     parts = module.split(".")
@@ -313,6 +326,10 @@ def test_no_function_over_80_lines():
 
 def test_library_code_imports_no_click_rich_or_front_ends():
     _fail_on(library_front_end_imports(PACKAGE))
+
+
+def test_no_private_name_is_imported_across_modules():
+    _fail_on(private_imports(PACKAGE))
 
 
 def test_imports_inside_functions_say_why():
@@ -397,6 +414,15 @@ def test_an_unexplained_import_inside_a_function_is_named(tmp_path):
             """,
     })
     assert unexplained_lazy_imports(pkg) == ["pkg/m.py:2 an import inside a function with no comment saying why"]
+
+
+def test_a_private_import_is_named(tmp_path):
+    pkg = _package(tmp_path, {
+        "a.py": "_secret = 1\n__all__ = []\n",
+        "b.py": "from pkg.a import __all__\nfrom pkg.a import (\n    _secret,\n)\nfrom json import _default_decoder\n",
+        "c.py": "from .a import _secret\n",
+    })
+    assert private_imports(pkg) == ["pkg/b.py:2 imports private _secret from pkg.a", "pkg/c.py:1 imports private _secret from a"]
 
 
 def test_long_modules_and_functions_are_named(tmp_path):

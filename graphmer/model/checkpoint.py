@@ -21,8 +21,18 @@ from safetensors.torch import load_file, save_file
 
 from graphmer.model.encoder import GraphMER
 from graphmer.model.folder import (  # noqa: F401 (re-exported: callers import them from here)
-    FORMAT, FORMAT_VERSION, HASHES_FILE, CheckpointError, _one_line, check_hashes, file_sha256,
-    hash_problem, main, read_config, read_tokenizer, record_hashes,
+    FORMAT,
+    FORMAT_VERSION,
+    HASHES_FILE,
+    CheckpointError,
+    check_hashes,
+    file_sha256,
+    hash_problem,
+    main,
+    one_line,
+    read_config,
+    read_tokenizer,
+    record_hashes,
 )
 
 if TYPE_CHECKING:
@@ -99,7 +109,7 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     try:
         tensors = load_file(str(path / "model.safetensors"))
     except Exception as e:  # safetensors raises its own error types for corrupt or truncated files
-        raise CheckpointError(f"{path}/model.safetensors is corrupt ({_one_line(e)}); save or train the model again") from None
+        raise CheckpointError(f"{path}/model.safetensors is corrupt ({one_line(e)}); save or train the model again") from None
     with _no_init():  # weights about to be replaced need no random init (a third of the load time)
         model = GraphMER(cfg)
     own = model.state_dict()

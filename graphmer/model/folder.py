@@ -42,7 +42,7 @@ class CheckpointError(Exception):
     """A model folder that cannot be loaded; the one-line message says what to do."""
 
 
-def _one_line(e: BaseException) -> str:
+def one_line(e: BaseException) -> str:
     return " ".join(f"{type(e).__name__}: {e}".split())[:300]
 
 
@@ -95,7 +95,7 @@ def hash_problem(folder: str | os.PathLike, names: Iterable[str],
                         "`python -m graphmer.model.folder %s` records them", folder, HASHES_FILE, folder)
         return None
     except (OSError, UnicodeDecodeError) as e:
-        return HASHES_FILE, f"cannot be read ({_one_line(e)})"
+        return HASHES_FILE, f"cannot be read ({one_line(e)})"
     try:
         doc = json.loads(text)
     except ValueError:
@@ -111,7 +111,7 @@ def hash_problem(folder: str | os.PathLike, names: Iterable[str],
         try:
             got = digests[name] if digests and name in digests else file_sha256(folder / name)
         except OSError as e:
-            return name, f"cannot be read ({_one_line(e)})"
+            return name, f"cannot be read ({one_line(e)})"
         if got != recorded:
             return name, f"does not match the sha256 recorded in {HASHES_FILE} (the file is damaged or was changed)"
     return None
@@ -141,7 +141,7 @@ def read_config(path: Path) -> EncoderConfig:
     try:
         return EncoderConfig.from_dict(doc["encoder"])
     except (TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}/config.json does not fit this graphmer ({_one_line(e)}); upgrade graphmer or retrain") from None
+        raise CheckpointError(f"{path}/config.json does not fit this graphmer ({one_line(e)}); upgrade graphmer or retrain") from None
 
 
 def require_search_model(path: Path, names: Iterable[str], hint=None) -> None:
@@ -164,7 +164,7 @@ def read_tokenizer(path: Path, cfg: EncoderConfig, verified: bool = False) -> "T
     try:
         tokenizer = Tokenizer.load(path / "tokenizer.json", verify=not verified)
     except Exception as e:  # the tokenizer library's own errors for a damaged file
-        raise CheckpointError(f"{path}/tokenizer.json cannot be read ({_one_line(e)}); save or train the model again") from None
+        raise CheckpointError(f"{path}/tokenizer.json cannot be read ({one_line(e)}); save or train the model again") from None
     got = (tokenizer.vocab_size, tokenizer.pad_id, tokenizer.mask_id)
     if got != (cfg.vocab_size, cfg.pad_id, cfg.mask_id):
         raise CheckpointError(f"{path}/tokenizer.json (vocabulary, pad, mask = {got}) does not belong to this model "
