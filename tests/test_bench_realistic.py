@@ -307,10 +307,8 @@ def test_margins_and_mean_over_packages():
 
 
 def test_each_graphmer_model_loads_once_per_cache(monkeypatch):
-    import graphmer.model.embedder
-
     loaded = []
-    monkeypatch.setattr(graphmer.model.embedder, "load_embedder", lambda path=None, **kw: loaded.append((path, kw)) or object())
+    monkeypatch.setattr(bench_dense, "load_embedder", lambda path=None, **kw: loaded.append((path, kw)) or object())
     cache: dict = {}
     first = bench_dense._embedder("m", {"quantize": True, "roots": 0}, cache)
     assert bench_dense._embedder("m", {"roots": 0, "quantize": True}, cache) is first
@@ -413,9 +411,7 @@ def test_fusion_grid_in_both_modes_asks_every_target_once(tmp_path, monkeypatch)
     from fake_embedder import HashEmbedder
     from graphmer.index.fusion import HybridConfig
 
-    import graphmer.model.embedder
-
-    monkeypatch.setattr(graphmer.model.embedder, "load_embedder", lambda path=None, **kw: HashEmbedder())
+    monkeypatch.setattr(bench_dense, "load_embedder", lambda path=None, **kw: HashEmbedder())
     pkg = write_geomkit(tmp_path)
     configs = {"lexical": ("lexical", HybridConfig()), "score": ("hybrid", HybridConfig())}
     flat = bench_dense.fusion_grid([pkg], tmp_path / "flat", None, configs)

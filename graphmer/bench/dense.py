@@ -41,7 +41,8 @@ from graphmer.bench.search import (
     rank_of,
     system_result,
 )
-from graphmer.index.fusion import fuse
+from graphmer.index.fusion import HybridConfig, fuse
+from graphmer.index.indexer import IndexConfig, build_index
 from graphmer.index.search import Searcher
 from graphmer.index.store import Store
 from graphmer.index.stripped_copy import indexed_copies
@@ -123,10 +124,6 @@ def rrf(lists: list[list[int]], k: int = RRF_K) -> list[int]:
 
 def _embedder(path: str | None, embed_opts: dict | None, cache: dict | None):
     """load_embedder(path, **embed_opts), once per `cache` (a dict the caller keeps for one run)."""
-    from graphmer.model.embedder import (
-        load_embedder,  # lazy: loaded only for the systems asked
-    )
-
     key = (None if path is None else str(path), tuple(sorted((embed_opts or {}).items())))
     if cache is None:
         return load_embedder(path, **(embed_opts or {}))
@@ -139,11 +136,6 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
                      hybrid=None, embed_opts: dict | None = None, baseline_model: str | None = None,
                      cache: dict | None = None) -> list[SystemResult]:
     """graphmer's own systems; one index per model (built in the stripped copy's parent folder)."""
-    from graphmer.index.indexer import (  # lazy: loaded only for the systems asked
-        IndexConfig,
-        build_index,
-    )
-
     out = []
     plan = []
     main = [n for n in ("graphmer", "graphmer-dense") if n in names]
@@ -174,10 +166,6 @@ def graphmer_systems(copy, top_k: int, names: tuple[str, ...], model: str | None
 
 def _ask(index_dir: Path, embedder, targets, top_k: int, mode: str, hybrid, w_graph) -> tuple[list[int], list[float]]:
     """Ranks of each target's answer, and seconds per query, on one index."""
-    from graphmer.index.fusion import (
-        HybridConfig,  # lazy: loaded only for the systems asked
-    )
-
     cfg = hybrid or HybridConfig()
     if w_graph is not None:
         cfg = replace(cfg, w_graph=w_graph)
@@ -251,10 +239,6 @@ def fusion_grid(packages: list[Path], work_dir: Path, model: str | None, configs
 
     For choosing the fusion on development packages, never on the ones reported.
     """
-    from graphmer.model.embedder import (
-        load_embedder,  # lazy: loaded only for the systems asked
-    )
-
     embedder = load_embedder(model, **(embed_opts or {}))
     out: dict = {}
     for pkg in packages:
