@@ -321,6 +321,7 @@ from graphmer.cli.corpus_cmds import corpus  # noqa: E402
 from graphmer.cli.fit_cmds import fit_completion_cmd, fit_usage_cmd  # noqa: E402
 from graphmer.cli.graph_cmds import graph, status  # noqa: E402
 from graphmer.cli.lsp_cmd import lsp_cmd  # noqa: E402
+from graphmer.cli.mcp_cmd import mcp_cmd  # noqa: E402
 from graphmer.cli.model_cmds import eval_cmd, train  # noqa: E402
 from graphmer.cli.report_cmds import card_cmd, compare_cmd, report_cmd  # noqa: E402
 from graphmer.cli.retrieval_cmds import export_cmd, fit_graph, train_retrieval_cmd  # noqa: E402
@@ -340,6 +341,7 @@ cli.add_command(report_cmd)
 cli.add_command(compare_cmd)
 cli.add_command(card_cmd)
 cli.add_command(lsp_cmd)
+cli.add_command(mcp_cmd)
 
 
 def main() -> None:
