@@ -69,6 +69,12 @@ class McpWorkspace:
         self._builder = threading.Thread(target=run, name="graphmer-mcp-index", daemon=True)
         self._builder.start()
 
+    def wait_build(self, timeout: float) -> bool:
+        """Wait for a background build started here to end; whether it has."""
+        if self._builder is not None:
+            self._builder.join(timeout)
+        return not self.index.build.running
+
     def stop(self) -> None:
         """Stop a running build at its next checkpoint (the index keeps its last committed state)."""
         self.index.stop()
