@@ -9,6 +9,7 @@ import click
 from rich.table import Table
 
 from graphmer.bench.search import MODEL_SYSTEMS, SYSTEMS, BenchError, BenchResult, run_benchmark
+from graphmer.cli.bench_agents import agent_tasks_bench, mcp_bench
 from graphmer.cli.bench_editor import completion_bench, symbols_bench
 from graphmer.cli.bench_speed import answers_bench, export_bench, index_bench, latency_bench, train_bench
 from graphmer.cli.render import out_console
@@ -268,5 +269,6 @@ def graph_bench(fit_packages, eval_packages, work_dir, model_path, keep_other_do
         out_console.print(f"{variant}: weights {v['weights'] or 'none (all 0)'}, fitted MRR@10 {v['fit_plain_mrr']:.3f} -> {v['fit_mrr']:.3f}")
 
 
-for _command in (answers_bench, completion_bench, export_bench, index_bench, latency_bench, symbols_bench, train_bench):
+for _command in (agent_tasks_bench, answers_bench, completion_bench, export_bench, index_bench, latency_bench, mcp_bench, symbols_bench,
+                 train_bench):
     bench.add_command(_command)
