@@ -12,10 +12,12 @@ from pathlib import Path
 
 import anyio
 import pytest
+from click.testing import CliRunner
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 from conftest import SAMPLE_PROJECT, write_tree
+from graphmer.cli.main import cli
 from graphmer.index.indexer import IndexConfig, build_index
 from graphmer.index.lock import IndexLock
 
@@ -121,6 +123,16 @@ def test_bad_arguments_are_tool_errors_and_the_server_keeps_serving(indexed):
             assert not err and data["hits"][0]["qualname"] == "app.base.Base.save"
 
     anyio.run(run)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--repo", "/nonexistent/repo"], "Error: --repo '/nonexistent/repo' is not a folder; give the repository (or a folder inside it)"),
+    (["--model", "/nonexistent/model"], "Error: --model '/nonexistent/model' does not exist; give a model folder, or leave out --model for the shipped model"),
+    (["--model", ".", "--no-dense"], "Error: --model and --no-dense contradict each other; give one"),
+])
+def test_bad_options_are_one_line_errors(sample_repo, args, message):
+    r = CliRunner().invoke(cli, ["mcp", "--repo", str(sample_repo), *args])
+    assert r.exit_code in (1, 2) and r.output.strip().splitlines()[-1] == message
 
 
 NO_TORCH = "raise ModuleNotFoundError(\"No module named 'torch' (blocked by graphmer's tests)\", name='torch')\n"

@@ -26,6 +26,8 @@ def mcp_cmd(repo: str, model_path: str | None, no_dense: bool, log_file: str | N
     """
     if no_dense and model_path:
         raise click.UsageError("--model and --no-dense contradict each other; give one")
+    if not os.path.isdir(repo):
+        raise click.ClickException(f"--repo {repo!r} is not a folder; give the repository (or a folder inside it)")
     if model_path and not os.path.exists(model_path):
         raise click.ClickException(f"--model {model_path!r} does not exist; give a model folder, or leave out --model for the shipped model")
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
