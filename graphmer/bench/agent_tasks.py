@@ -272,18 +272,19 @@ def score(root: Path, task: Task, returned: list[Returned]) -> Strategy:
                     len(returned), sum(r.error for r in returned))
 
 
-async def _graphmer_all(root: Path, tasks: list[Task]) -> list[list[Returned]]:
+async def _graphmer_all(root: Path, tasks: list[Task], server_args: tuple[str, ...]) -> list[list[Returned]]:
     out = []
-    async with mcp_session(root) as conn:
+    async with mcp_session(root, server_args) as conn:
         for task in tasks:
             out.append([returned_by_tool(await call(conn.session, s["tool"], s.get("arguments", {}))) for s in task.graphmer])
     return out
 
 
-def run_tasks(root: str | Path, tasks: list[Task]) -> list[TaskResult]:
-    """Both strategies on every task, on the indexed repository at `root` (one MCP server for all)."""
+def run_tasks(root: str | Path, tasks: list[Task], server_args: tuple[str, ...] = ()) -> list[TaskResult]:
+    """Both strategies on every task, on the indexed repository at `root` (one `graphmer mcp`
+    server, started with `server_args`, for all)."""
     root = Path(root).resolve()
-    by_tool = anyio.run(_graphmer_all, root, tasks)
+    by_tool = anyio.run(_graphmer_all, root, tasks, server_args)
     results = []
     for task, got in zip(tasks, by_tool):
         greps = [r for step in task.grep for r in run_grep_step(root, step)]
@@ -336,6 +337,6 @@ def bench_agent_tasks(package: str | Path, work: str | Path, tasks_file: str | P
     """Copy and index `package` under `work`, run every task both ways; JSON-able results."""
     meta, tasks = load_tasks(tasks_file)
     root = prepare_copy(package, work, dense)
-    results = run_tasks(root, tasks)
+    results = run_tasks(root, tasks, () if dense else ("--no-dense",))
     return {"package": str(Path(package).resolve()), "root": str(root), **meta, "summary": summary(results),
             "tasks": [r.to_json() for r in results], "table": markdown_table(results)}

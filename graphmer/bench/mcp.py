@@ -185,8 +185,9 @@ class McpBench:
         return asdict(self) | {"aim_p95_ms": AIM_P95_MS}
 
 
-async def _run(root: Path, sample: Sample, n: int) -> tuple[float, float, ToolCall, dict[str, list[ToolCall]]]:
-    async with mcp_session(root) as conn:
+async def _run(root: Path, sample: Sample, n: int, server_args: tuple[str, ...]
+               ) -> tuple[float, float, ToolCall, dict[str, list[ToolCall]]]:
+    async with mcp_session(root, server_args) as conn:
         session = conn.session
         first = await call(session, "find_symbol", {"name": sample.symbols[0].rsplit(".", 1)[-1]})
         first_answer = time.perf_counter() - conn.spawned_at
@@ -199,13 +200,14 @@ async def _run(root: Path, sample: Sample, n: int) -> tuple[float, float, ToolCa
         return conn.startup_s, first_answer, first_search, out
 
 
-def bench_mcp(root: str | Path, n: int = 100, seed: int = 0) -> McpBench:
-    """Time `n` calls of every read tool of a `graphmer mcp` server on the existing index of `root`."""
+def bench_mcp(root: str | Path, n: int = 100, seed: int = 0, server_args: tuple[str, ...] = ()) -> McpBench:
+    """Time `n` calls of every read tool of a `graphmer mcp` server (started with `server_args`
+    after `--repo root`) on the existing index of `root`."""
     root = Path(root).resolve()
     if not (root / ".graphmer").is_dir():
         raise ValueError(f"{root} has no .graphmer/ index: run `graphmer index {root}` first")
     sample = sample_arguments(root, n, seed)
-    startup, first_answer, first_search, calls = anyio.run(_run, root, sample, n)
+    startup, first_answer, first_search, calls = anyio.run(_run, root, sample, n, server_args)
     res = McpBench(str(root), n, round(startup, 3), round(first_answer, 3), round(first_search.ms, 1), first_search.is_error)
     for tool, got in calls.items():
         row = stats([c.ms for c in got])
