@@ -62,10 +62,9 @@ async def mcp_session(root: Path, extra_args: tuple[str, ...] = ()):
     params = StdioServerParameters(command=sys.executable, args=["-m", "graphmer", "mcp", "--repo", str(root), *extra_args],
                                    env=user_env())
     t0 = time.perf_counter()
-    async with stdio_client(params) as (read, write):
-        async with ClientSession(read, write) as session:
-            await session.initialize()
-            yield Connection(session, t0, time.perf_counter() - t0)
+    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        yield Connection(session, t0, time.perf_counter() - t0)
 
 
 async def call(session: ClientSession, tool: str, arguments: dict) -> ToolCall:

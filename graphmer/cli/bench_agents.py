@@ -27,7 +27,10 @@ def mcp_bench(root: Path, calls: int, seed: int, as_json: bool) -> None:
     Example:
         graphmer index /tmp/stdlib && graphmer bench mcp /tmp/stdlib
     """
-    from graphmer.bench.mcp import AIM_P95_MS, bench_mcp  # lazy: loaded when the command runs (fast start-up)
+    from graphmer.bench.mcp import (  # lazy: loaded when the command runs (fast start-up)
+        AIM_P95_MS,
+        bench_mcp,
+    )
 
     try:
         r = bench_mcp(root, calls, seed)
@@ -66,7 +69,10 @@ def agent_tasks_bench(package: Path, tasks_file: Path | None, work_dir: Path | N
     Example:
         graphmer bench agent-tasks .venv/lib/python3.11/site-packages/werkzeug
     """
-    from graphmer.bench.agent_tasks import TASKS_FILE, bench_agent_tasks  # lazy: loaded when the command runs (fast start-up)
+    from graphmer.bench.agent_tasks import (  # lazy: loaded when the command runs (fast start-up)
+        TASKS_FILE,
+        bench_agent_tasks,
+    )
 
     with tempfile.TemporaryDirectory(prefix="graphmer-agent-tasks-") as tmp:
         try:
