@@ -124,7 +124,7 @@ class McpWorkspace:
         report = None
         if idx.exists() and not (idx.build.running and idx.loaded is None):
             try:
-                report = index_status(idx.index_dir)
+                report = index_status(idx.index_dir, integrity=False)  # opened and checked when loaded
             except StoreError as e:
                 return StatusResult(str(self.root), "error", str(e), self.progress(), None)
         if idx.loaded is not None:
