@@ -250,3 +250,8 @@ def test_a_workspace_without_an_index_says_it_is_indexing(tmp_path):
     assert [s.qualname for s in tools.find_symbol(w.state(), "Store.save").symbols] == ["app.store.Store.save"]
     w.stop()
     w.index.close()
+
+
+def test_the_server_opens_the_index_without_building_a_completer(ws):
+    # completion is the language server's; the MCP server's open ends without it (seconds on a large index)
+    assert not ws.index.opening and ws.state().completer is None and ws.index.options.completion is False

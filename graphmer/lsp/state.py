@@ -45,6 +45,7 @@ class ServerOptions:
     dense: bool = True  # embed symbols when indexing and search with vectors
     auto_index: bool = True  # build the index in the background when the workspace has none
     reindex_delay: float = 0.5  # seconds after the last save before re-indexing (debounce)
+    completion: bool = True  # build the completer when the index opens (not a client option: graphmer mcp has no use for it)
 
     @classmethod
     def from_json(cls, raw: object) -> tuple["ServerOptions", list[str]]:
@@ -209,10 +210,11 @@ class WorkspaceIndex:
             if loaded.searcher.embedder is None and self.options.dense:
                 loaded.searcher.embedder = self.embedder()
             self.model_settled.set()  # search answers from here on, the completer follows
-            from graphmer.complete.pipeline import Completer  # lazy: loaded here, after search is ready, not at server start
+            if self.options.completion:
+                from graphmer.complete.pipeline import Completer  # lazy: loaded here, after search is ready, not at server start
 
-            # here, in the opening thread (it reads the whole index), sharing the navigator's resolver
-            loaded.completer = Completer(loaded.store, resolver=loaded.navigator.resolver)
+                # here, in the opening thread (it reads the whole index), sharing the navigator's resolver
+                loaded.completer = Completer(loaded.store, resolver=loaded.navigator.resolver)
             self.open_error = ""
         except Exception as e:
             self.open_error = str(e)

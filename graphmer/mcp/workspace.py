@@ -44,7 +44,7 @@ class McpWorkspace:
     """One repository's index for the MCP tools (thread-safe: the SDK runs each call in a worker thread)."""
 
     def __init__(self, repo: str | Path, model: str | None = None, dense: bool = True) -> None:
-        self.index = WorkspaceIndex(workspace_root(repo), ServerOptions(model=model, dense=dense))
+        self.index = WorkspaceIndex(workspace_root(repo), ServerOptions(model=model, dense=dense, completion=False))
         self.root = self.index.root
         self._builder: threading.Thread | None = None
 
