@@ -111,3 +111,26 @@ def test_debouncer_runs_once_after_the_last_trigger():
     d.cancel()
     time.sleep(0.1)
     assert runs == [1]
+
+
+def test_symbols_around_a_line_from_the_store_equal_a_parse(store, monkeypatch):
+    """symbol_at reads the symbols around the cursor from the store when the text is the indexed
+    one, and parses otherwise: both give the same answer on every line of every file."""
+    root, store = store
+    nav = Navigator(store, lambda p: None)
+    parsed_calls = []
+    import graphmer.index.navigate as navigate
+
+    real_parse = navigate.parse_source
+    monkeypatch.setattr(navigate, "parse_source", lambda *a, **k: parsed_calls.append(a[1]) or real_parse(*a, **k))
+    checked = 0
+    for path in store.file_paths():
+        source = (root / path).read_text(encoding="utf-8")
+        fg = nav.resolver.files[nav.file_index[path]]
+        for line1 in range(1, source.count("\n") + 2):
+            from_store = nav._around(path, source, fg.language, fg.module, line1)
+            assert not parsed_calls  # the indexed text: no parse
+            from_parse = nav._around(path, source + "\n", fg.language, fg.module, line1)  # another text: parsed
+            assert parsed_calls.pop() == path and from_store == from_parse, (path, line1)
+            checked += bool(from_store)
+    assert checked > 10

@@ -12,6 +12,7 @@ index's resolver, the same one that built the graph's edges.
 """
 from __future__ import annotations
 
+import hashlib
 import re
 import threading
 from collections.abc import Callable
@@ -179,20 +180,28 @@ class Navigator:
         if word is None or fi is None:
             return None
         fg = self.resolver.files[fi]
-        language = fg.language or detect_language(path) or ""
-        parsed = parse_source(source.encode("utf-8", "surrogatepass"), path, language, fg.module)
-        around = [s for s in parsed.symbols[1:] if s.start_line <= line + 1 <= s.end_line]  # 1-based lines; outermost first
+        around = self._around(path, source, fg.language, fg.module, line + 1)  # (name, qualname), outermost first
         if "." not in word.text and self._defines_here(source, line, word):
-            for s in reversed(around):  # the cursor is on a definition's own name: that symbol
-                if s.name == word.text and (own := self.by_qualname(s.qualname)) is not None:
+            for name, qualname in reversed(around):  # the cursor is on a definition's own name: that symbol
+                if name == word.text and (own := self.by_qualname(qualname)) is not None:
                     return own
-        here = around[-1] if around else None  # the innermost symbol around the cursor
+        here = around[-1][1] if around else None  # the innermost symbol around the cursor
         qual_index = {q: i for i, (_, q, _, _) in enumerate(fg.symbols)}
-        source_index = qual_index.get(here.qualname, 0) if here is not None else 0
+        source_index = qual_index.get(here, 0) if here is not None else 0
         target = self.resolver.resolve(fi, source_index, word.text)
         if target is None:
             return None
         return self.by_qualname(target)
+
+    def _around(self, path: str, source: str, language: str, module: str, line1: int) -> list[tuple[str, str]]:
+        """(name, qualname) of the symbols whose lines hold line1, outermost first: from the
+        store when `source` is the indexed text (same hash as the indexer's), else parsed."""
+        data = source.encode("utf-8", "surrogatepass")
+        digest, rows = self.store.file_outline(path)
+        if digest is not None and digest == hashlib.blake2b(data, digest_size=16).hexdigest():
+            return [(name, qual) for name, qual, start, end in rows if start <= line1 <= end]
+        parsed = parse_source(data, path, language or detect_language(path) or "", module)
+        return [(s.name, s.qualname) for s in parsed.symbols[1:] if s.start_line <= line1 <= s.end_line]
 
     @staticmethod
     def _defines_here(source: str, line: int, word: Word) -> bool:

@@ -147,6 +147,18 @@ class GraphQueries:
              f"WHERE e.relation IN ({','.join('?' * len(relations))}) AND substr(d.qualname, 1, 1) != '?' ORDER BY e.rowid")
         return self.conn.execute(q, relations).fetchall()
 
+    def file_outline(self, path: str) -> tuple[str | None, list[tuple[str, str, int, int]]]:
+        """The stored content hash of the file at `path` (None: not indexed) and its symbols
+        other than the module, (name, qualname, start line, end line), outermost first."""
+        row = self.conn.execute("SELECT id, hash FROM files WHERE path = ?", (path,)).fetchone()
+        if row is None:
+            return None, []
+        rows = self.conn.execute(
+            "SELECT name, qualname, start_line, end_line FROM symbols WHERE file_id = ? AND kind != 'module' "
+            "ORDER BY start_line, end_line DESC, id", (row[0],)
+        ).fetchall()
+        return row[1], rows
+
 
 def _glob_escape(s: str) -> str:
     """A literal for SQLite GLOB (case-sensitive, unlike LIKE): _glob_escape("a*") -> "a[*]"."""
