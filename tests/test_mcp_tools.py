@@ -255,3 +255,29 @@ def test_a_workspace_without_an_index_says_it_is_indexing(tmp_path):
 def test_the_server_opens_the_index_without_building_a_completer(ws):
     # completion is the language server's; the MCP server's open ends without it (seconds on a large index)
     assert not ws.index.opening and ws.state().completer is None and ws.index.options.completion is False
+
+
+def test_symbol_context_of_an_overloaded_function_is_its_implementation(tmp_path):
+    root = write_tree(tmp_path / "repo", {"conv.py": '''
+        from typing import overload
+
+
+        @overload
+        def convert(x: int) -> int: ...
+        @overload
+        def convert(x: str) -> str: ...
+        def convert(x):
+            """Convert x, whatever it is."""
+            return x
+    '''})
+    build_index(root, IndexConfig(jobs=1))
+    w = McpWorkspace(root, dense=False)
+    w.start()
+    try:
+        got = tools.symbol_context(w.state(), "convert")
+        assert (got.symbol.start_line, got.doc) == (8, "Convert x, whatever it is.")
+        assert got.source.splitlines()[0] == "8: def convert(x):", got.source
+        assert got.other_definitions == ["conv.py:5", "conv.py:7"], got.other_definitions  # the stubs
+    finally:
+        w.stop()
+        w.index.close()

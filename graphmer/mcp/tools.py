@@ -122,12 +122,14 @@ def resolve_symbol(state, name: str) -> tuple[SymbolInfo, list[SymbolInfo]]:
         close = [m.row.qualname for m in state.table.match(name, 5)]
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise ToolFailure(f"no symbol named {name!r} in the index{hint} (find_symbol matches names loosely, search by words)")
-    first = found.symbols[0]
     distinct = list(dict.fromkeys(s.qualname for s in found.symbols))
     if len(distinct) > 1:
         shown = ", ".join(distinct[:AMBIGUOUS_SHOWN]) + (f" (+{found.total - AMBIGUOUS_SHOWN} more)" if found.total > AMBIGUOUS_SHOWN else "")
         raise ToolFailure(f"{name!r} matches {found.total} symbols: {shown}; give a qualified name")
-    return first, [s for s in found.symbols[1:] if s.path]
+    # One name defined several times (typing.overload stubs, then the implementation; or a
+    # redefinition): the last definition is the one Python binds.
+    chosen = max(found.symbols, key=lambda s: (s.path is not None, s.start_line))
+    return chosen, [s for s in found.symbols if s.path and s is not chosen]
 
 
 def numbered_source(lines: list[str], start: int, end: int, max_chars: int) -> tuple[str, int]:
