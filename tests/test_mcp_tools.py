@@ -268,7 +268,11 @@ def test_symbol_context_of_an_overloaded_function_is_its_implementation(tmp_path
         def convert(x: str) -> str: ...
         def convert(x):
             """Convert x, whatever it is."""
-            return x
+            return str(x)
+
+
+        def use():
+            return convert(1)
     '''})
     build_index(root, IndexConfig(jobs=1))
     w = McpWorkspace(root, dense=False)
@@ -278,6 +282,8 @@ def test_symbol_context_of_an_overloaded_function_is_its_implementation(tmp_path
         assert (got.symbol.start_line, got.doc) == (8, "Convert x, whatever it is.")
         assert got.source.splitlines()[0] == "8: def convert(x):", got.source
         assert got.other_definitions == ["conv.py:5", "conv.py:7"], got.other_definitions  # the stubs
+        # the graph's edges hang on the name's first definition: the graph tools still find them
+        assert [c.qualname for c in graph_tools.calls(w.state(), "convert", incoming=True).calls] == ["conv.use"]
     finally:
         w.stop()
         w.index.close()

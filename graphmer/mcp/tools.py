@@ -112,7 +112,7 @@ def find_symbol(state, name: str, limit: int = 20) -> FindSymbolResult:
     return FindSymbolResult(name, len(matches), items)
 
 
-def resolve_symbol(state, name: str) -> tuple[SymbolInfo, list[SymbolInfo]]:
+def resolve_symbol(state, name: str, last: bool = False) -> tuple[SymbolInfo, list[SymbolInfo]]:
     """The symbol `name` names (a qualified name, a dotted suffix or a plain name), and the
     other symbols with the same qualified name. ToolFailure when none or several distinct ones."""
     if not name.strip():
@@ -127,8 +127,9 @@ def resolve_symbol(state, name: str) -> tuple[SymbolInfo, list[SymbolInfo]]:
         shown = ", ".join(distinct[:AMBIGUOUS_SHOWN]) + (f" (+{found.total - AMBIGUOUS_SHOWN} more)" if found.total > AMBIGUOUS_SHOWN else "")
         raise ToolFailure(f"{name!r} matches {found.total} symbols: {shown}; give a qualified name")
     # One name defined several times (typing.overload stubs, then the implementation; or a
-    # redefinition): the last definition is the one Python binds.
-    chosen = max(found.symbols, key=lambda s: (s.path is not None, s.start_line))
+    # redefinition): the graph's edges are on the first definition, whose id the graph tools
+    # take; with `last`, the definition Python binds (what symbol_context shows).
+    chosen = max(found.symbols, key=lambda s: (s.path is not None, s.start_line)) if last else found.symbols[0]
     return chosen, [s for s in found.symbols if s.path and s is not chosen]
 
 
@@ -148,7 +149,7 @@ def numbered_source(lines: list[str], start: int, end: int, max_chars: int) -> t
 def symbol_context(state, symbol: str, max_chars: int = 4000) -> SymbolContextResult:
     """A symbol's signature, docstring, numbered source (cut to max_chars), class and file outline."""
     check_range("max_chars", max_chars, 1, 200_000)
-    sym, others = resolve_symbol(state, symbol)
+    sym, others = resolve_symbol(state, symbol, last=True)
     if sym.path is None:
         return SymbolContextResult(ref(sym), sym.signature, sym.doc, "", 0, None, [], 0, [])
     lines = file_lines(state, sym.path)
