@@ -16,7 +16,6 @@ from click.testing import CliRunner
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-from conftest import SAMPLE_PROJECT, write_tree
 from graphmer.cli.main import cli
 from graphmer.index.indexer import IndexConfig, build_index
 from graphmer.index.lock import IndexLock

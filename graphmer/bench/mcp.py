@@ -25,9 +25,8 @@ from mcp.client.stdio import stdio_client
 
 from graphmer.bench.answers import docstring_queries
 from graphmer.bench.dense import user_env
-from graphmer.bench.search import nearest_rank
+from graphmer.bench.search import latency_stats
 from graphmer.index.search import Searcher
-from graphmer.index.store import Store
 
 TIMED_TOOLS = ("search", "find_symbol", "symbol_context", "callers", "callees", "neighbours", "references",
                "definition", "index_status")
@@ -125,19 +124,16 @@ def sample_arguments(root: str | Path, n: int, seed: int = 0) -> Sample:
     root = Path(root).resolve()
     rng = random.Random(seed)
     searcher = Searcher.open(root, embedder=None)
+    store = searcher.store
     try:
         queries = docstring_queries(searcher, root, n, seed)
-    finally:
-        searcher.close()
-    store = Store(root / ".graphmer")
-    try:
         every = store.sample_symbol_rows()
         rows = [r for r in every if r[3] in ("function", "method", "class") and not r[1].startswith("__")]
         by_id = {r[0]: r for r in every}
         calls = [(by_id[src][7], line, qual.rsplit(".", 1)[-1]) for src, _, line, qual, dst in store.named_edges(("calls",))
                  if src in by_id and dst in by_id and line]  # calls of symbols defined in the repository
     finally:
-        store.close()
+        searcher.close()
     if not rows:
         raise ValueError(f"the index of {root} has no functions, methods or classes to ask about")
     chosen = [rng.choice(rows) for _ in range(n)]
@@ -163,10 +159,7 @@ def tool_arguments(sample: Sample, tool: str, i: int) -> dict:
 
 def stats(ms: list[float]) -> dict:
     """{calls, mean, p50, p95, max} in ms, rounded to 0.01."""
-    if not ms:
-        return {"calls": 0}
-    return {"calls": len(ms), "mean": round(statistics.fmean(ms), 2), "p50": round(statistics.median(ms), 2),
-            "p95": round(nearest_rank(ms, 0.95), 2), "max": round(max(ms), 2)}
+    return {"calls": len(ms), **latency_stats(ms)}
 
 
 @dataclass

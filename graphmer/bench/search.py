@@ -139,6 +139,14 @@ def nearest_rank(values: Iterable[float], q: float) -> float:
     return vals[max(math.ceil(q * len(vals)) - 1, 0)] if vals else 0.0
 
 
+def latency_stats(ms: list[float]) -> dict:
+    """{mean, p50, p95, max} of latencies in ms, rounded to 0.01 ({} for none)."""
+    if not ms:
+        return {}
+    return {"mean": round(statistics.fmean(ms), 2), "p50": round(statistics.median(ms), 2),
+            "p95": round(nearest_rank(ms, 0.95), 2), "max": round(max(ms), 2)}
+
+
 def recall_at(ranks: Iterable[int], k: int) -> float:
     """Fraction of queries found at rank 1..k.
 

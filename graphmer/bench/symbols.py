@@ -19,7 +19,7 @@ from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 from pygls.uris import from_fs_path
 
-from graphmer.bench.search import nearest_rank
+from graphmer.bench.search import latency_stats
 from graphmer.index.records import CLASS_KINDS
 from graphmer.index.store import Store
 from graphmer.index.symbol_match import SymbolTable, initials
@@ -111,26 +111,19 @@ def bench_symbols(root: str | Path, n: int = 400, seed: int = 0) -> SymbolBench:
     server = [sys.executable, "-m", "graphmer.cli.main", "lsp"]
     startup, answers = asyncio.run(_run(root, queries, server))
     res = SymbolBench(str(root), len(table.rows), len(queries), round(startup, 2))
-    res.latency_ms = _stats([ms for ms, _ in answers])
+    res.latency_ms = latency_stats([ms for ms, _ in answers])
     for shape in SHAPES:
         rows = [(q, a) for q, a in zip(queries, answers) if q.shape == shape]
         ranks = [names.index(q.qualname) + 1 for q, (_, names) in rows if q.qualname in names]
         res.by_shape[shape] = {
             "queries": len(rows), "found": len(ranks),
             "mean_rank": round(statistics.fmean(ranks), 2) if ranks else None,
-            "p95_ms": _stats([ms for _, (ms, _) in rows]).get("p95"),
+            "p95_ms": latency_stats([ms for _, (ms, _) in rows]).get("p95"),
         }
     res.nested_found = sum(  # members of a class (methods, nested classes) that were found
         1 for q, (_, names) in zip(queries, answers) if q.qualname in names and kinds.get(q.qualname.rsplit(".", 1)[0]) in CLASS_KINDS
     )
     return res
-
-
-def _stats(ms: list[float]) -> dict:
-    if not ms:
-        return {}
-    return {"mean": round(statistics.fmean(ms), 2), "p50": round(statistics.median(ms), 2),
-            "p95": round(nearest_rank(ms, 0.95), 2), "max": round(max(ms), 2)}
 
 
 async def _ready_once(root: Path, query: str, server: list[str], model: str | None) -> tuple[float, int]:
